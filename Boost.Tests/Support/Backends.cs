@@ -1,0 +1,46 @@
+using Boost.Kernels;
+
+namespace Boost.Tests.Support;
+
+/// <summary>
+/// The devices every kernel test runs on: the managed CPU backend, ILGPU's CPU simulator (small shapes, small tiles)
+/// and CUDA when a GPU is present (skipped with the reason otherwise). Devices are created once per test run.
+/// </summary>
+public static class Backends
+{
+    private static readonly Lazy<IlgpuDevice> _sim = new(IlgpuDevice.CreateSimulator);
+    private static readonly Lazy<IlgpuDevice?> _cuda = new(() => Device.CudaDeviceCount() > 0 ? IlgpuDevice.CreateCuda(0) : null);
+
+    public const string Cpu = "cpu", Sim = "ilgpu-cpu", Cuda = "cuda";
+
+    /// <summary>Names for [TestCaseSource]: every backend.</summary>
+    public static readonly string[] All = [Cpu, Sim, Cuda];
+    /// <summary>The ILGPU backends only (for kernel-specific tests).</summary>
+    public static readonly string[] Ilgpu = [Sim, Cuda];
+
+    public static Device Get(string name) => name switch
+    {
+        Cpu => Device.Cpu,
+        Sim => _sim.Value,
+        Cuda => _cuda.Value ?? Ignore("no CUDA GPU on this machine (ILGPU found no CUDA device); the CUDA kernel suite runs only where one is present"),
+        _ => throw new ArgumentException(name),
+    };
+
+    /// <summary>True where shapes must stay tiny: ILGPU's CPU simulator runs each GPU thread as an OS thread.</summary>
+    public static bool IsSlow(Device d) => d.Kind == DeviceKind.IlgpuCpu;
+
+    private static Device Ignore(string why) { Assert.Ignore(why); return null!; }
+
+    internal static void DisposeAll()
+    {
+        if (_sim.IsValueCreated) _sim.Value.Dispose();
+        if (_cuda.IsValueCreated) _cuda.Value?.Dispose();
+    }
+}
+
+[SetUpFixture]
+public sealed class GlobalSetup
+{
+    [OneTimeSetUp] public void Start() => Tensor.PoisonNewTensors = true;
+    [OneTimeTearDown] public void Stop() => Backends.DisposeAll();
+}
