@@ -170,6 +170,14 @@ public sealed class Tensor : IDisposable
         return new Tensor(Storage, shape, Length);
     }
 
+    /// <summary>Reshapes and disposes this tensor: <c>var y = Make().Reshaped(1)</c> keeps one owner.</summary>
+    public Tensor Reshaped(params int[] shape)
+    {
+        var view = Reshape(shape);
+        Dispose();
+        return view;
+    }
+
     /// <summary>Sets every element to <paramref name="value"/>.</summary>
     public void Fill(float value)
     {
