@@ -1,0 +1,76 @@
+using Boost.Kernels;
+
+namespace Boost.Autograd;
+
+/// <summary>
+/// A node of the computation: a value, and (when it requires grad) the gradient accumulated into it by
+/// <see cref="Tape.Backward"/>. Parameters are Vars that own their value and gradient across steps; every other Var
+/// belongs to the <see cref="Tape"/> that was current when it was made and is disposed with it.
+/// </summary>
+public class Var : IDisposable
+{
+    public Tensor Value { get; private set; }
+    public Tensor? Grad { get; internal set; }
+    public bool RequiresGrad { get; }
+    public string? Name { get; set; }
+
+    public Var(Tensor value, bool requiresGrad = false, string? name = null)
+    {
+        Value = value;
+        RequiresGrad = requiresGrad;
+        Name = name;
+    }
+
+    public int[] Shape => Value.Shape;
+    public int Dim(int axis) => Value.Dim(axis);
+    public Device Device => Value.Device;
+
+    /// <summary>
+    /// The one rule for gradients: the first contribution is taken as the gradient (ownership moves here), every
+    /// later one is added to it (and disposed).
+    /// </summary>
+    internal void Accumulate(Tensor g)
+    {
+        if (!g.ShapeSpan.SequenceEqual(Value.ShapeSpan))
+            throw new InvalidOperationException($"Gradient {g.ShapeString} does not match value {Value.ShapeString}{(Name is null ? "" : $" of '{Name}'")}.");
+        if (Grad is null) { Grad = g; return; }
+        Elementwise.ZipInto(Grad, g, new LinearCombOp(1f, 1f), Grad);
+        g.Dispose();
+    }
+
+    /// <summary>Drops the gradient (PyTorch's <c>zero_grad(set_to_none=True)</c>).</summary>
+    public void ZeroGrad()
+    {
+        Grad?.Dispose();
+        Grad = null;
+    }
+
+    /// <summary>Takes the value out of this Var (and its tape): the caller now owns and must dispose it.</summary>
+    public Tensor Detach()
+    {
+        var v = Value;
+        Value = null!;
+        return v;
+    }
+
+    /// <summary>Replaces the value (for loading weights); the old one is disposed.</summary>
+    public void SetValue(Tensor value)
+    {
+        if (!value.ShapeSpan.SequenceEqual(Value.ShapeSpan))
+            throw new ArgumentException($"SetValue: {value.ShapeString} does not match {Value.ShapeString}{(Name is null ? "" : $" of '{Name}'")}.");
+        Value.Dispose();
+        Value = value;
+    }
+
+    public virtual void Dispose()
+    {
+        Value?.Dispose();
+        Grad?.Dispose();
+        Grad = null;
+    }
+
+    public override string ToString() => $"Var{Value?.ShapeString}{(Name is null ? "" : $" '{Name}'")}";
+}
+
+/// <summary>A trainable tensor: requires grad, survives tapes, owned by its module.</summary>
+public sealed class Parameter(Tensor value, string? name = null) : Var(value, requiresGrad: true, name);
