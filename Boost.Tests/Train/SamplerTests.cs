@@ -150,7 +150,8 @@ public class SamplerTests
 
     /// <summary>
     /// x'' = −x as (x, v): after one period (2π) the state is back at (1, 0). RK4 with 64 steps (NFE 256) loses
-    /// ≈ N·h⁶/72 ≈ 1e-6 of energy; dopri5 at 1e-6 needs 22 steps, NFE 134 (torchdiffeq's count, no rejections).
+    /// ≈ N·h⁶/72 ≈ 1e-6 of energy; dopri5 at 1e-6 needs 22 steps, NFE 134 (torchdiffeq's count, no rejections);
+    /// with Hairer's PI controller (β = 0.04, same rules simulated in double) 25 steps, NFE 152: smoother, more cautious.
     /// </summary>
     [Test]
     public void HarmonicOscillator_OnePeriod_KeepsEnergyAndPhase()
@@ -161,12 +162,13 @@ public class SamplerTests
         {
             (SolverOptions.Fixed("rk4", 64), 256, 256, 2e-5),
             (SolverOptions.Adaptive(1e-6, 1e-6), 134 - 6, 134 + 6, 2e-5),
+            (SolverOptions.Adaptive(1e-6, 1e-6) with { PiBeta = 0.04 }, 152 - 6, 152 + 6, 2e-5),
         })
         {
             using var res = Samplers.Solve(field, x0, 0, 2 * Math.PI, options);
             var y = res.X.ToArray();
             double energy = y[0] * (double)y[0] + y[1] * (double)y[1], phase = Math.Atan2(y[1], y[0]);
-            TestContext.Out.WriteLine($"{res}: x {y[0]:G9} v {y[1]:G9}, energy − 1 = {energy - 1:G3}, phase {phase:G3}");
+            TestContext.Out.WriteLine($"{res} (PI β {options.PiBeta}): x {y[0]:G9} v {y[1]:G9}, energy − 1 = {energy - 1:G3}, phase {phase:G3}");
             Assert.That(energy, Is.EqualTo(1).Within(tol), $"{options.Method}: energy after one period");
             Assert.That(phase, Is.EqualTo(0).Within(tol), $"{options.Method}: phase after one period");
             Assert.That(res.Evaluations, Is.InRange(nfeLo, nfeHi), $"{options.Method}: NFE");
