@@ -98,7 +98,6 @@ public static class StateDict
 
         var fileKeyOf = new Dictionary<string, string>(StringComparer.Ordinal);
         List<string> unexpected = [], mismatched = [], collisions = [], unexpectedKeys = [], mismatchedKeys = [];
-        var details = new StringBuilder();
         int skipped = 0;
         foreach (string fileKey in file.Names)
         {
