@@ -1,0 +1,229 @@
+using Boost.Kernels.Cpu;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Boost.Kernels;
+
+/// <summary>
+/// Group normalisation as PyTorch's <c>nn.GroupNorm</c>: the C channels of x [N, C, H, W] are split into G groups
+/// of C/G consecutive channels; each (n, g) is normalised by its own mean and biased variance, then scaled and
+/// shifted per channel: y = (x − μ)·rstd·w[c] + b[c], rstd = 1/√(σ² + eps). Forward saves μ and rstd [N, G] for
+/// the backward.
+/// </summary>
+/// <remarks>
+/// GPU: one thread group per (n, g) over the group's contiguous C/G·H·W elements, statistics in two passes (the
+/// mean first, then Σ(x − μ)², so inputs with a large common offset lose no precision) with a shared-memory tree
+/// reduction. Backward: one group per (n, g) reduces Σdy·w and Σdy·w·x̂ and then writes dx; one group per channel
+/// reduces dweight = Σ dy·x̂ and dbias = Σ dy over N, H, W (no atomics anywhere).
+/// </remarks>
+public static class GroupNorm
+{
+    /// <summary>Shared-memory slots of the tree reduction: the largest thread group the launchers use.</summary>
+    public const int MaxGroupSize = 256;
+
+    // ---------------------------------------------------------------- kernels
+
+    /// <summary>Sum of <paramref name="value"/> over the thread group (Group.DimX a power of two ≤ MaxGroupSize),
+    /// returned to every thread. Ends with a barrier so <paramref name="scratch"/> can be reused at once.</summary>
+    private static float GroupSum(float value, ArrayView<float> scratch)
+    {
+        int t = Group.IdxX;
+        scratch[t] = value;
+        Group.Barrier();
+        for (int half = Group.DimX / 2; half > 0; half >>= 1)
+        {
+            if (t < half) scratch[t] += scratch[t + half];
+            Group.Barrier();
+        }
+        float sum = scratch[0];
+        Group.Barrier();
+        return sum;
+    }
+
+    /// <summary>Grid: N·G groups. x, y [N, C, H, W]; weight, bias [C] (read only when affine ≠ 0); mean, rstd [N, G].</summary>
+    [Kernel(Grouped = true)]
+    public static void ForwardKernel(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias, int affine,
+        ArrayView<float> y, ArrayView<float> mean, ArrayView<float> rstd, int channelsPerGroup, int hw, int groups, float eps)
+    {
+        var scratch = SharedMemory.Allocate<float>(MaxGroupSize);
+        int ng = Grid.IdxX;
+        int count = channelsPerGroup * hw;
+        int start = ng * count;
+
+        float sum = 0f;
+        for (int i = Group.IdxX; i < count; i += Group.DimX) sum += x[start + i];
+        float mu = GroupSum(sum, scratch) / count;
+
+        float squares = 0f;
+        for (int i = Group.IdxX; i < count; i += Group.DimX) { float d = x[start + i] - mu; squares += d * d; }
+        float r = 1f / MathF.Sqrt(GroupSum(squares, scratch) / count + eps);
+
+        if (Group.IdxX == 0) { mean[ng] = mu; rstd[ng] = r; }
+        int c0 = (ng % groups) * channelsPerGroup;
+        for (int i = Group.IdxX; i < count; i += Group.DimX)
+        {
+            float v = (x[start + i] - mu) * r;
+            if (affine != 0) { int c = c0 + i / hw; v = v * weight[c] + bias[c]; }
+            y[start + i] = v;
+        }
+    }
+
+    /// <summary>Grid: N·G groups. dx = rstd·(dy·w − mean(dy·w) − x̂·mean(dy·w·x̂)) over the group's elements.</summary>
+    [Kernel(Grouped = true)]
+    public static void BackwardInputKernel(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> mean, ArrayView<float> rstd,
+        ArrayView<float> weight, int affine, ArrayView<float> dx, int channelsPerGroup, int hw, int groups)
+    {
+        var scratch = SharedMemory.Allocate<float>(MaxGroupSize);
+        int ng = Grid.IdxX;
+        int count = channelsPerGroup * hw;
+        int start = ng * count;
+        int c0 = (ng % groups) * channelsPerGroup;
+        float mu = mean[ng], r = rstd[ng];
+
+        float sumG = 0f, sumGX = 0f;
+        for (int i = Group.IdxX; i < count; i += Group.DimX)
+        {
+            float g = dy[start + i];
+            if (affine != 0) g *= weight[c0 + i / hw];
+            sumG += g;
+            sumGX += g * (x[start + i] - mu) * r;
+        }
+        float meanG = GroupSum(sumG, scratch) / count;
+        float meanGX = GroupSum(sumGX, scratch) / count;
+
+        for (int i = Group.IdxX; i < count; i += Group.DimX)
+        {
+            float g = dy[start + i];
+            if (affine != 0) g *= weight[c0 + i / hw];
+            float xhat = (x[start + i] - mu) * r;
+            dx[start + i] = r * (g - meanG - xhat * meanGX);
+        }
+    }
+
+    /// <summary>Grid: C groups. dweight[c] = Σ_{n,h,w} dy·x̂, dbias[c] = Σ_{n,h,w} dy.</summary>
+    [Kernel(Grouped = true)]
+    public static void BackwardParamsKernel(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> mean, ArrayView<float> rstd,
+        ArrayView<float> dweight, ArrayView<float> dbias, int batch, int channels, int hw, int channelsPerGroup, int groups)
+    {
+        var scratch = SharedMemory.Allocate<float>(MaxGroupSize);
+        int c = Grid.IdxX;
+        int g = c / channelsPerGroup;
+        int count = batch * hw;
+
+        float sumW = 0f, sumB = 0f;
+        for (int i = Group.IdxX; i < count; i += Group.DimX)
+        {
+            int n = i / hw;
+            int at = (n * channels + c) * hw + (i - n * hw);
+            int ng = n * groups + g;
+            float d = dy[at];
+            sumW += d * (x[at] - mean[ng]) * rstd[ng];
+            sumB += d;
+        }
+        float dw = GroupSum(sumW, scratch);
+        float db = GroupSum(sumB, scratch);
+        if (Group.IdxX == 0) { dweight[c] = dw; dbias[c] = db; }
+    }
+
+    // ---------------------------------------------------------------- launchers
+
+    /// <summary>Group normalisation (PyTorch semantics, biased variance).</summary>
+    /// <param name="x">[N, C, H, W]</param>
+    /// <param name="groups">G, dividing C</param>
+    /// <param name="weight">[C] or null (no affine; then bias must be null too)</param>
+    /// <param name="bias">[C] or null</param>
+    /// <param name="mean">[N, G], saved for <see cref="Backward"/></param>
+    /// <param name="rstd">[N, G] = 1/√(σ² + eps), saved for <see cref="Backward"/></param>
+    /// <returns>y [N, C, H, W]</returns>
+    public static Tensor Forward(Tensor x, int groups, Tensor? weight, Tensor? bias, float eps, out Tensor mean, out Tensor rstd)
+    {
+        const string op = "GroupNorm.Forward";
+        Check.SameDevice(op, x, weight, bias);
+        var (n, c, hw) = CheckInput(op, x, groups);
+        if ((weight is null) != (bias is null))
+            throw new ArgumentException($"{op}: weight and bias must be given together (affine) or both be null; got weight {weight?.ShapeString ?? "null"}, bias {bias?.ShapeString ?? "null"}.");
+        if (weight is not null) { Check.Shape(op, weight, "weight", c); Check.Shape(op, bias!, "bias", c); }
+        Check.That(eps >= 0f && float.IsFinite(eps), $"{op}: eps must be finite and ≥ 0, got {eps}.");
+
+        var y = Tensor.Empty(x.Device, x.Shape);
+        mean = Tensor.Empty(x.Device, n, groups);
+        rstd = Tensor.Empty(x.Device, n, groups);
+        int cpg = c / groups;
+        if (x.Device is IlgpuDevice dev)
+        {
+            if (x.Length == 0) return y;
+            var k = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float>(ForwardKernel));
+            // An absent weight/bias is never read (affine = 0); x's view stands in for it.
+            k(new KernelConfig(n * groups, GroupSize(dev, cpg * hw)), x.View, weight?.View ?? x.View, bias?.View ?? x.View,
+                weight is null ? 0 : 1, y.View, mean.View, rstd.View, cpg, hw, groups, eps);
+            return y;
+        }
+        GroupNormCpu.Forward(x.Storage.Array!, weight?.Storage.Array, bias?.Storage.Array, y.Storage.Array!,
+            mean.Storage.Array!, rstd.Storage.Array!, n, c, hw, groups, eps);
+        return y;
+    }
+
+    /// <summary>Gradients of <see cref="Forward"/>. dweight and dbias are returned when <paramref name="weight"/> is
+    /// given (the affine case), null otherwise; they are new tensors (the caller accumulates them into parameters).</summary>
+    /// <param name="dy">[N, C, H, W]</param>
+    /// <param name="x">[N, C, H, W], the forward input</param>
+    /// <param name="mean">[N, G] from Forward</param>
+    /// <param name="rstd">[N, G] from Forward</param>
+    /// <param name="weight">[C] or null</param>
+    /// <returns>dx [N, C, H, W], dweight [C], dbias [C]</returns>
+    public static (Tensor dx, Tensor? dweight, Tensor? dbias) Backward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor? weight, int groups)
+    {
+        const string op = "GroupNorm.Backward";
+        Check.SameDevice(op, dy, x, mean, rstd, weight);
+        var (n, c, hw) = CheckInput(op, x, groups);
+        Check.SameShape(op, dy, x, "dy", "x");
+        Check.Shape(op, mean, "mean", n, groups);
+        Check.Shape(op, rstd, "rstd", n, groups);
+        if (weight is not null) Check.Shape(op, weight, "weight", c);
+
+        var dx = Tensor.Empty(x.Device, x.Shape);
+        Tensor? dweight = weight is null ? null : Tensor.Empty(x.Device, c);
+        Tensor? dbias = weight is null ? null : Tensor.Empty(x.Device, c);
+        int cpg = c / groups;
+        if (x.Device is IlgpuDevice dev)
+        {
+            if (n * c == 0) return (dx, dweight, dbias);
+            if (hw == 0) { dweight?.Fill(0f); dbias?.Fill(0f); return (dx, dweight, dbias); }
+            var kx = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, int, ArrayView<float>, int, int, int>(BackwardInputKernel));
+            kx(new KernelConfig(n * groups, GroupSize(dev, cpg * hw)), dy.View, x.View, mean.View, rstd.View,
+                weight?.View ?? x.View, weight is null ? 0 : 1, dx.View, cpg, hw, groups);
+            if (weight is not null)
+            {
+                var kp = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, int, int, int, int, int>(BackwardParamsKernel));
+                kp(new KernelConfig(c, GroupSize(dev, n * hw)), dy.View, x.View, mean.View, rstd.View,
+                    dweight!.View, dbias!.View, n, c, hw, cpg, groups);
+            }
+            return (dx, dweight, dbias);
+        }
+        GroupNormCpu.Backward(dy.Storage.Array!, x.Storage.Array!, mean.Storage.Array!, rstd.Storage.Array!, weight?.Storage.Array,
+            dx.Storage.Array!, dweight?.Storage.Array, dbias?.Storage.Array, n, c, hw, groups);
+        return (dx, dweight, dbias);
+    }
+
+    private static (int n, int c, int hw) CheckInput(string op, Tensor x, int groups)
+    {
+        Check.Rank(x, 4, op, "x [N, C, H, W]");
+        int c = x.Dim(1);
+        if (groups <= 0 || c % groups != 0)
+            throw new ArgumentException($"{op}: groups must be positive and divide the {c} channels of x {x.ShapeString}, got {groups}.");
+        return (x.Dim(0), c, x.Dim(2) * x.Dim(3));
+    }
+
+    /// <summary>Threads per group: a power of two (the tree reduction needs one), no more than the work or the device
+    /// allows; at most 256 on a GPU, and the simulator's small limit there.</summary>
+    private static int GroupSize(IlgpuDevice dev, int work)
+    {
+        int cap = Math.Min(MaxGroupSize, dev.Accelerator.MaxNumThreadsPerGroup);
+        int size = 1;
+        while (size * 2 <= cap && size < work) size *= 2;
+        return size;
+    }
+}
