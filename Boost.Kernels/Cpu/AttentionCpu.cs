@@ -1,0 +1,148 @@
+using System.Buffers;
+using System.Numerics;
+
+namespace Boost.Kernels.Cpu;
+
+/// <summary>
+/// The managed attention: per head, blocks of <see cref="BlockRows"/> query rows against all keys. The block's
+/// scores S = scale·Q_b·Kᵀ ([rows, Tk] scratch, rented per worker so the steady state allocates nothing) and the
+/// products go through <see cref="Gemm.Sgemm"/>; the softmax is a plain two-pass one over the full row (no online
+/// max needed when the whole row is in memory).
+/// </summary>
+internal static class AttentionCpu
+{
+    /// <summary>Query rows per block: a [64, Tk] score block stays in L2 for Tk up to a few thousand.</summary>
+    internal const int BlockRows = 64;
+
+    /// <summary>o [heads, tq, d] and lse [heads, tq] from q [heads, tq, d], k and v [heads, tk, d].</summary>
+    public static void Forward(float[] q, float[] k, float[] v, float[] o, float[] lse, int heads, int tq, int tk, int d, float scale)
+    {
+        int blocks = (tq + BlockRows - 1) / BlockRows;
+        CpuParallel.For((long)heads * blocks, 1, (start, end) =>
+        {
+            float[] s = ArrayPool<float>.Shared.Rent(BlockRows * tk);
+            try
+            {
+                for (long item = start; item < end; item++)
+                {
+                    int h = (int)(item / blocks), q0 = (int)(item % blocks) * BlockRows, rows = Math.Min(BlockRows, tq - q0);
+                    int qOff = (h * tq + q0) * d, kOff = h * tk * d;
+                    Gemm.Sgemm(false, true, rows, tk, d, scale, q, qOff, d, k, kOff, d, 0f, s, 0, tk);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var row = s.AsSpan(r * tk, tk);
+                        float max = Max(row);
+                        float sum = ExpShifted(row, max);
+                        lse[h * tq + q0 + r] = max + MathF.Log(sum);
+                        Scale(row, 1f / sum);
+                    }
+                    Gemm.Sgemm(false, false, rows, d, tk, 1f, s, 0, tk, v, kOff, d, 0f, o, qOff, d);
+                }
+            }
+            finally { ArrayPool<float>.Shared.Return(s); }
+        });
+    }
+
+    /// <summary>
+    /// dq [heads, tq, d], dk and dv [heads, tk, d]. Heads run in parallel; within a head the query blocks run in
+    /// order, each adding its share into dK and dV (β = 1 after the first block), so no reduction buffers are needed.
+    /// </summary>
+    public static void Backward(float[] dO, float[] q, float[] k, float[] v, float[] o, float[] lse,
+        float[] dq, float[] dk, float[] dv, int heads, int tq, int tk, int d, float scale)
+    {
+        CpuParallel.For(heads, 1, (start, end) =>
+        {
+            float[] p = ArrayPool<float>.Shared.Rent(BlockRows * tk);
+            float[] ds = ArrayPool<float>.Shared.Rent(BlockRows * tk);
+            try
+            {
+                for (int h = (int)start; h < end; h++)
+                {
+                    int kOff = h * tk * d;
+                    for (int q0 = 0; q0 < tq; q0 += BlockRows)
+                    {
+                        int rows = Math.Min(BlockRows, tq - q0), qOff = (h * tq + q0) * d;
+                        float beta = q0 == 0 ? 0f : 1f;
+                        // P = exp(scale·Q_b·Kᵀ − LSE), recomputed from the saved row statistics.
+                        Gemm.Sgemm(false, true, rows, tk, d, scale, q, qOff, d, k, kOff, d, 0f, p, 0, tk);
+                        for (int r = 0; r < rows; r++) ExpShifted(p.AsSpan(r * tk, tk), lse[h * tq + q0 + r]);
+                        // dV += Pᵀ·dO_b
+                        Gemm.Sgemm(true, false, tk, d, rows, 1f, p, 0, tk, dO, qOff, d, beta, dv, kOff, d);
+                        // dS = P ∘ (dO_b·Vᵀ − rowsum(dO∘O))
+                        Gemm.Sgemm(false, true, rows, tk, d, 1f, dO, qOff, d, v, kOff, d, 0f, ds, 0, tk);
+                        for (int r = 0; r < rows; r++)
+                        {
+                            float delta = Dot(dO.AsSpan(qOff + r * d, d), o.AsSpan(qOff + r * d, d));
+                            SoftmaxGrad(p.AsSpan(r * tk, tk), ds.AsSpan(r * tk, tk), delta);
+                        }
+                        // dQ_b = scale·dS·K, dK += scale·dSᵀ·Q_b
+                        Gemm.Sgemm(false, false, rows, d, tk, scale, ds, 0, tk, k, kOff, d, 0f, dq, qOff, d);
+                        Gemm.Sgemm(true, false, tk, d, rows, scale, ds, 0, tk, q, qOff, d, beta, dk, kOff, d);
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(p);
+                ArrayPool<float>.Shared.Return(ds);
+            }
+        });
+    }
+
+    private static float Max(ReadOnlySpan<float> x)
+    {
+        int i = 0, w = Vector<float>.Count;
+        float m = float.NegativeInfinity;
+        if (x.Length >= w)
+        {
+            var vm = new Vector<float>(x);
+            for (i = w; i <= x.Length - w; i += w) vm = Vector.Max(vm, new Vector<float>(x.Slice(i)));
+            for (int l = 0; l < w; l++) m = MathF.Max(m, vm[l]);
+        }
+        for (; i < x.Length; i++) m = MathF.Max(m, x[i]);
+        return m;
+    }
+
+    /// <summary>x ← exp(x − shift); returns Σ x.</summary>
+    private static float ExpShifted(Span<float> x, float shift)
+    {
+        int i = 0, w = Vector<float>.Count;
+        var vs = new Vector<float>(shift);
+        var sum = Vector<float>.Zero;
+        for (; i <= x.Length - w; i += w)
+        {
+            var e = Vector.Exp(new Vector<float>(x.Slice(i)) - vs);
+            e.CopyTo(x.Slice(i));
+            sum += e;
+        }
+        float s = Vector.Sum(sum);
+        for (; i < x.Length; i++) { x[i] = MathF.Exp(x[i] - shift); s += x[i]; }
+        return s;
+    }
+
+    private static void Scale(Span<float> x, float a)
+    {
+        int i = 0, w = Vector<float>.Count;
+        for (; i <= x.Length - w; i += w) (new Vector<float>(x.Slice(i)) * a).CopyTo(x.Slice(i));
+        for (; i < x.Length; i++) x[i] *= a;
+    }
+
+    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        int i = 0, w = Vector<float>.Count;
+        var acc = Vector<float>.Zero;
+        for (; i <= a.Length - w; i += w) acc += new Vector<float>(a.Slice(i)) * new Vector<float>(b.Slice(i));
+        float s = Vector.Sum(acc);
+        for (; i < a.Length; i++) s += a[i] * b[i];
+        return s;
+    }
+
+    /// <summary>ds ← p ∘ (ds − delta)</summary>
+    private static void SoftmaxGrad(ReadOnlySpan<float> p, Span<float> ds, float delta)
+    {
+        int i = 0, w = Vector<float>.Count;
+        var vd = new Vector<float>(delta);
+        for (; i <= p.Length - w; i += w) (new Vector<float>(p.Slice(i)) * (new Vector<float>(ds.Slice(i)) - vd)).CopyTo(ds.Slice(i));
+        for (; i < p.Length; i++) ds[i] = p[i] * (ds[i] - delta);
+    }
+}
