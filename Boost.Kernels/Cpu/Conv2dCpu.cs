@@ -139,6 +139,15 @@ internal static class Conv2dCpu
                 int run = Math.Min(d.Wo - ow, count - q);
                 int ih = oh * d.Stride - d.Pad + kh;
                 if ((uint)ih >= (uint)d.H) dst.Slice(q, run).Clear();
+                else if (d.Stride == 1)
+                {
+                    // iw = ow + t − pad + kw is contiguous: zero the part left and right of the image, copy the rest.
+                    int iw0 = ow - d.Pad + kw;
+                    int lo = Math.Clamp(-iw0, 0, run), hi = Math.Clamp(d.W - iw0, lo, run);
+                    dst.Slice(q, lo).Clear();
+                    x.AsSpan(xOff + (ci * d.H + ih) * d.W + iw0 + lo, hi - lo).CopyTo(dst.Slice(q + lo));
+                    dst.Slice(q + hi, run - hi).Clear();
+                }
                 else
                 {
                     int src = xOff + (ci * d.H + ih) * d.W;

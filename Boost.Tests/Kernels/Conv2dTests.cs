@@ -133,6 +133,30 @@ public class Conv2dTests
         Compare.Close(dw.ToArray(), want, atol: Atol(2 * ho * wo), what: $"{backend} dw (split)");
     }
 
+    /// <summary>The managed path unfolds at most 2¹⁸ values at a time: these images need several pixel blocks, the
+    /// second starting mid-row (CPU only: the blocks are its own, and the simulator would be slow here).</summary>
+    [TestCase(32, 31, 33, 1)]
+    [TestCase(64, 61, 63, 2)]
+    public void Cpu_ImagesSpanningSeveralPixelBlocks_MatchTwin(int cin, int h, int w, int stride)
+    {
+        var dev = Device.Cpu;
+        int[] xs = [1, cin, h, w], ws = [3, cin, 3, 3];
+        int ho = Conv2d.OutputSize(h, 3, stride, 1), wo = Conv2d.OutputSize(w, 3, stride, 1);
+        int[] ys = [1, 3, ho, wo];
+        Assert.That(ho * wo, Is.GreaterThan((1 << 18) / (cin * 9)), "the image must need more than one block");
+        var xd = Seeded.Floats(801, Tensor.Count(xs)); var wd = Seeded.Floats(802, Tensor.Count(ws)); var gd = Seeded.Floats(803, Tensor.Count(ys));
+        using var x = Seeded.Tensor(dev, xd, xs);
+        using var wt = Seeded.Tensor(dev, wd, ws);
+        using var dy = Seeded.Tensor(dev, gd, ys);
+        using var y = Conv2d.Forward(x, wt, null, stride, 1);
+        using var dx = Conv2d.BackwardInput(dy, wt, xs, stride, 1);
+        using var dw = Conv2d.BackwardWeight(dy, x, 3, stride, 1);
+        double[] X = Seeded.ToDouble(xd), W = Seeded.ToDouble(wd), G = Seeded.ToDouble(gd);
+        Compare.Close(y.ToArray(), Conv2dReference.Forward(X, xs, W, ws, null, stride, 1, out _), atol: Atol(cin * 9), what: "forward");
+        Compare.Close(dx.ToArray(), Conv2dReference.BackwardInput(G, W, xs, ws, stride, 1), atol: Atol(27), what: "dx");
+        Compare.Close(dw.ToArray(), Conv2dReference.BackwardWeight(G, X, xs, ws, stride, 1), atol: Atol(ho * wo), what: "dw");
+    }
+
     [Test]
     public void TwinBackward_MatchesFiniteDifferences([Range(0, 6)] int c)
     {
