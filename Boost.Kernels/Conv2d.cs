@@ -48,22 +48,31 @@ public static class Conv2d
         int dBegin = Grid.IdxZ * sliceLength;
         int dEnd = g.Depth < dBegin + sliceLength ? g.Depth : dBegin + sliceLength;
 
-        // Fixed load assignments: this thread always fetches A at reduction offset aD and B for column bCol.
+        // Fixed load assignments: this thread always fetches A at chunk offset aD and B for column bCol.
         int aD = tid % bk, aRow = tid / bk, aStep = threads / bk;
         int bCol = tid % bn, bD = tid / bn, bStep = threads / bn;
         bool colOk = col0 + bCol < cols;
         var column = g.Column(colOk ? col0 + bCol : 0);
 
+        // Reduction steps decoded once per chunk by the first BK threads, double-buffered: the half for chunk i + 1
+        // is written while chunk i computes, and was last read two barriers earlier.
+        var steps = SharedMemory.Allocate<GemmIndex>(2 * t.BK);
+        if (tid < bk && dBegin + tid < dEnd) steps[tid] = g.Step(dBegin + tid);
+        Group.Barrier();
+
         float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
         float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
 
+        int half = 0;
         for (int d0 = dBegin; d0 < dEnd; d0 += bk)
         {
-            int da = d0 + aD;
+            bool aOk = d0 + aD < dEnd;
             for (int r = aRow; r < bm; r += aStep)
-                sa[aD * aStride + r] = row0 + r < rows && da < dEnd ? g.A(row0 + r, da) : 0f;
+                sa[aD * aStride + r] = row0 + r < rows && aOk ? g.A(row0 + r, steps[half + aD]) : 0f;
             for (int dd = bD; dd < bk; dd += bStep)
-                sb[dd * bn + bCol] = colOk && d0 + dd < dEnd ? g.B(d0 + dd, column) : 0f;
+                sb[dd * bn + bCol] = colOk && d0 + dd < dEnd ? g.B(steps[half + dd], column) : 0f;
+            half = bk - half;
+            if (tid < bk && d0 + bk + tid < dEnd) steps[half + tid] = g.Step(d0 + bk + tid);
             Group.Barrier();
 
             for (int k = 0; k < bk; k++)
@@ -223,6 +232,7 @@ public static class Conv2d
         const string op = "Conv2d.BackwardWeight";
         Check.Rank(dy, 4, op, "dy");
         Check.Rank(x, 4, op, "x");
+        Check.That(k >= 1 && k % 2 == 1, $"{op}: kernel size {k} must be odd and positive (dy {dy.ShapeString}, x {x.ShapeString}).");
         var dw = Tensor.Empty(dy.Device, dy.Dim(1), x.Dim(1), k, k);
         try { BackwardWeightInto(dy, x, stride, padding, dw, 0f); }
         catch { dw.Dispose(); throw; }

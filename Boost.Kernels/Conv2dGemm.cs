@@ -57,18 +57,20 @@ public static class ConvTile
 }
 
 /// <summary>
-/// What a thread knows about the one output column it loads B for, decoded once per group instead of once per
-/// element. The meaning of the four numbers is each GEMM's own (see its doc comment).
+/// A decoded index of an implicit GEMM: a reduction step d (decoded once per chunk into shared memory) or an output
+/// column (decoded once per thread), so the element loaders do no integer division. The meaning of the four
+/// numbers is each GEMM's own (see its doc comment).
 /// </summary>
-public struct GemmColumn
+public struct GemmIndex
 {
     public int Base, Y, X, Out;
 
-    public GemmColumn(int @base, int y, int x, int @out) { Base = @base; Y = y; X = x; Out = @out; }
+    public GemmIndex(int @base, int y, int x, int @out) { Base = @base; Y = y; X = x; Out = @out; }
 }
 
 /// <summary>
-/// An implicit GEMM: C[Rows, Cols] = A[Rows, Depth] · B[Depth, Cols], with A and B never materialised.
+/// An implicit GEMM: C[Rows, Cols] = A[Rows, Depth] · B[Depth, Cols], with A and B never materialised: element
+/// (row, d) of A is <c>A(row, Step(d))</c>, element (d, col) of B is <c>B(Step(d), Column(col))</c>.
 /// <see cref="Store"/> writes one result; <c>split</c> is the index of the reduction slice it covers.
 /// </summary>
 public interface IImplicitGemm
@@ -76,10 +78,11 @@ public interface IImplicitGemm
     int Rows { get; }
     int Cols { get; }
     int Depth { get; }
-    float A(int row, int d);
-    GemmColumn Column(int col);
-    float B(int d, GemmColumn c);
-    void Store(int row, GemmColumn c, int split, float value);
+    GemmIndex Step(int d);
+    GemmIndex Column(int col);
+    float A(int row, GemmIndex step);
+    float B(GemmIndex step, GemmIndex column);
+    void Store(int row, GemmIndex column, int split, float value);
 }
 
 /// <summary>Shapes of one conv2d: x [N, Cin, H, W], w [Cout, Cin, K, K], y [N, Cout, Ho, Wo].</summary>
@@ -93,9 +96,10 @@ public struct ConvDims
 }
 
 /// <summary>
-/// Forward: y[n, co, p] = Σ_{ci,kh,kw} w[co, ci, kh, kw] · x[n, ci, oh·s − pad + kh, ow·s − pad + kw] (+ b[co]).
+/// Forward: y[n, co, oh, ow] = Σ_{ci,kh,kw} w[co, ci, kh, kw] · x[n, ci, oh·s − pad + kh, ow·s − pad + kw] (+ b[co]).
 /// Rows = Cout, Cols = N·Ho·Wo (n, oh, ow), Depth = Cin·K·K (ci, kh, kw).
-/// Column: Base = n·Cin·H·W, (Y, X) = top-left input position, Out = offset of y[n, 0, oh, ow].
+/// Step: Base = ci·H·W, (Y, X) = (kh, kw), Out = d. Column: Base = n·Cin·H·W, (Y, X) = top-left input position
+/// (oh·s − pad, ow·s − pad), Out = offset of y[n, 0, oh, ow].
 /// </summary>
 public struct ConvForwardGemm : IImplicitGemm
 {
@@ -107,24 +111,28 @@ public struct ConvForwardGemm : IImplicitGemm
     public readonly int Cols => D.N * D.HWo;
     public readonly int Depth => D.Cin * D.KK;
 
-    public readonly float A(int row, int d) => Wt[row * Depth + d];
+    public readonly GemmIndex Step(int d)
+    {
+        int ci = d / D.KK, t = d - ci * D.KK, kh = t / D.K;
+        return new GemmIndex(ci * D.HW, kh, t - kh * D.K, d);
+    }
 
-    public readonly GemmColumn Column(int col)
+    public readonly GemmIndex Column(int col)
     {
         int n = col / D.HWo, r = col - n * D.HWo;
         int oh = r / D.Wo, ow = r - oh * D.Wo;
-        return new GemmColumn(n * D.Cin * D.HW, oh * D.Stride - D.Pad, ow * D.Stride - D.Pad, n * D.Cout * D.HWo + r);
+        return new GemmIndex(n * D.Cin * D.HW, oh * D.Stride - D.Pad, ow * D.Stride - D.Pad, n * D.Cout * D.HWo + r);
     }
 
-    public readonly float B(int d, GemmColumn c)
+    public readonly float A(int row, GemmIndex s) => Wt[row * Depth + s.Out];
+
+    public readonly float B(GemmIndex s, GemmIndex c)
     {
-        int ci = d / D.KK, t = d - ci * D.KK;
-        int kh = t / D.K, kw = t - kh * D.K;
-        int ih = c.Y + kh, iw = c.X + kw;
-        return (uint)ih < (uint)D.H && (uint)iw < (uint)D.W ? X[c.Base + (ci * D.H + ih) * D.W + iw] : 0f;
+        int ih = c.Y + s.Y, iw = c.X + s.X;
+        return (uint)ih < (uint)D.H && (uint)iw < (uint)D.W ? X[c.Base + s.Base + ih * D.W + iw] : 0f;
     }
 
-    public readonly void Store(int row, GemmColumn c, int split, float value)
+    public readonly void Store(int row, GemmIndex c, int split, float value)
         => Y[c.Out + row * D.HWo] = HasBias != 0 ? value + Bias[row] : value;
 }
 
@@ -133,6 +141,7 @@ public struct ConvForwardGemm : IImplicitGemm
 /// (ih + pad) ≡ rh (mod s) receive exactly the taps kh ≡ rh (mod s), so each phase is a dense GEMM with no
 /// zero-stuffing. dx[n, ci, ih, iw] = Σ_{co,th,tw} w[co, ci, rh + s·th, rw + s·tw] · dy[n, co, oh₀ − th, ow₀ − tw]
 /// with oh₀ = (ih + pad − rh)/s (exact). Rows = Cin, Cols = N·Hc·Wc (the phase's pixels), Depth = Cout·KHc·KWc.
+/// Step: Base = co·Ho·Wo, (Y, X) = (th, tw), Out = offset of w[co, 0, rh + s·th, rw + s·tw].
 /// Column: Base = n·Cout·Ho·Wo, (Y, X) = (oh₀, ow₀), Out = offset of dx[n, 0, ih, iw].
 /// dx = result + Beta·dx (Beta = 0 never reads dx).
 /// </summary>
@@ -147,31 +156,31 @@ public struct ConvInputGradGemm : IImplicitGemm
     public readonly int Cols => D.N * Hc * Wc;
     public readonly int Depth => D.Cout * KHc * KWc;
 
-    public readonly float A(int row, int d)
+    public readonly GemmIndex Step(int d)
     {
         int taps = KHc * KWc, co = d / taps, t = d - co * taps;
         int th = t / KWc, tw = t - th * KWc;
-        return Wt[((co * D.Cin + row) * D.K + Rh + D.Stride * th) * D.K + Rw + D.Stride * tw];
+        return new GemmIndex(co * D.HWo, th, tw, co * D.Cin * D.KK + (Rh + D.Stride * th) * D.K + Rw + D.Stride * tw);
     }
 
-    public readonly GemmColumn Column(int col)
+    public readonly GemmIndex Column(int col)
     {
         int hw = Hc * Wc, n = col / hw, r = col - n * hw;
         int i = r / Wc, j = r - i * Wc;
         int ih = Ih0 + D.Stride * i, iw = Iw0 + D.Stride * j;
-        return new GemmColumn(n * D.Cout * D.HWo, (ih + D.Pad - Rh) / D.Stride, (iw + D.Pad - Rw) / D.Stride,
+        return new GemmIndex(n * D.Cout * D.HWo, (ih + D.Pad - Rh) / D.Stride, (iw + D.Pad - Rw) / D.Stride,
             n * D.Cin * D.HW + ih * D.W + iw);
     }
 
-    public readonly float B(int d, GemmColumn c)
+    public readonly float A(int row, GemmIndex s) => Wt[s.Out + row * D.KK];
+
+    public readonly float B(GemmIndex s, GemmIndex c)
     {
-        int taps = KHc * KWc, co = d / taps, t = d - co * taps;
-        int th = t / KWc, tw = t - th * KWc;
-        int oh = c.Y - th, ow = c.X - tw;
-        return (uint)oh < (uint)D.Ho && (uint)ow < (uint)D.Wo ? Dy[c.Base + (co * D.Ho + oh) * D.Wo + ow] : 0f;
+        int oh = c.Y - s.Y, ow = c.X - s.X;
+        return (uint)oh < (uint)D.Ho && (uint)ow < (uint)D.Wo ? Dy[c.Base + s.Base + oh * D.Wo + ow] : 0f;
     }
 
-    public readonly void Store(int row, GemmColumn c, int split, float value)
+    public readonly void Store(int row, GemmIndex c, int split, float value)
     {
         int i = c.Out + row * D.HW;
         Dx[i] = Beta == 0f ? value : value + Beta * Dx[i];
@@ -182,6 +191,7 @@ public struct ConvInputGradGemm : IImplicitGemm
 /// Backward weight: dw[co, (ci, kh, kw)] = Σ_{n,oh,ow} dy[n, co, oh, ow] · x[n, ci, oh·s − pad + kh, ow·s − pad + kw].
 /// Rows = Cout, Cols = Cin·K·K, Depth = N·Ho·Wo, split into slices (grid z) written to separate planes of
 /// <see cref="Out"/> ([splits, Cout, Cin·K·K]) and summed afterwards, so the result is deterministic.
+/// Step: Base = n·Cin·H·W, (Y, X) = (oh·s, ow·s), Out = offset of dy[n, 0, oh, ow].
 /// Column: Base = ci·H·W, (Y, X) = (kh − pad, kw − pad), Out = col. Out = result + Beta·Out (Beta = 0 never reads).
 /// </summary>
 public struct ConvWeightGradGemm : IImplicitGemm
@@ -194,28 +204,29 @@ public struct ConvWeightGradGemm : IImplicitGemm
     public readonly int Cols => D.Cin * D.KK;
     public readonly int Depth => D.N * D.HWo;
 
-    public readonly float A(int row, int d)
-    {
-        int n = d / D.HWo, r = d - n * D.HWo;
-        return Dy[(n * D.Cout + row) * D.HWo + r];
-    }
-
-    public readonly GemmColumn Column(int col)
-    {
-        int ci = col / D.KK, t = col - ci * D.KK;
-        int kh = t / D.K, kw = t - kh * D.K;
-        return new GemmColumn(ci * D.HW, kh - D.Pad, kw - D.Pad, col);
-    }
-
-    public readonly float B(int d, GemmColumn c)
+    public readonly GemmIndex Step(int d)
     {
         int n = d / D.HWo, r = d - n * D.HWo;
         int oh = r / D.Wo, ow = r - oh * D.Wo;
-        int ih = oh * D.Stride + c.Y, iw = ow * D.Stride + c.X;
-        return (uint)ih < (uint)D.H && (uint)iw < (uint)D.W ? X[n * D.Cin * D.HW + c.Base + ih * D.W + iw] : 0f;
+        return new GemmIndex(n * D.Cin * D.HW, oh * D.Stride, ow * D.Stride, n * D.Cout * D.HWo + r);
     }
 
-    public readonly void Store(int row, GemmColumn c, int split, float value)
+    public readonly GemmIndex Column(int col)
+    {
+        int ci = col / D.KK, t = col - ci * D.KK;
+        int kh = t / D.K, kw = t - kh * D.K;
+        return new GemmIndex(ci * D.HW, kh - D.Pad, kw - D.Pad, col);
+    }
+
+    public readonly float A(int row, GemmIndex s) => Dy[s.Out + row * D.HWo];
+
+    public readonly float B(GemmIndex s, GemmIndex c)
+    {
+        int ih = s.Y + c.Y, iw = s.X + c.X;
+        return (uint)ih < (uint)D.H && (uint)iw < (uint)D.W ? X[s.Base + c.Base + ih * D.W + iw] : 0f;
+    }
+
+    public readonly void Store(int row, GemmIndex c, int split, float value)
     {
         int i = (split * D.Cout + row) * Cols + c.Out;
         Out[i] = Beta == 0f ? value : value + Beta * Out[i];

@@ -201,6 +201,7 @@ public class Conv2dTests
         Throws(() => Conv2d.Forward(x, wBig, null, 1, 0).Dispose(), "does not fit", "[1, 3, 5, 7]");
         Throws(() => Conv2d.BackwardInput(dyBad, w, [1, 3, 5, 7], 1, 1).Dispose(), "Conv2d.BackwardInput", "dy", "[1, 4, 5, 7]", "[1, 4, 5, 6]");
         Throws(() => Conv2d.BackwardWeight(dyBad, x, 3, 1, 1).Dispose(), "Conv2d.BackwardWeight", "[1, 4, 5, 7]", "[1, 4, 5, 6]");
+        Throws(() => Conv2d.BackwardWeight(dyBad, x, -1, 1, 1).Dispose(), "Conv2d.BackwardWeight", "kernel size -1");
         Throws(() => Conv2d.BackwardBias(x3).Dispose(), "Conv2d.BackwardBias", "[3, 5, 7]");
     }
 }
