@@ -25,8 +25,9 @@ public static class Conv2d
 
     /// <summary>
     /// C = A·B for any <typeparamref name="TGemm"/>: group (x, y, z) computes the BM×BN output tile at row tile y,
-    /// column tile x, over reduction slice z ([z·sliceLength, (z+1)·sliceLength) ∩ [0, Depth)). Each BK-step of the
-    /// slice is loaded cooperatively into shared memory (A transposed, padded against bank conflicts), then each
+    /// column tile x, over reduction slice z ([z·sliceLength, (z+1)·sliceLength) ∩ [0, Depth)). Each BK-chunk of the
+    /// slice is loaded cooperatively into shared memory (A transposed, padded against bank conflicts; the chunk's
+    /// reduction indices and each thread's column decoded once, so element loads do no division), then each
     /// thread accumulates its 4×4 register block; a thread's rows and columns are strided by the thread grid so a
     /// warp reads consecutive shared addresses and stores consecutive pixels.
     /// </summary>
