@@ -1,0 +1,234 @@
+using ILGPU;
+
+namespace Boost.Kernels;
+
+// The pieces the conv2d kernels are built from: tile shapes as compile-time constants, and the three implicit
+// GEMMs (forward, backward input, backward weight) as structs that say how to fetch an element of A and B and where
+// a result goes. One tiled kernel (Conv2d.ImplicitGemmKernel) runs all of them; ILGPU specialises it per struct.
+
+/// <summary>
+/// Tile shape of the implicit-GEMM kernel, fixed at compile time (a struct's constant properties fold after
+/// inlining, so shared arrays get constant sizes). A group computes BM rows × BN columns of the output, staging BK
+/// steps of the reduction at a time in shared memory; each thread holds a <see cref="Conv2d.Micro"/>² register
+/// block. Group size T = (BM/4)·(BN/4); the loaders need T a power of two, a multiple of BK and BN, dividing BK·BM
+/// and BK·BN (see <see cref="ConvTile.Validate{TTile}"/>).
+/// </summary>
+public interface IConvTile
+{
+    int BM { get; }
+    int BN { get; }
+    int BK { get; }
+}
+
+/// <summary>Tiny tile for ILGPU's CPU simulator (8 threads per group): 16 channels × 8 pixels, K-chunks of 4, so
+/// test shapes cross pixel-tile and K-chunk edges often and channel-tile edges at 17 channels.</summary>
+public readonly struct ConvTileSim : IConvTile
+{
+    public int BM => 16;
+    public int BN => 8;
+    public int BK => 4;
+}
+
+/// <summary>CUDA tile: 64 channels × 64 pixels per group of 256 threads, K-chunks of 16 (8.3 KB of shared memory).</summary>
+public readonly struct ConvTileCuda : IConvTile
+{
+    public int BM => 64;
+    public int BN => 64;
+    public int BK => 16;
+}
+
+public static class ConvTile
+{
+    public static int Threads<TTile>() where TTile : struct, IConvTile
+    {
+        var t = default(TTile);
+        return t.BM / Conv2d.Micro * (t.BN / Conv2d.Micro);
+    }
+
+    /// <summary>Checks the loader constraints of a tile (host side, once per launch; cheap).</summary>
+    public static void Validate<TTile>() where TTile : struct, IConvTile
+    {
+        var t = default(TTile);
+        int threads = Threads<TTile>();
+        bool ok = t.BM % Conv2d.Micro == 0 && t.BN % Conv2d.Micro == 0 && (threads & (threads - 1)) == 0
+                  && threads % t.BK == 0 && threads % t.BN == 0 && t.BM * t.BK % threads == 0 && t.BK * t.BN % threads == 0;
+        if (!ok) throw new InvalidOperationException($"Conv tile {typeof(TTile).Name} violates the loader constraints of IConvTile.");
+    }
+}
+
+/// <summary>
+/// A decoded index of an implicit GEMM: a reduction step d (decoded once per chunk into shared memory) or an output
+/// column (decoded once per thread), so the element loaders do no integer division. The meaning of the four
+/// numbers is each GEMM's own (see its doc comment).
+/// </summary>
+public struct GemmIndex
+{
+    public int Base, Y, X, Out;
+
+    public GemmIndex(int @base, int y, int x, int @out) { Base = @base; Y = y; X = x; Out = @out; }
+}
+
+/// <summary>
+/// An implicit GEMM: C[Rows, Cols] = A[Rows, Depth] · B[Depth, Cols], with A and B never materialised: element
+/// (row, d) of A is <c>A(row, Step(d))</c>, element (d, col) of B is <c>B(Step(d), Column(col))</c>.
+/// <see cref="Store"/> writes one result; <c>split</c> is the index of the reduction slice it covers.
+/// </summary>
+public interface IImplicitGemm
+{
+    int Rows { get; }
+    int Cols { get; }
+    int Depth { get; }
+    GemmIndex Step(int d);
+    GemmIndex Column(int col);
+    float A(int row, GemmIndex step);
+    float B(GemmIndex step, GemmIndex column);
+    void Store(int row, GemmIndex column, int split, float value);
+}
+
+/// <summary>Shapes of one conv2d: x [N, Cin, H, W], w [Cout, Cin, K, K], y [N, Cout, Ho, Wo].</summary>
+public struct ConvDims
+{
+    public int N, Cin, H, W, Cout, K, Stride, Pad, Ho, Wo;
+
+    public readonly int HW => H * W;
+    public readonly int HWo => Ho * Wo;
+    public readonly int KK => K * K;
+}
+
+/// <summary>
+/// Forward: y[n, co, oh, ow] = Σ_{ci,kh,kw} w[co, ci, kh, kw] · x[n, ci, oh·s − pad + kh, ow·s − pad + kw] (+ b[co]).
+/// Rows = Cout, Cols = N·Ho·Wo (n, oh, ow), Depth = Cin·K·K (ci, kh, kw).
+/// Step: Base = ci·H·W, (Y, X) = (kh, kw), Out = d. Column: Base = n·Cin·H·W, (Y, X) = top-left input position
+/// (oh·s − pad, ow·s − pad), Out = offset of y[n, 0, oh, ow].
+/// </summary>
+public struct ConvForwardGemm : IImplicitGemm
+{
+    public ArrayView<float> X, Wt, Bias, Y;
+    public ConvDims D;
+    public int HasBias;
+
+    public readonly int Rows => D.Cout;
+    public readonly int Cols => D.N * D.HWo;
+    public readonly int Depth => D.Cin * D.KK;
+
+    public readonly GemmIndex Step(int d)
+    {
+        int ci = d / D.KK, t = d - ci * D.KK, kh = t / D.K;
+        return new GemmIndex(ci * D.HW, kh, t - kh * D.K, d);
+    }
+
+    public readonly GemmIndex Column(int col)
+    {
+        int n = col / D.HWo, r = col - n * D.HWo;
+        int oh = r / D.Wo, ow = r - oh * D.Wo;
+        return new GemmIndex(n * D.Cin * D.HW, oh * D.Stride - D.Pad, ow * D.Stride - D.Pad, n * D.Cout * D.HWo + r);
+    }
+
+    public readonly float A(int row, GemmIndex s) => Wt[row * Depth + s.Out];
+
+    public readonly float B(GemmIndex s, GemmIndex c)
+    {
+        int ih = c.Y + s.Y, iw = c.X + s.X;
+        return (uint)ih < (uint)D.H && (uint)iw < (uint)D.W ? X[c.Base + s.Base + ih * D.W + iw] : 0f;
+    }
+
+    public readonly void Store(int row, GemmIndex c, int split, float value)
+        => Y[c.Out + row * D.HWo] = HasBias != 0 ? value + Bias[row] : value;
+}
+
+/// <summary>
+/// Backward input as a transposed convolution, one launch per stride phase (rh, rw): the input pixels with
+/// (ih + pad) ≡ rh (mod s) receive exactly the taps kh ≡ rh (mod s), so each phase is a dense GEMM with no
+/// zero-stuffing. dx[n, ci, ih, iw] = Σ_{co,th,tw} w[co, ci, rh + s·th, rw + s·tw] · dy[n, co, oh₀ − th, ow₀ − tw]
+/// with oh₀ = (ih + pad − rh)/s (exact). Rows = Cin, Cols = N·Hc·Wc (the phase's pixels), Depth = Cout·KHc·KWc.
+/// Step: Base = co·Ho·Wo, (Y, X) = (th, tw), Out = offset of w[co, 0, rh + s·th, rw + s·tw].
+/// Column: Base = n·Cout·Ho·Wo, (Y, X) = (oh₀, ow₀), Out = offset of dx[n, 0, ih, iw].
+/// dx = result + Beta·dx (Beta = 0 never reads dx).
+/// </summary>
+public struct ConvInputGradGemm : IImplicitGemm
+{
+    public ArrayView<float> Dy, Wt, Dx;
+    public ConvDims D;
+    public int Rh, Rw, Ih0, Iw0, Hc, Wc, KHc, KWc;
+    public float Beta;
+
+    public readonly int Rows => D.Cin;
+    public readonly int Cols => D.N * Hc * Wc;
+    public readonly int Depth => D.Cout * KHc * KWc;
+
+    public readonly GemmIndex Step(int d)
+    {
+        int taps = KHc * KWc, co = d / taps, t = d - co * taps;
+        int th = t / KWc, tw = t - th * KWc;
+        return new GemmIndex(co * D.HWo, th, tw, co * D.Cin * D.KK + (Rh + D.Stride * th) * D.K + Rw + D.Stride * tw);
+    }
+
+    public readonly GemmIndex Column(int col)
+    {
+        int hw = Hc * Wc, n = col / hw, r = col - n * hw;
+        int i = r / Wc, j = r - i * Wc;
+        int ih = Ih0 + D.Stride * i, iw = Iw0 + D.Stride * j;
+        return new GemmIndex(n * D.Cout * D.HWo, (ih + D.Pad - Rh) / D.Stride, (iw + D.Pad - Rw) / D.Stride,
+            n * D.Cin * D.HW + ih * D.W + iw);
+    }
+
+    public readonly float A(int row, GemmIndex s) => Wt[s.Out + row * D.KK];
+
+    public readonly float B(GemmIndex s, GemmIndex c)
+    {
+        int oh = c.Y - s.Y, ow = c.X - s.X;
+        return (uint)oh < (uint)D.Ho && (uint)ow < (uint)D.Wo ? Dy[c.Base + s.Base + oh * D.Wo + ow] : 0f;
+    }
+
+    public readonly void Store(int row, GemmIndex c, int split, float value)
+    {
+        int i = c.Out + row * D.HW;
+        Dx[i] = Beta == 0f ? value : value + Beta * Dx[i];
+    }
+}
+
+/// <summary>
+/// Backward weight: dw[co, (ci, kh, kw)] = Σ_{n,oh,ow} dy[n, co, oh, ow] · x[n, ci, oh·s − pad + kh, ow·s − pad + kw].
+/// Rows = Cout, Cols = Cin·K·K, Depth = N·Ho·Wo, split into slices (grid z) written to separate planes of
+/// <see cref="Out"/> ([splits, Cout, Cin·K·K]) and summed afterwards, so the result is deterministic.
+/// Step: Base = n·Cin·H·W, (Y, X) = (oh·s, ow·s), Out = offset of dy[n, 0, oh, ow].
+/// Column: Base = ci·H·W, (Y, X) = (kh − pad, kw − pad), Out = col. Out = result + Beta·Out (Beta = 0 never reads).
+/// </summary>
+public struct ConvWeightGradGemm : IImplicitGemm
+{
+    public ArrayView<float> Dy, X, Out;
+    public ConvDims D;
+    public float Beta;
+
+    public readonly int Rows => D.Cout;
+    public readonly int Cols => D.Cin * D.KK;
+    public readonly int Depth => D.N * D.HWo;
+
+    public readonly GemmIndex Step(int d)
+    {
+        int n = d / D.HWo, r = d - n * D.HWo;
+        int oh = r / D.Wo, ow = r - oh * D.Wo;
+        return new GemmIndex(n * D.Cin * D.HW, oh * D.Stride, ow * D.Stride, n * D.Cout * D.HWo + r);
+    }
+
+    public readonly GemmIndex Column(int col)
+    {
+        int ci = col / D.KK, t = col - ci * D.KK;
+        int kh = t / D.K, kw = t - kh * D.K;
+        return new GemmIndex(ci * D.HW, kh - D.Pad, kw - D.Pad, col);
+    }
+
+    public readonly float A(int row, GemmIndex s) => Dy[s.Out + row * D.HWo];
+
+    public readonly float B(GemmIndex s, GemmIndex c)
+    {
+        int ih = s.Y + c.Y, iw = s.X + c.X;
+        return (uint)ih < (uint)D.H && (uint)iw < (uint)D.W ? X[s.Base + c.Base + ih * D.W + iw] : 0f;
+    }
+
+    public readonly void Store(int row, GemmIndex c, int split, float value)
+    {
+        int i = (split * D.Cout + row) * Cols + c.Out;
+        Out[i] = Beta == 0f ? value : value + Beta * Out[i];
+    }
+}

@@ -1,0 +1,207 @@
+using Boost.Kernels;
+using Boost.Kernels.Reference;
+using Boost.Tests.Support;
+
+namespace Boost.Tests.Kernels;
+
+public class Conv2dTests
+{
+    /// <summary>Awkward cases: H ≠ W, Cin ≠ Cout (so a transposed index fails), channels off the tile (sim tile is
+    /// 4 channels × 8 pixels), odd sizes under stride 2, k = 1 with stride 2 (stride phases that get no taps).</summary>
+    private static readonly (int n, int cin, int h, int w, int cout, int k, int stride, int pad)[] Cases =
+    [
+        (1, 3, 5, 7, 5, 3, 1, 1),
+        (2, 5, 9, 6, 3, 3, 2, 1),
+        (2, 17, 5, 7, 6, 1, 1, 0),
+        (1, 4, 7, 5, 17, 3, 2, 0),
+        (1, 2, 8, 7, 3, 5, 1, 2),
+        (2, 3, 6, 5, 2, 1, 2, 0),
+        (1, 3, 5, 6, 2, 1, 1, 1),
+    ];
+
+    private sealed record Data(int[] XShape, int[] WShape, int[] YShape, float[] X, float[] W, float[] B, float[] Dy, int Stride, int Pad)
+    {
+        public double[] Xd => Seeded.ToDouble(X);
+        public double[] Wd => Seeded.ToDouble(W);
+        public double[] Bd => Seeded.ToDouble(B);
+        public double[] Dyd => Seeded.ToDouble(Dy);
+    }
+
+    private static Data Make(int c)
+    {
+        var (n, cin, h, w, cout, k, s, p) = Cases[c];
+        int ho = Conv2d.OutputSize(h, k, s, p), wo = Conv2d.OutputSize(w, k, s, p);
+        int[] xs = [n, cin, h, w], ws = [cout, cin, k, k], ys = [n, cout, ho, wo];
+        return new Data(xs, ws, ys, Seeded.Floats(100 + c, Tensor.Count(xs)), Seeded.Floats(200 + c, Tensor.Count(ws)),
+            Seeded.Floats(300 + c, cout), Seeded.Floats(400 + c, Tensor.Count(ys)), s, p);
+    }
+
+    /// <summary>Float32 sums of <paramref name="terms"/> products of values in [-2, 2]: an absolute tolerance far
+    /// above rounding (≈ terms·4·6e-8) and far below the O(1) error of any wrong tap.</summary>
+    private static double Atol(int terms) => 1e-6 * 4 * Math.Max(terms, 4);
+
+    [Test]
+    public void ForwardAndGradients_MatchTwin([ValueSource(typeof(Backends), nameof(Backends.All))] string backend,
+        [Range(0, 6)] int c)
+    {
+        var dev = Backends.Get(backend);
+        var t = Make(c);
+        int k = t.WShape[2];
+        using var x = Seeded.Tensor(dev, t.X, t.XShape);
+        using var w = Seeded.Tensor(dev, t.W, t.WShape);
+        using var b = Seeded.Tensor(dev, t.B, t.WShape[0]);
+        using var dy = Seeded.Tensor(dev, t.Dy, t.YShape);
+
+        using (var y = Conv2d.Forward(x, w, b, t.Stride, t.Pad))
+        {
+            Assert.That(y.Shape, Is.EqualTo(t.YShape), "forward shape");
+            var want = Conv2dReference.Forward(t.Xd, t.XShape, t.Wd, t.WShape, t.Bd, t.Stride, t.Pad, out _);
+            Compare.Close(y.ToArray(), want, atol: Atol(t.XShape[1] * k * k), what: $"{backend} forward");
+        }
+        using (var y = Conv2d.Forward(x, w, null, t.Stride, t.Pad))
+        {
+            var want = Conv2dReference.Forward(t.Xd, t.XShape, t.Wd, t.WShape, null, t.Stride, t.Pad, out _);
+            Compare.Close(y.ToArray(), want, atol: Atol(t.XShape[1] * k * k), what: $"{backend} forward without bias");
+        }
+        using (var dx = Conv2d.BackwardInput(dy, w, t.XShape, t.Stride, t.Pad))
+        {
+            Assert.That(dx.Shape, Is.EqualTo(t.XShape), "dx shape");
+            var want = Conv2dReference.BackwardInput(t.Dyd, t.Wd, t.XShape, t.WShape, t.Stride, t.Pad);
+            Compare.Close(dx.ToArray(), want, atol: Atol(t.WShape[0] * k * k), what: $"{backend} dx");
+        }
+        using (var dw = Conv2d.BackwardWeight(dy, x, k, t.Stride, t.Pad))
+        {
+            Assert.That(dw.Shape, Is.EqualTo(t.WShape), "dw shape");
+            var want = Conv2dReference.BackwardWeight(t.Dyd, t.Xd, t.XShape, t.WShape, t.Stride, t.Pad);
+            Compare.Close(dw.ToArray(), want, atol: Atol(t.YShape[0] * t.YShape[2] * t.YShape[3]), what: $"{backend} dw");
+        }
+        using (var db = Conv2d.BackwardBias(dy))
+        {
+            var want = Conv2dReference.BackwardBias(t.Dyd, t.YShape);
+            Compare.Close(db.ToArray(), want, atol: Atol(t.YShape[0] * t.YShape[2] * t.YShape[3]), what: $"{backend} db");
+        }
+    }
+
+    /// <summary>The Into variants: grad = result + beta·grad, with beta 1 (accumulate) on seeded old gradients.</summary>
+    [Test]
+    public void IntoVariants_Accumulate([ValueSource(typeof(Backends), nameof(Backends.All))] string backend)
+    {
+        var dev = Backends.Get(backend);
+        var t = Make(1);
+        int k = t.WShape[2];
+        var oldX = Seeded.Floats(501, Tensor.Count(t.XShape));
+        var oldW = Seeded.Floats(502, Tensor.Count(t.WShape));
+        var oldB = Seeded.Floats(503, t.WShape[0]);
+        using var x = Seeded.Tensor(dev, t.X, t.XShape);
+        using var w = Seeded.Tensor(dev, t.W, t.WShape);
+        using var dy = Seeded.Tensor(dev, t.Dy, t.YShape);
+        using var dx = Seeded.Tensor(dev, oldX, t.XShape);
+        using var dw = Seeded.Tensor(dev, oldW, t.WShape);
+        using var db = Seeded.Tensor(dev, oldB, t.WShape[0]);
+        Conv2d.BackwardInputInto(dy, w, t.Stride, t.Pad, dx, 1f);
+        Conv2d.BackwardWeightInto(dy, x, t.Stride, t.Pad, dw, 1f);
+        Conv2d.BackwardBiasInto(dy, db, 1f);
+        static double[] Plus(double[] a, float[] old) => a.Select((v, i) => v + old[i]).ToArray();
+        Compare.Close(dx.ToArray(), Plus(Conv2dReference.BackwardInput(t.Dyd, t.Wd, t.XShape, t.WShape, t.Stride, t.Pad), oldX),
+            atol: Atol(t.WShape[0] * k * k), what: $"{backend} dx += ");
+        Compare.Close(dw.ToArray(), Plus(Conv2dReference.BackwardWeight(t.Dyd, t.Xd, t.XShape, t.WShape, t.Stride, t.Pad), oldW),
+            atol: Atol(t.YShape[0] * t.YShape[2] * t.YShape[3]), what: $"{backend} dw += ");
+        Compare.Close(db.ToArray(), Plus(Conv2dReference.BackwardBias(t.Dyd, t.YShape), oldB),
+            atol: Atol(t.YShape[0] * t.YShape[2] * t.YShape[3]), what: $"{backend} db += ");
+    }
+
+    /// <summary>A weight gradient whose reduction (N·Ho·Wo) is long against few output tiles, so the ILGPU path
+    /// splits it into slices summed by a second kernel (asserted, so the test cannot silently skip that path).</summary>
+    [Test]
+    public void WeightGradient_SplitReduction_MatchesTwin([ValueSource(typeof(Backends), nameof(Backends.All))] string backend)
+    {
+        var dev = Backends.Get(backend);
+        int[] xs = [2, 2, 9, 7], ws = [3, 2, 3, 3];
+        int ho = Conv2d.OutputSize(9, 3, 1, 1), wo = Conv2d.OutputSize(7, 3, 1, 1);
+        int[] ys = [2, 3, ho, wo];
+        if (dev is IlgpuDevice { IsSimulator: true } sim)
+        {
+            var tile = default(ConvTileSim);
+            int tiles = (2 * 9 + tile.BN - 1) / tile.BN * ((3 + tile.BM - 1) / tile.BM);
+            Assert.That(Conv2d.WeightGradSlices(sim, tiles, 2 * ho * wo, tile.BK, ConvTile.Threads<ConvTileSim>(), out _), Is.GreaterThan(1), "slices");
+        }
+        var xd = Seeded.Floats(601, Tensor.Count(xs)); var gd = Seeded.Floats(602, Tensor.Count(ys));
+        using var x = Seeded.Tensor(dev, xd, xs);
+        using var dy = Seeded.Tensor(dev, gd, ys);
+        using var dw = Conv2d.BackwardWeight(dy, x, 3, 1, 1);
+        var want = Conv2dReference.BackwardWeight(Seeded.ToDouble(gd), Seeded.ToDouble(xd), xs, ws, 1, 1);
+        Compare.Close(dw.ToArray(), want, atol: Atol(2 * ho * wo), what: $"{backend} dw (split)");
+    }
+
+    /// <summary>The managed path unfolds at most 2¹⁸ values at a time: these images need several pixel blocks, the
+    /// second starting mid-row (CPU only: the blocks are its own, and the simulator would be slow here).</summary>
+    [TestCase(32, 31, 33, 1)]
+    [TestCase(64, 61, 63, 2)]
+    public void Cpu_ImagesSpanningSeveralPixelBlocks_MatchTwin(int cin, int h, int w, int stride)
+    {
+        var dev = Device.Cpu;
+        int[] xs = [1, cin, h, w], ws = [3, cin, 3, 3];
+        int ho = Conv2d.OutputSize(h, 3, stride, 1), wo = Conv2d.OutputSize(w, 3, stride, 1);
+        int[] ys = [1, 3, ho, wo];
+        Assert.That(ho * wo, Is.GreaterThan((1 << 18) / (cin * 9)), "the image must need more than one block");
+        var xd = Seeded.Floats(801, Tensor.Count(xs)); var wd = Seeded.Floats(802, Tensor.Count(ws)); var gd = Seeded.Floats(803, Tensor.Count(ys));
+        using var x = Seeded.Tensor(dev, xd, xs);
+        using var wt = Seeded.Tensor(dev, wd, ws);
+        using var dy = Seeded.Tensor(dev, gd, ys);
+        using var y = Conv2d.Forward(x, wt, null, stride, 1);
+        using var dx = Conv2d.BackwardInput(dy, wt, xs, stride, 1);
+        using var dw = Conv2d.BackwardWeight(dy, x, 3, stride, 1);
+        double[] X = Seeded.ToDouble(xd), W = Seeded.ToDouble(wd), G = Seeded.ToDouble(gd);
+        Compare.Close(y.ToArray(), Conv2dReference.Forward(X, xs, W, ws, null, stride, 1, out _), atol: Atol(cin * 9), what: "forward");
+        Compare.Close(dx.ToArray(), Conv2dReference.BackwardInput(G, W, xs, ws, stride, 1), atol: Atol(27), what: "dx");
+        Compare.Close(dw.ToArray(), Conv2dReference.BackwardWeight(G, X, xs, ws, stride, 1), atol: Atol(ho * wo), what: "dw");
+    }
+
+    [Test]
+    public void TwinBackward_MatchesFiniteDifferences([Range(0, 6)] int c)
+    {
+        var t = Make(c);
+        var probe = FiniteDiff.Weights(700 + c, (int)Tensor.Count(t.YShape));
+        double[][] inputs = [t.Xd, t.Wd, t.Bd];
+        double[][] analytic =
+        [
+            Conv2dReference.BackwardInput(probe, t.Wd, t.XShape, t.WShape, t.Stride, t.Pad),
+            Conv2dReference.BackwardWeight(probe, t.Xd, t.XShape, t.WShape, t.Stride, t.Pad),
+            Conv2dReference.BackwardBias(probe, t.YShape),
+        ];
+        FiniteDiff.Check(inp => Conv2dReference.Forward(inp[0], t.XShape, inp[1], t.WShape, inp[2], t.Stride, t.Pad, out _),
+            inputs, probe, analytic, what: $"conv2d twin case {c}");
+    }
+
+    [Test]
+    public void BadShapes_GiveClearErrors()
+    {
+        var d = Device.Cpu;
+        using var x = Tensor.Zeros(d, 1, 3, 5, 7);
+        using var w = Tensor.Zeros(d, 4, 3, 3, 3);
+        using var wBadCin = Tensor.Zeros(d, 4, 2, 3, 3);
+        using var wEven = Tensor.Zeros(d, 4, 3, 2, 2);
+        using var wRect = Tensor.Zeros(d, 4, 3, 3, 1);
+        using var bBad = Tensor.Zeros(d, 5);
+        using var x3 = Tensor.Zeros(d, 3, 5, 7);
+        using var wBig = Tensor.Zeros(d, 1, 3, 7, 7);
+        using var dyBad = Tensor.Zeros(d, 1, 4, 5, 6);
+
+        void Throws(Action f, params string[] parts)
+        {
+            var e = Assert.Throws<ArgumentException>(() => f());
+            foreach (var p in parts) Assert.That(e!.Message, Does.Contain(p));
+        }
+        Throws(() => Conv2d.Forward(x, wBadCin, null, 1, 1).Dispose(), "Conv2d.Forward", "[1, 3, 5, 7]", "[4, 2, 3, 3]");
+        Throws(() => Conv2d.Forward(x, wEven, null, 1, 1).Dispose(), "odd", "[4, 3, 2, 2]");
+        Throws(() => Conv2d.Forward(x, wRect, null, 1, 1).Dispose(), "square", "[4, 3, 3, 1]");
+        Throws(() => Conv2d.Forward(x, w, bBad, 1, 1).Dispose(), "bias", "[4]", "[5]");
+        Throws(() => Conv2d.Forward(x3, w, null, 1, 1).Dispose(), "[3, 5, 7]");
+        Throws(() => Conv2d.Forward(x, w, null, 0, 1).Dispose(), "stride 0");
+        Throws(() => Conv2d.Forward(x, wBig, null, 1, 0).Dispose(), "does not fit", "[1, 3, 5, 7]");
+        Throws(() => Conv2d.BackwardInput(dyBad, w, [1, 3, 5, 7], 1, 1).Dispose(), "Conv2d.BackwardInput", "dy", "[1, 4, 5, 7]", "[1, 4, 5, 6]");
+        Throws(() => Conv2d.BackwardWeight(dyBad, x, 3, 1, 1).Dispose(), "Conv2d.BackwardWeight", "[1, 4, 5, 7]", "[1, 4, 5, 6]");
+        Throws(() => Conv2d.BackwardWeight(dyBad, x, -1, 1, 1).Dispose(), "Conv2d.BackwardWeight", "kernel size -1");
+        Throws(() => Conv2d.BackwardBias(x3).Dispose(), "Conv2d.BackwardBias", "[3, 5, 7]");
+    }
+}
