@@ -202,38 +202,51 @@ public static unsafe class Gemm
     /// <summary>
     /// Packs a rows×cols block whose rows are the panel's outer index: panel p holds columns [p·W, p·W + W) of
     /// every row r at dst[p·rows·W + r·W + j]. Used for op(B) = B (W = NR) and op(A) = Aᵀ (W = MR): both read
-    /// contiguous runs of W. Columns past <paramref name="cols"/> are zero.
+    /// contiguous runs of W. Columns past <paramref name="cols"/> are zero. Eight rows go across every panel at a time,
+    /// so the reads are eight sequential streams and each panel receives one contiguous run of 8·W (a panel-by-panel
+    /// walk would instead read W floats from each of KC rows a whole leading dimension apart, which all fall into the
+    /// same few L1 sets).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRows(float* src, long ld, int rows, int cols, int W, float* dst)
     {
-        for (int j0 = 0; j0 < cols; j0 += W)
+        int full = cols / W * W;
+        for (int r0 = 0; r0 < rows; r0 += 8)
         {
-            int w = Math.Min(W, cols - j0);
-            float* d = dst + (long)j0 * rows;
-            if (w == W)
+            int rn = Math.Min(8, rows - r0);
+            for (int j0 = 0; j0 < full; j0 += W)
             {
-                for (int r = 0; r < rows; r++, d += W)
-                    Buffer.MemoryCopy(src + r * ld + j0, d, W * sizeof(float), W * sizeof(float));
+                float* d = dst + (long)j0 * rows + r0 * W, s = src + r0 * ld + j0;
+                for (int r = 0; r < rn; r++, s += ld, d += W) CopyRun(s, d, W);
             }
-            else
+            if (full < cols)
             {
-                for (int r = 0; r < rows; r++, d += W)
+                float* d = dst + (long)full * rows + r0 * W, s = src + r0 * ld + full;
+                for (int r = 0; r < rn; r++, s += ld, d += W)
                 {
-                    float* s = src + r * ld + j0;
                     int j = 0;
-                    for (; j < w; j++) d[j] = s[j];
+                    for (; j < cols - full; j++) d[j] = s[j];
                     for (; j < W; j++) d[j] = 0f;
                 }
             }
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRun(float* s, float* d, int n)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; j + 8 <= n; j += 8) Vector256.Store(Vector256.Load(s + j), d + j);
+        for (; j + 4 <= n; j += 4) Vector128.Store(Vector128.Load(s + j), d + j);
+        for (; j < n; j++) d[j] = s[j];
+    }
+
     /// <summary>
     /// Packs a block stored transposed: source row i (of <paramref name="lines"/>) holds <paramref name="depth"/>
     /// contiguous values that become column i of the panel, dst[p·depth·W + k·W + (i − p·W)]. Used for op(A) = A
-    /// (W = MR) and op(B) = Bᵀ (W = NR). Lines past the end are zero. W lines are walked together so the writes
-    /// are contiguous and the reads are W sequential streams.
+    /// (W = MR) and op(B) = Bᵀ (W = NR). Lines past the end are zero. Up to 8 lines are transposed together in
+    /// registers, so the reads are sequential streams and the writes contiguous.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackRowsAsColumns(float* src, long ld, int lines, int depth, int W, float* dst)
@@ -243,9 +256,11 @@ public static unsafe class Gemm
             int w = Math.Min(W, lines - i0);
             float* d = dst + (long)i0 * depth;
             float* s = src + i0 * ld;
-            if (w == W && W % 8 == 0 && Avx.IsSupported)
+            if (w == W && Avx.IsSupported && W % 8 is 0 or 6 or 4)
             {
-                for (int g = 0; g < W; g += 8) Transpose8(s + g * ld, ld, depth, d + g, W);
+                int g = 0;
+                for (; g + 8 <= W; g += 8) Transpose(s + g * ld, ld, depth, d + g, W, 8);
+                if (g < W) Transpose(s + g * ld, ld, depth, d + g, W, W - g);
                 continue;
             }
             for (int k = 0; k < depth; k++, d += W)
@@ -257,16 +272,20 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>8 source rows × depth → depth rows of 8 at stride <paramref name="W"/>, in 8×8 register transposes.</summary>
-    private static void Transpose8(float* s, long ld, int depth, float* d, int W)
+    /// <summary>
+    /// n ∈ {4, 6, 8} source rows × depth → depth rows of n floats at stride <paramref name="W"/>, through 8×8
+    /// register transposes (missing rows read as zero, and only n floats of each output row are stored).
+    /// </summary>
+    private static void Transpose(float* s, long ld, int depth, float* d, int W, int n)
     {
         int k = 0;
+        var zero = Vector256<float>.Zero;
         for (; k + 8 <= depth; k += 8, d += 8 * W)
         {
             var r0 = Vector256.Load(s + k); var r1 = Vector256.Load(s + ld + k);
             var r2 = Vector256.Load(s + 2 * ld + k); var r3 = Vector256.Load(s + 3 * ld + k);
-            var r4 = Vector256.Load(s + 4 * ld + k); var r5 = Vector256.Load(s + 5 * ld + k);
-            var r6 = Vector256.Load(s + 6 * ld + k); var r7 = Vector256.Load(s + 7 * ld + k);
+            var r4 = n > 4 ? Vector256.Load(s + 4 * ld + k) : zero; var r5 = n > 5 ? Vector256.Load(s + 5 * ld + k) : zero;
+            var r6 = n > 6 ? Vector256.Load(s + 6 * ld + k) : zero; var r7 = n > 7 ? Vector256.Load(s + 7 * ld + k) : zero;
             // Interleave pairs, then quads, then swap 128-bit halves: the classic 8×8 float transpose.
             var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
             var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
@@ -276,17 +295,24 @@ public static unsafe class Gemm
             var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
             var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
             var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
-            Avx.Permute2x128(u0, u4, 0x20).Store(d);
-            Avx.Permute2x128(u1, u5, 0x20).Store(d + W);
-            Avx.Permute2x128(u2, u6, 0x20).Store(d + 2 * W);
-            Avx.Permute2x128(u3, u7, 0x20).Store(d + 3 * W);
-            Avx.Permute2x128(u0, u4, 0x31).Store(d + 4 * W);
-            Avx.Permute2x128(u1, u5, 0x31).Store(d + 5 * W);
-            Avx.Permute2x128(u2, u6, 0x31).Store(d + 6 * W);
-            Avx.Permute2x128(u3, u7, 0x31).Store(d + 7 * W);
+            Put(d, Avx.Permute2x128(u0, u4, 0x20), n);
+            Put(d + W, Avx.Permute2x128(u1, u5, 0x20), n);
+            Put(d + 2 * W, Avx.Permute2x128(u2, u6, 0x20), n);
+            Put(d + 3 * W, Avx.Permute2x128(u3, u7, 0x20), n);
+            Put(d + 4 * W, Avx.Permute2x128(u0, u4, 0x31), n);
+            Put(d + 5 * W, Avx.Permute2x128(u1, u5, 0x31), n);
+            Put(d + 6 * W, Avx.Permute2x128(u2, u6, 0x31), n);
+            Put(d + 7 * W, Avx.Permute2x128(u3, u7, 0x31), n);
         }
         for (; k < depth; k++, d += W)
-            for (int i = 0; i < 8; i++) d[i] = s[i * ld + k];
+            for (int i = 0; i < n; i++) d[i] = s[i * ld + k];
+
+        static void Put(float* d, Vector256<float> row, int n)
+        {
+            if (n == 8) { row.Store(d); return; }
+            row.GetLower().Store(d);
+            if (n == 6) Sse.StoreLow(d + 4, row.GetUpper());
+        }
     }
 
     // ---------------------------------------------------------------- thread-local pack buffers
@@ -350,6 +376,8 @@ public static unsafe class Gemm
         {
             Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
             Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            if (Sse.IsSupported)
+                for (int i = 0; i < 6; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 15); }
             for (int k = 0; k < kc; k++, a += 6, b += 16)
             {
                 var b0 = Avx.LoadAlignedVector256(b);
