@@ -52,6 +52,7 @@ public static unsafe class Gemm
         CheckOperand("A", A, aOffset, lda, transA ? K : M, transA ? M : K);
         CheckOperand("B", B, bOffset, ldb, transB ? N : K, transB ? K : N);
         var p = new Problem(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc);
+        if (M <= FewRowsMax) { FewRows(p, maxThreads); return; }
         switch (kernel)
         {
             case MicroKernel.Avx512: Split<Avx512Kernel>(p, maxThreads); break;
@@ -128,6 +129,89 @@ public static unsafe class Gemm
             else Run<TK>(p, 0, p.M, lo, hi);
         });
     }
+
+    /// <summary>Rows of op(A) up to which the product skips packing (see <see cref="FewRows"/>).</summary>
+    private const int FewRowsMax = 4;
+
+    /// <summary>
+    /// op(A) with at most <see cref="FewRowsMax"/> rows (a batch-1 linear layer, a matrix–vector product): each B
+    /// element is used at most that often, so packing B would cost more than the product itself. Each thread instead
+    /// streams its share of B's columns once along B's contiguous axis: axpys of B's rows into row accumulators
+    /// when B is K×N, dot products of B's rows with op(A)'s rows when B is stored N×K.
+    /// </summary>
+    private static void FewRows(Problem p, int maxThreads)
+    {
+        const int columns = 64;
+        long flops = 2L * p.M * p.N * p.K;
+        int threads = flops < ParallelFlops ? 1 : Math.Max(1, Math.Min(maxThreads, CpuParallel.Threads));
+        if (threads == 1) { FewRowsRange(p, 0, p.N); return; }
+        CpuParallel.For((p.N + columns - 1) / columns, 1, (s, e) => FewRowsRange(p, (int)s * columns, (int)Math.Min(p.N, e * columns)));
+    }
+
+    private static void FewRowsRange(in Problem p, int n0, int n1)
+    {
+        const int chunk = 256;
+        int M = p.M, K = p.K;
+        var buffers = PackBuffers.ForThisThread((long)M * K, 0, M * chunk);
+        float* a = buffers.A, acc = buffers.Tile;
+        fixed (float* a0 = p.A, b0 = p.B, c0 = p.C)
+        {
+            // op(A)'s rows, contiguous.
+            for (int i = 0; i < M; i++)
+                for (int k = 0; k < K; k++)
+                    a[i * K + k] = a0[p.AOffset + (p.TransA ? (long)k * p.Lda + i : (long)i * p.Lda + k)];
+            float* b = b0 + p.BOffset, c = c0 + p.COffset;
+            if (p.TransB)
+            {
+                for (int j = n0; j < n1; j++)
+                    for (int i = 0; i < M; i++)
+                        Finish(c + (long)i * p.Ldc + j, Dot(a + i * K, b + (long)j * p.Ldb, K), p.Alpha, p.Beta);
+                return;
+            }
+            for (int j0 = n0; j0 < n1; j0 += chunk)
+            {
+                int len = Math.Min(chunk, n1 - j0);
+                new Span<float>(acc, M * chunk).Clear();
+                for (int k = 0; k < K; k++)
+                    for (int i = 0; i < M; i++)
+                        Axpy(a[i * K + k], b + (long)k * p.Ldb + j0, acc + i * chunk, len);
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < len; j++)
+                        Finish(c + (long)i * p.Ldc + j0 + j, acc[i * chunk + j], p.Alpha, p.Beta);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(float* c, float sum, float alpha, float beta) => *c = beta == 0f ? alpha * sum : alpha * sum + beta * *c;
+
+    private static float Dot(float* x, float* y, int n)
+    {
+        int w = System.Numerics.Vector<float>.Count, i = 0;
+        System.Numerics.Vector<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        for (; i + 4 * w <= n; i += 4 * w)
+        {
+            s0 += Load(x + i) * Load(y + i);
+            s1 += Load(x + i + w) * Load(y + i + w);
+            s2 += Load(x + i + 2 * w) * Load(y + i + 2 * w);
+            s3 += Load(x + i + 3 * w) * Load(y + i + 3 * w);
+        }
+        for (; i + w <= n; i += w) s0 += Load(x + i) * Load(y + i);
+        float s = System.Numerics.Vector.Sum((s0 + s1) + (s2 + s3));
+        for (; i < n; i++) s += x[i] * y[i];
+        return s;
+    }
+
+    private static void Axpy(float a, float* x, float* y, int n)
+    {
+        int w = System.Numerics.Vector<float>.Count, i = 0;
+        var va = new System.Numerics.Vector<float>(a);
+        for (; i + w <= n; i += w) Unsafe.WriteUnaligned(y + i, Load(y + i) + va * Load(x + i));
+        for (; i < n; i++) y[i] += a * x[i];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static System.Numerics.Vector<float> Load(float* p) => Unsafe.ReadUnaligned<System.Numerics.Vector<float>>(p);
 
     /// <summary>The blocked loop nest over C[m0..m1, n0..n1] on the calling thread.</summary>
     private static void Run<TK>(in Problem p, int m0, int m1, int n0, int n1) where TK : struct, IMicroKernel
