@@ -18,6 +18,8 @@ namespace Boost.Kernels.Cpu;
 /// blocked FMA micro-kernel sweeps them, its KC×NR slice of B staying in L1. Threads each take a contiguous share of
 /// C's rows (or columns, whichever dimension is longer) and run the whole blocked loop on it with their own
 /// thread-local, 64-byte-aligned pack buffers, so steady-state calls allocate nothing but the parallel-for closure.
+/// Products with at most 4 rows skip packing (see <c>FewRows</c>). Micro-kernels: 8×32 AVX-512, 6×16 AVX2+FMA, or
+/// 4×8 Vector128 as the fallback.
 /// </remarks>
 public static unsafe class Gemm
 {
