@@ -5,6 +5,8 @@ using Boost.Train.Imaging;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Tga;
+using SixLabors.ImageSharp.Formats.Webp;
 using SixLabors.ImageSharp.Metadata.Profiles.Exif;
 using SixLabors.ImageSharp.PixelFormats;
 
@@ -92,6 +94,27 @@ public class ImagingTests
         ImageConvert.SavePng(chw, saved);
         using var back = ImageLoader.Load(saved);
         Assert.That(Pixels(back), Is.EqualTo(Pixels(original)), "bytes → floats → PNG → bytes");
+    }
+
+    [Test]
+    public void LosslessFormats_LoadExactly()
+    {
+        using var original = RandomRgb(7, 21, 19);
+        var files = new (string Name, Action<string> Save)[]
+        {
+            ("x.bmp", p => original.SaveAsBmp(p)),
+            ("x.tga", p => original.Save(p, new TgaEncoder { BitsPerPixel = TgaBitsPerPixel.Pixel24 })),
+            ("x.webp", p => original.Save(p, new WebpEncoder { FileFormat = WebpFileFormatType.Lossless })),
+        };
+        foreach (var (name, save) in files)
+        {
+            save(TempFile(name));
+            using var loaded = ImageLoader.Load(TempFile(name));
+            Assert.That(Pixels(loaded), Is.EqualTo(Pixels(original)), name);
+        }
+        original.SaveAsGif(TempFile("x.gif")); // palette-quantised: only the size is exact
+        using var gif = ImageLoader.Load(TempFile("x.gif"));
+        Assert.That((gif.Width, gif.Height), Is.EqualTo((21, 19)), "gif");
     }
 
     [Test]
@@ -341,6 +364,29 @@ public class ImagingTests
         for (int y = 0; y < 24; y++) for (int i = 0; i < 24; i++) checker[0, y, i] = (y + i) % 2 == 0 ? 0.8f : -0.8f;
         var small = Resample.Downscale(checker, 2);
         for (int y = 2; y < 10; y++) for (int i = 2; i < 10; i++) Assert.That(Math.Abs(small[0, y, i]), Is.LessThan(1e-5), $"({y}, {i})");
+    }
+
+    /// <summary>
+    /// Reference values from Pillow 9.4 (Debian's python3-pil): a mode "F" (float) 16×12 image with pixel
+    /// ((7x + 13y) mod 17)/16 − ½, <c>im.resize((w, h), Image.BICUBIC)</c>, printed to 7 decimals.
+    /// </summary>
+    [Test]
+    public void Downscale_MatchesPillowBicubic()
+    {
+        var x = new ChwImage(1, 12, 16);
+        for (int y = 0; y < 12; y++) for (int i = 0; i < 16; i++) x[0, y, i] = ((i * 7 + y * 13) % 17) / 16f - 0.5f;
+        double[] by4 = [0.0040774, -0.0158456, -0.0126072, 0.0261117, -0.0167206, 0.0009264, 0.009734, -0.0091567, 0.0203259, 0.0150517, -0.0048886, -0.0155558];
+        double[] by2 =
+        [
+            -0.0490789, -0.0456051, -0.0730522, 0.0137556, -0.017714, 0.0327649, 0.073244, 0.0971633,
+            0.0849704, 0.0195948, 0.0472351, -0.0620325, -0.0553775, -0.0475527, -0.0058195, 0.0003746,
+            -0.0554659, 0.0007239, 0.0359564, 0.0817375, 0.0209379, 0.045886, -0.0601519, -0.0729858,
+            -0.0586867, -0.0196095, -0.0817375, -0.0359564, 0.0, 0.0359564, 0.0818767, 0.0098749,
+            0.0253479, 0.0566368, 0.0620325, -0.0472351, -0.0194115, -0.0804288, -0.033781, -0.0168515,
+            0.0140075, 0.0132924, -0.0137556, 0.0730522, 0.0453856, 0.0592577, -0.0429708, -0.0075673,
+        ];
+        Compare.Close(Resample.Downscale(x, 4).Data, by4, rtol: 0, atol: 2e-6, what: "÷4 vs Pillow");
+        Compare.Close(Resample.Downscale(x, 2).Data, by2, rtol: 0, atol: 2e-6, what: "÷2 vs Pillow");
     }
 
     [Test]
