@@ -59,3 +59,30 @@ public readonly struct SquaredDiffOp : IBinaryOp
 {
     public float Apply(float a, float b) { float d = a - b; return d * d; }
 }
+
+/// <summary>Dropout mask from a uniform u: 1/(1 − p) where u ≥ p, else 0.</summary>
+public readonly struct DropoutMaskOp(float p) : IUnaryOp
+{
+    public readonly float P = p;
+    public float Apply(float u) => u >= P ? 1f / (1f - P) : 0f;
+}
+
+/// <summary>y = eˣ</summary>
+public readonly struct ExpOp : IUnaryOp
+{
+    public float Apply(float x) => MathF.Exp(x);
+}
+
+/// <summary>y = min(max(x, lo), hi)</summary>
+public readonly struct ClampOp(float lo, float hi) : IUnaryOp
+{
+    public readonly float Lo = lo, Hi = hi;
+    public float Apply(float x) => x < Lo ? Lo : x > Hi ? Hi : x;
+}
+
+/// <summary>Clamp backward: a = x, b = dy; dy where lo ≤ x ≤ hi, else 0.</summary>
+public readonly struct ClampGradOp(float lo, float hi) : IBinaryOp
+{
+    public readonly float Lo = lo, Hi = hi;
+    public float Apply(float x, float dy) => x >= Lo && x <= Hi ? dy : 0f;
+}

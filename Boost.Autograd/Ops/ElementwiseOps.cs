@@ -109,3 +109,33 @@ public static partial class Ops
         return y;
     }
 }
+
+public static partial class Ops
+{
+    /// <summary>Zero padding of H and W (asymmetric allowed); the backward crops.</summary>
+    public static Var Pad2d(Var x, int left, int right, int top, int bottom)
+    {
+        var y = Tape.Output(Pad.Forward(x.Value, left, right, top, bottom), Tape.Needs(x));
+        Tape.Record(y, g => x.Accumulate(Pad.Backward(g, left, right, top, bottom)));
+        return y;
+    }
+}
+
+public static partial class Ops
+{
+    /// <summary>eˣ; the backward reuses the output: dx = dy·y.</summary>
+    public static Var Exp(Var x)
+    {
+        var y = Tape.Output(Elementwise.Map(x.Value, new ExpOp()), Tape.Needs(x));
+        Tape.Record(y, g => x.Accumulate(Elementwise.Mul(g, y.Value)));
+        return y;
+    }
+
+    /// <summary>min(max(x, lo), hi); the gradient passes where lo ≤ x ≤ hi.</summary>
+    public static Var Clamp(Var x, float lo, float hi)
+    {
+        var y = Tape.Output(Elementwise.Map(x.Value, new ClampOp(lo, hi)), Tape.Needs(x));
+        Tape.Record(y, g => x.Accumulate(Elementwise.Zip(x.Value, g, new ClampGradOp(lo, hi))));
+        return y;
+    }
+}

@@ -1,0 +1,66 @@
+using Boost.Autograd;
+using Boost.Kernels;
+
+namespace Boost.Models.Layers;
+
+/// <summary>nn.Conv2d (square kernel, zero padding, bias). Keys: <c>weight</c> [Cout, Cin, k, k], <c>bias</c> [Cout].</summary>
+public sealed class Conv2d : Module
+{
+    public readonly Parameter weight;
+    public readonly Parameter? bias;
+    public int InChannels { get; }
+    public int OutChannels { get; }
+    public int Kernel { get; }
+    public int Stride { get; }
+    public int Padding { get; }
+
+    /// <param name="zeroInit">Zero weights and bias (ADM's <c>zero_module</c> on output convs).</param>
+    public Conv2d(Device device, ulong seed, int cin, int cout, int kernel, int stride = 1, int padding = -1, bool useBias = true, bool zeroInit = false)
+    {
+        InChannels = cin; OutChannels = cout; Kernel = kernel; Stride = stride; Padding = padding < 0 ? kernel / 2 : padding;
+        float bound = 1f / MathF.Sqrt(cin * kernel * kernel);
+        weight = Param("weight", zeroInit ? Tensor.Zeros(device, cout, cin, kernel, kernel) : Init.Uniform(device, seed, bound, cout, cin, kernel, kernel));
+        if (useBias) bias = Param("bias", zeroInit ? Tensor.Zeros(device, cout) : Init.Uniform(device, seed + 1, bound, cout));
+    }
+
+    /// <param name="x">[N, Cin, H, W]</param>
+    /// <returns>[N, Cout, H', W']</returns>
+    public Var Forward(Var x) => Ops.Conv2d(x, weight, bias, Stride, Padding);
+}
+
+/// <summary>nn.Linear. Keys: <c>weight</c> [out, in], <c>bias</c> [out].</summary>
+public sealed class Linear : Module
+{
+    public readonly Parameter weight;
+    public readonly Parameter? bias;
+
+    public Linear(Device device, ulong seed, int inFeatures, int outFeatures, bool useBias = true, bool zeroInit = false)
+    {
+        float bound = 1f / MathF.Sqrt(inFeatures);
+        weight = Param("weight", zeroInit ? Tensor.Zeros(device, outFeatures, inFeatures) : Init.Uniform(device, seed, bound, outFeatures, inFeatures));
+        if (useBias) bias = Param("bias", zeroInit ? Tensor.Zeros(device, outFeatures) : Init.Uniform(device, seed + 1, bound, outFeatures));
+    }
+
+    /// <param name="x">[M, in]</param>
+    /// <returns>[M, out]</returns>
+    public Var Forward(Var x) => Ops.Linear(x, weight, bias);
+}
+
+/// <summary>nn.GroupNorm (affine). Keys: <c>weight</c>, <c>bias</c> [C].</summary>
+public sealed class GroupNorm : Module
+{
+    public readonly Parameter weight, bias;
+    public int Groups { get; }
+    public float Eps { get; }
+
+    public GroupNorm(Device device, int groups, int channels, float eps)
+    {
+        if (channels % groups != 0) throw new ArgumentException($"GroupNorm: {channels} channels do not split into {groups} groups.");
+        Groups = groups; Eps = eps;
+        weight = Param("weight", Tensor.Full(device, 1f, channels));
+        bias = Param("bias", Tensor.Zeros(device, channels));
+    }
+
+    /// <param name="x">[N, C, H, W]</param>
+    public Var Forward(Var x) => Ops.GroupNorm(x, Groups, weight, bias, Eps);
+}
