@@ -1,1 +1,56 @@
-﻿Console.WriteLine("Hello, World!");
+using System.Diagnostics;
+using System.Text.Json;
+using BenchmarkDotNet.Running;
+using Boost.Bench;
+using Boost.Kernels;
+
+// dotnet run -c Release --project Boost.Bench                      → BenchmarkDotNet over every case
+// dotnet run -c Release --project Boost.Bench -- --quick --json F  → short median timings, one JSON object
+string? device = null, json = null; bool quick = false; string? filter = null;
+for (int i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--quick": quick = true; break;
+        case "--json" when i + 1 < args.Length: json = args[++i]; break;
+        case "--device" when i + 1 < args.Length: device = args[++i]; break;
+        case "--filter" when i + 1 < args.Length: filter = args[++i]; break;
+    }
+}
+if (!quick)
+{
+    BenchmarkRunner.Run<OpBenchmarks>(args: args.Where(a => a is not "--quick").ToArray());
+    return 0;
+}
+
+using var dev = Device.Select(device);
+Console.WriteLine($"device: {dev.Name}");
+var results = new Dictionary<string, object>();
+foreach (var c in Cases.All().Where(c => filter is null || c.Id.Contains(filter)))
+{
+    var (run, state) = c.Setup(dev);
+    using (state)
+    {
+        run(); dev.Synchronize(); // warm-up: JIT, kernel loads, pools
+        var times = new List<double>();
+        var budget = Stopwatch.StartNew();
+        while (times.Count < 3 || (times.Count < 30 && budget.Elapsed.TotalSeconds < 4))
+        {
+            var sw = Stopwatch.StartNew();
+            run(); dev.Synchronize();
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        double ms = times[times.Count / 2];
+        double? gflops = c.Flops > 0 ? c.Flops / ms / 1e6 : null, gbs = c.Bytes > 0 ? c.Bytes / ms / 1e6 : null;
+        Console.WriteLine($"{c.Id,-26} {ms,10:F3} ms {(gflops is { } g ? $"{g,8:F1} GFLOP/s" : ""),-16} {(gbs is { } b ? $"{b,8:F1} GB/s" : "")}  ({times.Count} runs)");
+        results[c.Id] = new { median_ms = ms, gflops, gbs };
+    }
+}
+if (json is not null)
+{
+    var doc = new { machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", device = dev.Name, cases = results };
+    File.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine($"wrote {json}");
+}
+return 0;
