@@ -6,16 +6,24 @@ using Boost.Kernels;
 
 // dotnet run -c Release --project Boost.Bench                      → BenchmarkDotNet over every case
 // dotnet run -c Release --project Boost.Bench -- --quick --json F  → short median timings, one JSON object
-string? device = null, json = null; bool quick = false; string? filter = null;
+// dotnet run -c Release --project Boost.Bench -- --check [--small] --device cuda [--json F] → device vs CPU (GpuCheck.cs)
+string? device = null, json = null; bool quick = false, check = false, small = false; string? filter = null;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--quick": quick = true; break;
+        case "--check": check = true; break;
+        case "--small": small = true; break;
         case "--json" when i + 1 < args.Length: json = args[++i]; break;
         case "--device" when i + 1 < args.Length: device = args[++i]; break;
         case "--filter" when i + 1 < args.Length: filter = args[++i]; break;
     }
+}
+if (check)
+{
+    using var checkDevice = Device.Select(device);
+    return GpuCheck.Run(checkDevice, small, json);
 }
 if (!quick)
 {
