@@ -116,6 +116,20 @@ public sealed class Tensor : IDisposable
         }
     }
 
+    /// <summary>Copies another tensor's elements (same length) into this one, on the device when both share it.</summary>
+    public void CopyFrom(Tensor source)
+    {
+        ThrowIfDisposed();
+        if (source.Length != Length) throw new ArgumentException($"CopyFrom: {source.ShapeString} into {ShapeString}: lengths differ.");
+        if (ReferenceEquals(source.Device, Device) && Storage.Buffer is not null)
+        {
+            View.CopyFrom(((IlgpuDevice)Device).Stream, source.View);
+            ((IlgpuDevice)Device).Stream.Synchronize();
+        }
+        else if (Storage.Array is not null && source.Storage.Array is not null) source.Span.CopyTo(Span);
+        else CopyFrom(source.ToArray());
+    }
+
     public void CopyTo(Span<float> destination)
     {
         ThrowIfDisposed();

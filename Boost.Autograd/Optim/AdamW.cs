@@ -79,9 +79,12 @@ public sealed class Ema : IDisposable
         Shadow = _params.Select(p => p.Value.Clone()).ToArray();
     }
 
-    public void Update()
+    public void Update() => Update(Decay);
+
+    /// <summary>One update with an explicit decay (for EMA warm-up schedules).</summary>
+    public void Update(float decay)
     {
-        for (int i = 0; i < _params.Count; i++) Boost.Kernels.Optim.Ema(Shadow[i], _params[i].Value, Decay);
+        for (int i = 0; i < _params.Count; i++) Boost.Kernels.Optim.Ema(Shadow[i], _params[i].Value, decay);
     }
 
     public void Dispose()

@@ -35,11 +35,15 @@ public sealed record UNetConfig
         NumHeadChannels = 64, UseScaleShiftNorm = true,
     };
 
+    /// <summary>A minimal UNet for tests and smoke runs: 32 channels, two levels, one res block, attention at ds 2.</summary>
+    public static UNetConfig Tiny => new() { ModelChannels = 32, ChannelMult = [1, 2], NumResBlocks = 1, AttentionResolutions = [2] };
+
     public static UNetConfig Named(string name) => name switch
     {
         "bench" => Bench,
         "paper" => Paper,
-        _ => throw new ArgumentException($"Unknown UNet configuration '{name}': use bench or paper."),
+        "tiny" => Tiny,
+        _ => throw new ArgumentException($"Unknown UNet configuration '{name}': use bench, paper or tiny."),
     };
 
     public void Validate()

@@ -1,0 +1,86 @@
+using Boost.Kernels;
+using Boost.Models.SafeTensors;
+using Boost.Train.Data;
+using Boost.Train.Imaging;
+using Boost.Train.Pipeline;
+using Boost.Train.Sampling;
+
+namespace Boost.Train.Cli;
+
+public static partial class Commands
+{
+    private static SolverOptions ReadSolver(Args a, string fallback = "dopri5")
+    {
+        string method = a.String("solver", fallback).ToLowerInvariant();
+        double rtol = a.Double("rtol", 1e-3), atol = a.Double("atol", 1e-3);
+        int steps = a.Int("steps", 0);
+        if (method == "dopri5")
+        {
+            if (steps != 0) throw new UsageException("--steps is for fixed-step solvers; dopri5 takes --rtol and --atol.");
+            if (!(rtol > 0) || !(atol >= 0)) throw new UsageException("--rtol must be > 0 and --atol ≥ 0.");
+            return SolverOptions.Adaptive(rtol, atol, a.Flag("per-sample") ? ErrorNorm.PerSample : ErrorNorm.Batch);
+        }
+        if (method is not ("euler" or "midpoint" or "rk4" or "rk38")) throw new UsageException($"--solver {method}: use dopri5, euler, midpoint, rk4 or rk38.");
+        return SolverOptions.Fixed(method, steps == 0 ? (method == "euler" ? 40 : 10) : steps > 0 ? steps : throw new UsageException("--steps must be positive."));
+    }
+
+    /// <summary><c>boost</c>: ×4 of one image (PNG/JPEG/… in, PNG out), or of a latent (safetensors in and out).</summary>
+    public static int BoostImage(Args a, Device device, TextWriter log)
+    {
+        string weights = a.String("weights", Paths.Weights);
+        string model = a.String("model", "cfm");
+        string? input = a.String("in"), output = a.String("out"), latentIn = a.String("latent-in"), latentOut = a.String("latent-out");
+        var solver = ReadSolver(a);
+        ulong seed = a.ULong("seed", 0);
+        a.CheckAllUsed();
+        if ((input is null) == (latentIn is null)) throw new UsageException("boost needs exactly one of --in IMAGE or --latent-in FILE.safetensors.");
+        if (input is not null && output is null) throw new UsageException("boost --in needs --out FILE.png.");
+        if (latentIn is not null && output is null && latentOut is null) throw new UsageException("boost --latent-in needs --latent-out FILE.safetensors and/or --out FILE.png.");
+
+        var up = Upsampler.Load(Path.IsPathRooted(model) || model.Contains('/') ? model : Path.Combine(weights, model), Path.Combine(weights, "ae"), device);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        if (input is not null)
+        {
+            var lr = ImageLoader.LoadChw(input);
+            log.WriteLine($"boost: {input} {lr.Width}x{lr.Height} → {lr.Width * up.Config.Scale}x{lr.Height * up.Config.Scale} with {weights}/{model}, {Describe(solver, up)}");
+            var (hr, nfe) = up.Boost(lr, solver, seed);
+            ImageConvert.SavePng(hr, output!);
+            log.WriteLine($"wrote {output} (NFE {nfe}, {sw.Elapsed.TotalSeconds:F1} s)");
+            return 0;
+        }
+
+        // A latent from any diffusion model with this autoencoder: [C, h, w] or [N, C, h, w], scaled (z·scaling_factor).
+        using var file = SafeTensorsFile.Read(latentIn!);
+        if (file.Names.Count != 1) throw new InvalidDataException($"{latentIn}: expected one tensor (the LR latent), found {file.Names.Count}: {string.Join(", ", file.Names.Take(5))}.");
+        var info = file.Info(file.Names[0]);
+        int[] shape = info.Shape.Length == 3 ? [1, .. info.Shape] : info.Shape;
+        int c = up.Autoencoder.Config.LatentChannels;
+        if (shape.Length != 4 || shape[1] != c)
+            throw new InvalidDataException($"{latentIn}: tensor '{file.Names[0]}' is [{string.Join(", ", info.Shape)}]; expected [{c}, h, w] or [N, {c}, h, w].");
+        int m = Math.Max(1, up.HrMultiple / up.Autoencoder.Config.DownFactor / up.Config.Scale);
+        if (shape[2] % m != 0 || shape[3] % m != 0) throw new InvalidDataException($"{latentIn}: latent sides must be multiples of {m}, got {shape[2]}×{shape[3]}.");
+        using var z = Tensor.FromArray(device, file.ReadFloat32(file.Names[0]), shape);
+        using var cond = Boost.Kernels.Upsample.Bilinear(z, up.Config.Scale);
+        if (up.Config.LrPath != "latent") log.WriteLine("note: this model was trained with the pixel-space (psu) condition; a latent input uses the latent-bilinear condition.");
+        var (x1, nfe2) = up.Generate(cond, solver, seed);
+        using (x1)
+        {
+            if (latentOut is not null)
+            {
+                SafeTensorsFile.Write(latentOut, [("latent", x1.Shape, x1.ToArray())], new Dictionary<string, string> { ["scaling_factor"] = up.Autoencoder.Config.ScalingFactor.ToString("R", System.Globalization.CultureInfo.InvariantCulture) });
+                log.WriteLine($"wrote {latentOut} {x1.ShapeString}");
+            }
+            if (output is not null)
+            {
+                if (shape[0] != 1) throw new UsageException("--out PNG takes a single latent; use --latent-out for a batch.");
+                ImageConvert.SavePng(up.Decode(x1), output);
+                log.WriteLine($"wrote {output}");
+            }
+        }
+        log.WriteLine($"NFE {nfe2}, {sw.Elapsed.TotalSeconds:F1} s");
+        return 0;
+    }
+
+    private static string Describe(SolverOptions s, Upsampler up)
+        => up.Config.Objective == "regression" ? "regression (one UNet call)" : s.Method == "dopri5" ? $"dopri5 rtol {s.Rtol:G3} atol {s.Atol:G3}" : $"{s.Method} {s.Steps} steps";
+}

@@ -1,0 +1,65 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Boost.Models.UNet;
+
+namespace Boost.Train.Pipeline;
+
+/// <summary>
+/// What a trained upsampler is, beyond its UNet: the objective, how the low-resolution latent is made, and the
+/// source noise. Saved as the <c>config.json</c> of a CFM or regression weights folder.
+/// </summary>
+public sealed record CfmConfig
+{
+    /// <summary>"cfm" (velocity of the straight path x0 → x1) or "regression" (x1 directly, the paper's baseline).</summary>
+    [JsonPropertyName("objective")] public string Objective { get; init; } = "cfm";
+    /// <summary>"psu": upsample the LR image in pixel space (bicubic), then encode (the authors' default);
+    /// "latent": encode the LR image, upsample the latent bilinearly.</summary>
+    [JsonPropertyName("lr_path")] public string LrPath { get; init; } = "psu";
+    /// <summary>Upscaling factor in pixels (and in latent resolution).</summary>
+    [JsonPropertyName("scale")] public int Scale { get; init; } = 4;
+    /// <summary>Source noise: x0 = √ᾱ·up(z_lr) + √(1−ᾱ)·ε with ᾱ from the cosine schedule at this step (0: x0 = up(z_lr)).</summary>
+    [JsonPropertyName("noise_step")] public int NoiseStep { get; init; } = 400;
+    [JsonPropertyName("noise_steps_total")] public int NoiseStepsTotal { get; init; } = 1000;
+    [JsonPropertyName("unet")] public UNetConfig UNet { get; init; } = UNetConfig.Bench;
+
+    [JsonIgnore] public float AlphaBar => CosineSchedule.AlphaBar(NoiseStep, NoiseStepsTotal);
+
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static CfmConfig FromJson(string json, string source)
+    {
+        try
+        {
+            var c = JsonSerializer.Deserialize<CfmConfig>(json) ?? throw new InvalidDataException("empty");
+            c.Validate();
+            return c;
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException)
+        {
+            throw new InvalidDataException($"{source}: not a valid upsampler config ({e.Message}).", e);
+        }
+    }
+
+    public void Validate()
+    {
+        if (Objective is not ("cfm" or "regression")) throw new ArgumentException($"objective must be cfm or regression, got '{Objective}'.");
+        if (LrPath is not ("psu" or "latent")) throw new ArgumentException($"lr_path must be psu or latent, got '{LrPath}'.");
+        if (Scale is not (2 or 4 or 8)) throw new ArgumentException($"scale must be 2, 4 or 8, got {Scale}.");
+        if (NoiseStepsTotal < 1 || NoiseStep < 0 || NoiseStep >= NoiseStepsTotal) throw new ArgumentException($"noise_step must be in [0, {NoiseStepsTotal}).");
+        UNet.Validate();
+        if (UNet.InChannels % 2 != 0 || UNet.InChannels / 2 != UNet.OutChannels)
+            throw new ArgumentException($"the UNet must take 2·C channels (x_t and the condition) and return C; got in {UNet.InChannels}, out {UNet.OutChannels}.");
+    }
+}
+
+/// <summary>The cosine noise schedule's ᾱ as the brief's figure has it: ᾱ(s) = cos²(π/2 · s/T) (ᾱ(400/1000) ≈ 0.6545).</summary>
+public static class CosineSchedule
+{
+    /// <param name="offset">Nichol &amp; Dhariwal's s (0.008 in improved DDPM, which gives 0.6475 at 400/1000); 0 by default.</param>
+    public static float AlphaBar(int step, int total, double offset = 0)
+    {
+        double F(double u) { double c = Math.Cos((u + offset) / (1 + offset) * Math.PI / 2); return c * c; }
+        return (float)(F((double)step / total) / F(0));
+    }
+}

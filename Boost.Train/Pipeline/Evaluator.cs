@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Boost.Train.Data;
+using Boost.Train.Imaging;
+using Boost.Train.Sampling;
+
+namespace Boost.Train.Pipeline;
+
+/// <summary>A method <c>eval</c> compares: its name in the JSON, and how it turns an LR image into an HR one.</summary>
+public sealed record EvalMethod(string Name, Func<ChwImage, (ChwImage hr, int nfe)> Run, bool ReportCost = false);
+
+/// <summary>
+/// <c>eval</c>: HR = centre crop of each image (side a multiple of the models' need), LR = antialiased ↓scale; each
+/// method's output is scored against HR with PSNR, SSIM and the high-frequency energy ratio, averaged over images.
+/// </summary>
+public static class Evaluator
+{
+    /// <summary>The methods for an upsampler pair: bicubic, latent bilinear, the autoencoder's ceiling, regression, and CFM per solver.</summary>
+    public static List<EvalMethod> Methods(Upsampler? cfm, Upsampler? regression, IEnumerable<(string name, SolverOptions solver)> solvers, int scale)
+    {
+        var list = new List<EvalMethod>
+        {
+            new("bicubic", lr => { var y = Resample.UpscaleBicubic(lr, scale); Resample.Clamp(y); return (y, 0); }),
+        };
+        var any = cfm ?? regression;
+        if (any is not null)
+        {
+            list.Add(new("latent_bilinear", lr => (any.LatentBilinear(lr), 0)));
+            list.Add(new("bicubic_through_autoencoder", lr =>
+            {
+                using var z = any.Encode(Resample.UpscaleBicubic(lr, scale));
+                return (any.Decode(z), 0);
+            }));
+        }
+        if (regression is not null) list.Add(new("regression", lr => regression.Boost(lr, SolverOptions.Fixed("euler", 1)), ReportCost: true));
+        if (cfm is not null)
+            foreach (var (name, solver) in solvers)
+                list.Add(new("cfm_" + name, lr => cfm.Boost(lr, solver, 0), ReportCost: true));
+        return list;
+    }
+
+    /// <summary>Parses "dopri5", "euler40", "rk4_10", "midpoint20"… into solver options (dopri5 takes rtol/atol).</summary>
+    public static (string name, SolverOptions solver) ParseSolver(string spec, double rtol, double atol)
+    {
+        spec = spec.Trim().ToLowerInvariant();
+        if (spec == "dopri5") return ("dopri5", SolverOptions.Adaptive(rtol, atol));
+        foreach (var m in new[] { "euler", "midpoint", "rk4", "rk38" })
+            if (spec.StartsWith(m, StringComparison.Ordinal) && int.TryParse(spec[m.Length..].TrimStart('_'), out int n) && n > 0)
+                return ($"{m}{n}", SolverOptions.Fixed(m, n));
+        throw new ArgumentException($"unknown solver '{spec}': use dopri5, or euler/midpoint/rk4/rk38 followed by a step count (euler40).");
+    }
+
+    /// <returns>the JSON document (also written to <paramref name="jsonPath"/>) and the grid's path</returns>
+    public static JsonObject Run(ImageFolder images, int size, int scale, int multiple, IReadOnlyList<EvalMethod> methods, string jsonPath, string? gridPath, TextWriter log, int maxImages = int.MaxValue)
+    {
+        var crops = AeTrainer.ValidationCrops(images, size, multiple).Take(maxImages).ToList();
+        if (crops.Count == 0) throw new ArgumentException($"eval: no image in {images.Root} is at least {multiple}×{multiple}.");
+        var sums = methods.ToDictionary(m => m.Name, _ => new double[5]); // psnr, ssim, hf, nfe, seconds
+        var rows = new List<IReadOnlyList<ChwImage?>>();
+        for (int i = 0; i < crops.Count; i++)
+        {
+            var hr = crops[i];
+            var lr = Resample.Downscale(hr, scale);
+            var row = new List<ChwImage?> { Resample.Nearest(lr, hr.Height, hr.Width) };
+            foreach (var m in methods)
+            {
+                var sw = Stopwatch.StartNew();
+                var (sr, nfe) = m.Run(lr);
+                double sec = sw.Elapsed.TotalSeconds;
+                var s = sums[m.Name];
+                s[0] += Metrics.Psnr(sr, hr); s[1] += Metrics.Ssim(sr, hr); s[2] += Metrics.HighFrequencyRatio(sr, hr); s[3] += nfe; s[4] += sec;
+                row.Add(sr);
+            }
+            row.Add(hr);
+            if (rows.Count < 8) rows.Add(row);
+            log.WriteLine($"eval: image {i + 1}/{crops.Count} ({Path.GetFileName(images.Paths[Math.Min(i, images.Paths.Count - 1)])})");
+        }
+        var json = new JsonObject { ["images"] = crops.Count, ["scale"] = scale, ["size"] = crops[0].Height };
+        var ms = new JsonObject();
+        int n = crops.Count;
+        foreach (var m in methods)
+        {
+            var s = sums[m.Name];
+            var o = new JsonObject { ["psnr"] = Math.Round(s[0] / n, 4), ["ssim"] = Math.Round(s[1] / n, 5), ["hf_ratio"] = Math.Round(s[2] / n, 4) };
+            if (m.ReportCost) { o["nfe"] = Math.Round(s[3] / n, 2); o["sec_per_image"] = Math.Round(s[4] / n, 4); }
+            ms[m.Name] = o;
+            log.WriteLine($"  {m.Name,-28} PSNR {s[0] / n,7:F3}  SSIM {s[1] / n:F4}  HF {s[2] / n:F3}{(m.ReportCost ? $"  NFE {s[3] / n:F1}  {s[4] / n:F2} s/image" : "")}");
+        }
+        json["methods"] = ms;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(jsonPath))!);
+        WeightsDir.WriteAtomic(jsonPath, json.ToJsonString(WeightsDir.Json));
+        if (gridPath is not null)
+            GridImage.Save(gridPath, rows, ["LR", .. methods.Select(m => m.Name), "ground truth"]);
+        return json;
+    }
+}
