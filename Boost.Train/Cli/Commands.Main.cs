@@ -28,9 +28,10 @@ public static partial class Commands
         int max = a.Int("max-images", int.MaxValue);
         var (ae, aeFile) = LoadAe(a, weights, device);
         var config = ReadCfmConfig(a, ae.Config.LatentChannels);
+        var dirs = PhotoDirs(a);
         a.CheckAllUsed();
         log.WriteLine($"main job: train the CFM for {(o.Minutes > 0 ? $"{o.Minutes:G} minutes or " : "")}{o.Steps} steps on the shipped photos, then evaluate; outputs in {o.RunDir}");
-        var (train, val) = LoadPhotos(a, log);
+        var (train, val) = LoadPhotos(dirs, log);
         string model = Path.Combine(o.RunDir, config.Objective);
         using (ae)
         using (train)

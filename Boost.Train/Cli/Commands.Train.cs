@@ -61,8 +61,9 @@ public static partial class Commands
         {
             var config = ReadCfmConfig(a, ae.Config.LatentChannels);
             string output = a.String("out", Path.Combine(o.RunDir, config.Objective));
+            var dirs = PhotoDirs(a);
             a.CheckAllUsed();
-            var (train, val) = LoadPhotos(a, log);
+            var (train, val) = LoadPhotos(dirs, log);
             using (train)
             using (val)
                 CfmTrainer.Train(device, ae, aeFile, train, val, config, o, opts, output, log, string.Join(' ', Environment.GetCommandLineArgs().Skip(1)));

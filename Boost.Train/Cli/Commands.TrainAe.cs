@@ -30,18 +30,23 @@ public static partial class Commands
         };
     }
 
-    private static (ImageFolder train, ImageFolder val) LoadPhotos(Args a, TextWriter log)
+    /// <summary>The photo folders: <c>--data</c> (default: the shipped training photos) and <c>--val-data</c> (default:
+    /// the shipped validation photos when --data is not given, else the training folder itself).</summary>
+    private static (string train, string? val) PhotoDirs(Args a)
     {
         string trainDir = a.String("data", Paths.TrainPhotos);
         string? valDir = a.String("val-data") ?? (a.Has("data") ? null : Paths.ValPhotos);
-        var train = ImageFolder.Load(trainDir, warnings: log);
-        if (train.Count == 0) throw new UsageException($"no readable images under {trainDir}.");
-        var val = valDir is null ? HoldOut(train) : ImageFolder.Load(valDir, warnings: log);
-        log.WriteLine($"data: {train.Count} training images from {trainDir}, {val.Count} validation images{(valDir is null ? " (none given: validating on training photos)" : " from " + valDir)}");
-        return (train, val);
+        return (trainDir, valDir);
     }
 
-    private static ImageFolder HoldOut(ImageFolder train) => train;
+    private static (ImageFolder train, ImageFolder val) LoadPhotos((string train, string? val) dirs, TextWriter log)
+    {
+        var train = ImageFolder.Load(dirs.train, warnings: log);
+        if (train.Count == 0) throw new UsageException($"no readable images under {dirs.train}.");
+        var val = ImageFolder.Load(dirs.val ?? dirs.train, warnings: log);
+        log.WriteLine($"data: {train.Count} training images from {dirs.train}, {val.Count} validation images{(dirs.val is null ? " (no --val-data: validating on the training photos)" : " from " + dirs.val)}");
+        return (train, val);
+    }
 
     public static int TrainAe(Args a, Device device, TextWriter log)
     {
@@ -57,8 +62,9 @@ public static partial class Commands
         };
         var config = a.String("ae-config") is { } cfg ? AutoencoderKLConfig.Load(cfg) : AeTrainer.Small;
         string output = a.String("out", Path.Combine(o.RunDir, "ae"));
+        var dirs = PhotoDirs(a);
         a.CheckAllUsed();
-        var (train, val) = LoadPhotos(a, log);
+        var (train, val) = LoadPhotos(dirs, log);
         using (train)
         using (val)
         {

@@ -46,7 +46,7 @@ public static class Evaluator
         if (spec == "dopri5") return ("dopri5", SolverOptions.Adaptive(rtol, atol));
         foreach (var m in new[] { "euler", "midpoint", "rk4", "rk38" })
             if (spec.StartsWith(m, StringComparison.Ordinal) && int.TryParse(spec[m.Length..].TrimStart('_'), out int n) && n > 0)
-                return ($"{m}{n}", SolverOptions.Fixed(m, n));
+                return (char.IsDigit(m[^1]) ? $"{m}_{n}" : $"{m}{n}", SolverOptions.Fixed(m, n));
         throw new ArgumentException($"unknown solver '{spec}': use dopri5, or euler/midpoint/rk4/rk38 followed by a step count (euler40).");
     }
 

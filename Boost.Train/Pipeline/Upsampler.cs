@@ -24,6 +24,18 @@ public sealed class Upsampler
     /// <summary>Pixel multiple an HR image side must have: autoencoder factor × UNet downsampling.</summary>
     public int HrMultiple => Autoencoder.Config.DownFactor * (1 << (UNet.Config.ChannelMult.Length - 1));
 
+    /// <summary>The smallest multiple an LR side must have: psu needs r·m divisible by f·2^(levels−1); the latent path
+    /// also encodes the LR image itself, so m must be a multiple of f and (m/f)·r of 2^(levels−1).</summary>
+    public int LrMultiple
+    {
+        get
+        {
+            int f = Autoencoder.Config.DownFactor, u = 1 << (UNet.Config.ChannelMult.Length - 1), r = Config.Scale;
+            for (int m = 1; ; m++)
+                if (Config.LrPath == "psu" ? m * r % (f * u) == 0 : m % f == 0 && m / f * r % u == 0) return m;
+        }
+    }
+
     public Upsampler(AutoencoderKL autoencoder, UNetModel unet, CfmConfig config)
     {
         Autoencoder = autoencoder;
@@ -126,7 +138,7 @@ public sealed class Upsampler
     /// </summary>
     public (ChwImage hr, int nfe) Boost(ChwImage lr, SolverOptions solver, ulong seed = 0)
     {
-        int r = Config.Scale, m = Math.Max(1, HrMultiple / r);
+        int r = Config.Scale, m = LrMultiple;
         int ph = (lr.Height + m - 1) / m * m, pw = (lr.Width + m - 1) / m * m;
         var padded = ph == lr.Height && pw == lr.Width ? lr : PadReplicate(lr, ph, pw);
         using var c = Condition(padded);

@@ -1,0 +1,130 @@
+using Boost.Kernels;
+using Boost.Models;
+using Boost.Models.UNet;
+using Boost.Models.Vae;
+using Boost.Train.Data;
+using Boost.Train.Imaging;
+using Boost.Train.Pipeline;
+using Boost.Train.Sampling;
+
+namespace Boost.Tests.Train;
+
+/// <summary>Inference plumbing on tiny random models: shapes, padding, NFE, weights folders, the latent cache.</summary>
+public class UpsamplerTests
+{
+    private static Upsampler Tiny(string objective = "cfm", string lrPath = "psu")
+    {
+        var ae = new AutoencoderKL(PipelineFixtures.TinyAe, Device.Cpu, 1);
+        var unet = new UNetModel(PipelineFixtures.TinyUNet, Device.Cpu, 2);
+        int i = 0;
+        foreach (var p in unet.Parameters()) p.Value.CopyFrom(Support.Seeded.Floats(100 + i++, p.Value.Length, -0.2f, 0.2f));
+        return new Upsampler(ae, unet, PipelineFixtures.Cfm(objective, lrPath));
+    }
+
+    private static ChwImage RandomImage(int h, int w, int seed) => new(Support.Seeded.Floats(seed, 3 * h * w, -1f, 1f), 3, h, w);
+
+    [TestCase("cfm", "psu")]
+    [TestCase("cfm", "latent")]
+    [TestCase("regression", "psu")]
+    public void Boost_ReturnsExactlyScaleTimesAnAwkwardSize(string objective, string lrPath)
+    {
+        var up = Tiny(objective, lrPath);
+        var lr = RandomImage(5, 7, 3);
+        var (hr, nfe) = up.Boost(lr, SolverOptions.Fixed("euler", 3));
+        Assert.That(hr.Shape, Is.EqualTo(new[] { 3, 20, 28 }));
+        Assert.That(hr.Data.All(v => v is >= -1f and <= 1f), "clamped");
+        Assert.That(hr.Data.Distinct().Count(), Is.GreaterThan(50), "not constant");
+        Assert.That(nfe, Is.EqualTo(objective == "regression" ? 1 : 3));
+    }
+
+    [Test]
+    public void Generate_IsSeededAndTheSeedMatters()
+    {
+        var up = Tiny();
+        using var c = Support.Seeded.Tensor(Device.Cpu, 4, 1, 4, 8, 8);
+        var (a, _) = up.Generate(c, SolverOptions.Fixed("rk4", 2), 1);
+        var (b, _) = up.Generate(c, SolverOptions.Fixed("rk4", 2), 1);
+        var (d, _) = up.Generate(c, SolverOptions.Fixed("rk4", 2), 2);
+        Assert.That(b.ToArray(), Is.EqualTo(a.ToArray()));
+        Assert.That(d.ToArray(), Is.Not.EqualTo(a.ToArray()));
+        a.Dispose(); b.Dispose(); d.Dispose();
+    }
+
+    [Test]
+    public void Source_IsNoisedCondition()
+    {
+        var up = Tiny();
+        using var c = Support.Seeded.Tensor(Device.Cpu, 5, 2, 4, 16, 16);
+        using var x0 = up.Source(c, 9);
+        double abar = up.Config.AlphaBar, s = 0, s2 = 0;
+        var cv = c.ToArray(); var xv = x0.ToArray();
+        for (int i = 0; i < cv.Length; i++) { double e = (xv[i] - Math.Sqrt(abar) * cv[i]) / Math.Sqrt(1 - abar); s += e; s2 += e * e; }
+        Assert.That(s / cv.Length, Is.EqualTo(0).Within(0.08));
+        Assert.That(Math.Sqrt(s2 / cv.Length), Is.EqualTo(1).Within(0.08));
+    }
+
+    [Test]
+    public void PadReplicate_RepeatsTheLastRowAndColumn()
+    {
+        var x = RandomImage(2, 3, 1);
+        var y = Upsampler.PadReplicate(x, 4, 5);
+        Assert.That(y[1, 3, 4], Is.EqualTo(x[1, 1, 2]));
+        Assert.That(y[2, 0, 4], Is.EqualTo(x[2, 0, 2]));
+        Assert.That(y[0, 1, 1], Is.EqualTo(x[0, 1, 1]));
+    }
+
+    [Test]
+    public void WeightsFolder_RoundTripsThroughLoad()
+    {
+        var up = Tiny();
+        string root = PipelineFixtures.TempDir("weights");
+        WeightsDir.Save(Path.Combine(root, "ae"), up.Autoencoder, System.Text.Json.JsonSerializer.Serialize(up.Autoencoder.Config), new Dictionary<string, object?> { ["x"] = 1 });
+        WeightsDir.Save(Path.Combine(root, "cfm"), up.UNet, up.Config.ToJson(), new Dictionary<string, object?> { ["x"] = 1 });
+        var loaded = Upsampler.Load(Path.Combine(root, "cfm"), Path.Combine(root, "ae"), Device.Cpu);
+        Assert.That(loaded.Config, Is.EqualTo(up.Config).Using<CfmConfig>((a, b) => a.ToJson() == b.ToJson()));
+        var lr = RandomImage(4, 4, 7);
+        var (a, _) = up.Boost(lr, SolverOptions.Fixed("euler", 2));
+        var (b, _) = loaded.Boost(lr, SolverOptions.Fixed("euler", 2));
+        // fp16 storage: outputs agree to half precision, not bit for bit.
+        Assert.That(a.Data.Zip(b.Data).Max(p => Math.Abs(p.First - p.Second)), Is.LessThan(0.02f));
+        File.WriteAllText(Path.Combine(root, "cfm", "config.json"), "{\"objective\": \"sharpen\"}");
+        Assert.That(() => Upsampler.Load(Path.Combine(root, "cfm"), Path.Combine(root, "ae"), Device.Cpu), Throws.TypeOf<InvalidDataException>().With.Message.Contains("objective"));
+        Assert.That(() => Upsampler.Load(Path.Combine(root, "none"), Path.Combine(root, "ae"), Device.Cpu), Throws.TypeOf<FileNotFoundException>().With.Message.Contains("not a weights folder"));
+    }
+
+    [Test]
+    public void LatentCache_IsBuiltOnceThenReadAndRebuiltWhenCorrupt()
+    {
+        var up = Tiny();
+        string root = PipelineFixtures.TempDir("cache");
+        string aeFile = Path.Combine(root, "ae.safetensors");
+        Checkpoint.Save(up.Autoencoder, aeFile);
+        using var photos = ImageFolder.Load(PipelineFixtures.PhotoFolder("cachephotos", 2, 40, 3));
+        var log = new StringWriter();
+        var a = LatentCache.Build(up.Autoencoder, aeFile, photos, 32, 3, 4, 1, root, log);
+        Assert.That(a.Count, Is.EqualTo(6));
+        Assert.That(a.Size, Is.EqualTo(16));
+        Assert.That(a.LrLatent.Length, Is.EqualTo(6 * 4 * 4 * 4));
+        var b = LatentCache.Build(up.Autoencoder, aeFile, photos, 32, 3, 4, 1, root, log);
+        Assert.That(log.ToString(), Does.Contain("from "));
+        Assert.That(b.Hr, Is.EqualTo(a.Hr));
+        Assert.That(b.LrPsu, Is.EqualTo(a.LrPsu));
+        string file = Directory.GetFiles(root, "latents-*.safetensors").Single();
+        File.WriteAllBytes(file, File.ReadAllBytes(file)[..100]);
+        var c = LatentCache.Build(up.Autoencoder, aeFile, photos, 32, 3, 4, 1, root, log);
+        Assert.That(log.ToString(), Does.Contain("rebuilding"));
+        Assert.That(c.Hr, Is.EqualTo(a.Hr));
+        // HR latents are E(x)·scaling_factor of the crops: check one against a direct encoding of the same crop plan.
+        Assert.That(a.Hr.Distinct().Count(), Is.GreaterThan(100));
+    }
+
+    [Test]
+    public void ParseSolver_ReadsNamesAndStepCounts()
+    {
+        Assert.That(Evaluator.ParseSolver("euler40", 1e-3, 1e-3).solver, Is.EqualTo(SolverOptions.Fixed("euler", 40)));
+        Assert.That(Evaluator.ParseSolver("rk4_10", 1e-3, 1e-3).name, Is.EqualTo("rk4_10"));
+        Assert.That(Evaluator.ParseSolver("dopri5", 1e-4, 2e-4).solver.Atol, Is.EqualTo(2e-4));
+        Assert.That(() => Evaluator.ParseSolver("euler", 1, 1), Throws.ArgumentException);
+        Assert.That(() => Evaluator.ParseSolver("heun3", 1, 1), Throws.ArgumentException);
+    }
+}
