@@ -10,7 +10,11 @@ namespace Boost.Bench;
 /// One benchmark case: an id (the names), its work (FLOPs = 2·MACs, or minimum bytes moved: each tensor read
 /// or written once), and a run action made by <see cref="Setup"/> that owns its tensors.
 /// </summary>
-public sealed record BenchCase(string Id, double Flops, double Bytes, Func<Device, (Action run, IDisposable state)> Setup);
+public sealed record BenchCase(string Id, double Flops, double Bytes, Func<Device, (Action run, IDisposable state)> Setup)
+{
+    /// <summary>Extra figures a case reports beside its time (boost_128: NFE).</summary>
+    public Func<IReadOnlyDictionary<string, double>>? Extra { get; init; }
+}
 
 public static class Cases
 {
@@ -83,8 +87,29 @@ public static class Cases
                     opt.Update(1e-4f);
                 }, bag);
             }),
+            Boost128(),
         };
         return list;
+    }
+
+    /// <summary>One 32 px → 128 px boost with the shipped weights: encode, dopri5 at the CLI's defaults, decode.</summary>
+    private static BenchCase Boost128()
+    {
+        int nfe = 0;
+        return new("boost_128", 0, 0, d =>
+        {
+            string weights = Boost.Train.Cli.Paths.Weights;
+            if (!File.Exists(Path.Combine(weights, "cfm", "model.safetensors")))
+                throw new FileNotFoundException($"boost_128 needs the shipped weights in {weights}");
+            var up = Boost.Train.Pipeline.Upsampler.Load(Path.Combine(weights, "cfm"), Path.Combine(weights, "ae"), d);
+            var photos = Boost.Train.Data.ImageFolder.Load(Boost.Train.Cli.Paths.ValPhotos);
+            var hr = Boost.Train.Pipeline.AeTrainer.ValidationCrops(photos, 128, up.HrMultiple)[0];
+            photos.Dispose();
+            var lr = Boost.Train.Imaging.Resample.Downscale(hr, 4);
+            var solver = Boost.Train.Sampling.SolverOptions.Adaptive(1e-3, 1e-3);
+            var bag = new Bag(); bag.Add(up.UNet); bag.Add(up.Autoencoder);
+            return (() => nfe = up.Boost(lr, solver).nfe, bag);
+        }) { Extra = () => new Dictionary<string, double> { ["nfe"] = nfe } };
     }
 
     private static BenchCase Conv(string id, int n, int c, int hw, int stride, bool backward)

@@ -33,10 +33,14 @@ if (!quick)
 
 using var dev = Device.Select(device);
 Console.WriteLine($"device: {dev.Name}");
+var (peakGflops, peakGbs, peakHow) = Peak.Measure(dev);
+Console.WriteLine($"practical peak: {peakGflops:F1} GFLOP/s, {peakGbs:F1} GB/s ({peakHow})");
 var results = new Dictionary<string, object>();
 foreach (var c in Cases.All().Where(c => filter is null || c.Id.Contains(filter)))
 {
-    var (run, state) = c.Setup(dev);
+    Action run; IDisposable state;
+    try { (run, state) = c.Setup(dev); }
+    catch (FileNotFoundException e) { Console.WriteLine($"{c.Id,-26} skipped: {e.Message}"); continue; }
     using (state)
     {
         run(); dev.Synchronize(); // warm-up: JIT, kernel loads, pools
@@ -51,13 +55,15 @@ foreach (var c in Cases.All().Where(c => filter is null || c.Id.Contains(filter)
         times.Sort();
         double ms = times[times.Count / 2];
         double? gflops = c.Flops > 0 ? c.Flops / ms / 1e6 : null, gbs = c.Bytes > 0 ? c.Bytes / ms / 1e6 : null;
-        Console.WriteLine($"{c.Id,-26} {ms,10:F3} ms {(gflops is { } g ? $"{g,8:F1} GFLOP/s" : ""),-16} {(gbs is { } b ? $"{b,8:F1} GB/s" : "")}  ({times.Count} runs)");
-        results[c.Id] = new { median_ms = ms, gflops, gbs };
+        double? pct = gflops is { } gf ? 100 * gf / peakGflops : gbs is { } gb ? 100 * gb / peakGbs : null;
+        var extra = c.Extra?.Invoke();
+        Console.WriteLine($"{c.Id,-26} {ms,10:F3} ms {(gflops is { } g ? $"{g,8:F1} GFLOP/s" : ""),-16} {(gbs is { } b ? $"{b,8:F1} GB/s" : ""),-12} {(pct is { } p ? $"{p,5:F1}% of peak" : ""),-14}{(extra is null ? "" : string.Join(" ", extra.Select(kv => $"{kv.Key} {kv.Value:G4}")))}  ({times.Count} runs)");
+        results[c.Id] = new { median_ms = ms, gflops, gbs, pct_of_peak = pct, extra };
     }
 }
 if (json is not null)
 {
-    var doc = new { machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", device = dev.Name, cases = results };
+    var doc = new { peak = new { gflops = peakGflops, gbs = peakGbs, how = peakHow }, machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", device = dev.Name, cases = results };
     File.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
     Console.WriteLine($"wrote {json}");
 }

@@ -18,7 +18,7 @@ public sealed record AutoencoderKLConfig
     public static AutoencoderKLConfig StableDiffusion => new();
 
     /// <summary>Spatial downsampling factor: 2^(blocks − 1).</summary>
-    public int DownFactor => 1 << (BlockOutChannels.Length - 1);
+    [JsonIgnore] public int DownFactor => 1 << (BlockOutChannels.Length - 1);
 
     public static AutoencoderKLConfig Load(string path)
     {

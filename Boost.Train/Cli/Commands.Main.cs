@@ -21,7 +21,7 @@ public static partial class Commands
         var o = ReadTrainOptions(a, "main", defaults);
         var opts = new CfmTrainOptions
         {
-            Crop = 128, CropsPerImage = a.Int("crops-per-image", 32), LatentCrop = a.Int("latent-crop", 16),
+            Crop = 128, CropsPerImage = a.Int("crops-per-image", cpu ? 16 : 32), LatentCrop = a.Int("latent-crop", 16),
             CacheDir = a.String("cache", Path.Combine(Paths.Runs, "latent-cache")),
         };
         string weights = a.String("weights", Paths.Weights);

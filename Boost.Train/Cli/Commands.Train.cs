@@ -53,7 +53,7 @@ public static partial class Commands
         var opts = new CfmTrainOptions
         {
             Crop = a.Int("crop", 128), CropsPerImage = a.Int("crops-per-image", 32), LatentCrop = a.Int("latent-crop", 16),
-            CacheDir = a.String("cache", Path.Combine(Paths.Runs, "latent-cache")),
+            CacheDir = a.String("cache", Path.Combine(Paths.Runs, "latent-cache")), Init = a.String("init"),
         };
         string weightsRoot = a.String("weights", Paths.Weights);
         var (ae, aeFile) = LoadAe(a, weightsRoot, device);

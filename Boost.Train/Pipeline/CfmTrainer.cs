@@ -18,6 +18,8 @@ public sealed record CfmTrainOptions
     /// <summary>Side (in latent pixels) of the training windows cut from the cached latents.</summary>
     public int LatentCrop { get; init; } = 16;
     public string CacheDir { get; init; } = "";
+    /// <summary>A weights folder (config must match) whose model initialises a fresh run: fine-tuning shipped weights.</summary>
+    public string? Init { get; init; }
 }
 
 /// <summary>
@@ -122,7 +124,14 @@ public sealed class CfmTrainer
         var valTrainer = new CfmTrainer(valCache, config);
 
         using var unet = new UNetModel(config.UNet, device, o.Seed);
-        using var session = new TrainSession(unet, o, config.Objective, config.ToJson() + JsonSerializer.Serialize(opts with { CacheDir = "" }), log);
+        if (opts.Init is { } init && !(o.Resume && File.Exists(Path.Combine(o.RunDir, "checkpoint.safetensors"))))
+        {
+            var initConfig = CfmConfig.FromJson(WeightsDir.ReadConfig(init), init);
+            if (initConfig.ToJson() != config.ToJson()) throw new ArgumentException($"--init {init}: its config.json differs from this run's model and objective.");
+            Boost.Models.Checkpoint.Load(unet, Path.Combine(init, WeightsDir.ModelFile));
+            log.WriteLine($"initialised from {init}");
+        }
+        using var session = new TrainSession(unet, o, config.Objective, config.ToJson() + JsonSerializer.Serialize(opts with { CacheDir = "", Init = null }), log);
         var upsampler = new Upsampler(ae, unet, config);
         var gridCrops = AeTrainer.ValidationCrops(val, Math.Min(opts.Crop, 128), upsampler.HrMultiple).Take(4).ToList();
         log.WriteLine($"{config.Objective} UNet: {unet.ParameterCount:N0} parameters; lr path {config.LrPath}, ᾱ = {config.AlphaBar:F4}; {cache.Count} cached crops, {window}² latent windows, batch {o.Batch}");
