@@ -16,6 +16,8 @@ public sealed class Progress
     private double _lastDraw = double.NegativeInfinity;
     private double _lossEma = double.NaN;
     public double LogSeconds { get; init; } = 10;
+    /// <summary>A wall-clock budget in seconds (0: none): the ETA is whichever end comes first.</summary>
+    public double BudgetSeconds { get; init; }
 
     public Progress(string label, int startStep, int totalSteps, TextWriter? output = null)
     {
@@ -36,7 +38,9 @@ public sealed class Progress
         _lastDraw = now;
         int done = step - _start;
         double rate = done / Math.Max(now, 1e-9);
-        string eta = rate > 0 ? Clock((_total - step) / rate) : "?";
+        double left = rate > 0 ? (_total - step) / rate : double.NaN;
+        if (BudgetSeconds > 0) left = double.IsNaN(left) ? BudgetSeconds - now : Math.Min(left, BudgetSeconds - now);
+        string eta = Clock(left);
         string line = $"{_label} {step}/{_total} loss {_lossEma:G4} {rate:F2} it/s {Clock(now)} elapsed, ETA {eta}{extra}";
         if (_terminal) _out.Write("\r" + line.PadRight(Math.Min(Console.WindowWidth > 0 ? Console.WindowWidth - 1 : 100, 160)));
         else _out.WriteLine(line);

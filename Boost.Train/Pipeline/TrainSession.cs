@@ -73,7 +73,7 @@ public sealed class TrainSession : IDisposable
     public bool Run(Func<int, Var> loss, Func<int, IReadOnlyDictionary<string, double>>? validate = null, string label = "train")
     {
         var o = Options;
-        var progress = new Progress(label, Step, o.Steps);
+        var progress = new Progress(label, Step, o.Steps) { BudgetSeconds = o.Minutes * 60 };
         var sinceCheckpoint = System.Diagnostics.Stopwatch.StartNew();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double trainedBefore = TrainSeconds;
