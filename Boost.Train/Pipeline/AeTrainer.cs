@@ -156,8 +156,8 @@ public static class AeTrainer
         double s = 0, s2 = 0; long n = 0;
         foreach (var crop in crops)
         {
-            using var tape = Tape.NoGrad();
-            var z = model.Encode(Ops.Constant(crop.ToTensor(model.Encoder.Parameters().First().Device))).mean.Value.ToArray();
+            using var latent = Upsampler.EncodeMean(model, [crop], 1f);
+            var z = latent.ToArray();
             foreach (float v in z) { s += v; s2 += (double)v * v; n++; }
         }
         double mean = s / n;

@@ -53,7 +53,6 @@ public sealed class LatentCache
             catch (SafeTensorsException e) { log.WriteLine($"warning: rebuilding the latent cache: {e.Message}"); }
         }
 
-        var device = ae.Encoder.Parameters().First().Device;
         float sf = ae.Config.ScalingFactor;
         var hr = new float[n * c * s * s];
         var psu = new float[n * c * s * s];
@@ -86,16 +85,12 @@ public sealed class LatentCache
     /// <summary>E(x)·scaling_factor (posterior mean) of equally sized images, written to <paramref name="dst"/>.</summary>
     public static void EncodeInto(AutoencoderKL ae, IReadOnlyList<ChwImage> images, float scalingFactor, Span<float> dst)
     {
-        using var tape = Tape.NoGrad();
-        var device = ae.Encoder.Parameters().First().Device;
-        var mean = ae.Encode(Ops.Constant(ChwImage.Stack(device, images))).mean;
-        var z = mean.Value.ToArray();
-        for (int i = 0; i < z.Length; i++) dst[i] = z[i] * scalingFactor;
+        using var z = Upsampler.EncodeMean(ae, images, scalingFactor);
+        z.CopyTo(dst[..(int)z.Length]);
     }
 
     private static string Fingerprint(string aeWeightsFile, ImageFolder photos, int crop, int k, int scale, ulong seed)
     {
-        using var sha = SHA256.Create();
         var sb = new StringBuilder();
         sb.Append(Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(aeWeightsFile))));
         foreach (var p in photos.Paths)

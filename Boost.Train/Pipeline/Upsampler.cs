@@ -67,11 +67,15 @@ public sealed class Upsampler
 
     /// <summary>E(x)·scaling_factor (posterior mean).</summary>
     /// <returns>[1, C, H/f, W/f]</returns>
-    public Tensor Encode(ChwImage image)
+    public Tensor Encode(ChwImage image) => EncodeMean(Autoencoder, [image], ScalingFactor);
+
+    /// <summary>The posterior means of equally sized images, times <paramref name="scale"/>: the one place images become latents.</summary>
+    /// <returns>[N, C, H/f, W/f] on the autoencoder's device</returns>
+    public static Tensor EncodeMean(AutoencoderKL ae, IReadOnlyList<ChwImage> images, float scale)
     {
         using var tape = Tape.NoGrad();
-        var mean = Autoencoder.Encode(Ops.Constant(image.ToTensor(Device))).mean;
-        return Elementwise.Affine(mean.Value, ScalingFactor, 0f);
+        var mean = ae.Encode(Ops.Constant(ChwImage.Stack(ae.Decoder.Parameters().First().Device, images))).mean;
+        return Elementwise.Affine(mean.Value, scale, 0f);
     }
 
     /// <param name="z">[N, C, h, w] scaled latents</param>
