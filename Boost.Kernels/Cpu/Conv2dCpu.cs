@@ -4,6 +4,9 @@ namespace Boost.Kernels.Cpu;
 /// The managed conv2d: im2col over blocks of output pixels + <see cref="Gemm.Sgemm"/>. A block holds at most
 /// <see cref="BlockFloats"/> unfolded values, so the scratch (one thread-local buffer, reused across calls) stays
 /// cache-sized however large the image. 1×1 stride-1 unpadded convs skip the unfolding (x is already the matrix).
+/// Threading: when the batch has at least as many images as there are cores, each core takes whole images and runs
+/// single-threaded GEMMs on them (no nested fork/join per block, each core's unfolded block stays in its own cache);
+/// a smaller batch goes image by image with the GEMM parallel inside.
 /// </summary>
 internal static class Conv2dCpu
 {
@@ -23,81 +26,133 @@ internal static class Conv2dCpu
     /// <summary>Output pixels per block: enough columns for an efficient GEMM, few enough rows·columns to stay in cache.</summary>
     private static int BlockPixels(in ConvDims d) => Math.Clamp(BlockFloats / (d.Cin * d.KK), Math.Min(d.HWo, 64), d.HWo);
 
-    /// <summary>y[n] = w · im2col(x[n]) + b, in parallel over (image, pixel block) units.</summary>
+    /// <summary>Whole images per core (single-threaded GEMMs) or one image at a time (parallel GEMMs).</summary>
+    private static bool ImagesPerCore(in ConvDims d) => d.N >= CpuParallel.Threads && CpuParallel.Threads > 1;
+
+    /// <summary>Runs <paramref name="image"/>(n, gemmThreads) for every image, split as <see cref="ImagesPerCore"/> says.</summary>
+    private static void ForImages(ConvDims d, Action<int, int> image)
+    {
+        if (ImagesPerCore(d)) CpuParallel.For(d.N, 1, (s, e) => { for (long n = s; n < e; n++) image((int)n, 1); });
+        else for (int n = 0; n < d.N; n++) image(n, CpuParallel.Threads);
+    }
+
+    /// <summary>y[n] = w · im2col(x[n]) + b.</summary>
     public static void Forward(ConvDims d, float[] x, float[] w, float[]? b, float[] y)
     {
         int depth = d.Cin * d.KK, block = IsPointwise(d) ? d.HWo : BlockPixels(d);
-        int blocks = (d.HWo + block - 1) / block;
-        CpuParallel.For((long)d.N * blocks, 1, (s, e) =>
+        ForImages(d, (n, threads) =>
         {
-            for (long u = s; u < e; u++)
+            for (int p0 = 0; p0 < d.HWo; p0 += block)
             {
-                int n = (int)(u / blocks), p0 = (int)(u % blocks) * block, count = Math.Min(block, d.HWo - p0);
-                int yOff = n * d.Cout * d.HWo + p0;
+                int count = Math.Min(block, d.HWo - p0), yOff = n * d.Cout * d.HWo + p0;
                 if (IsPointwise(d))
-                    Gemm.Sgemm(false, false, d.Cout, count, depth, 1f, w, 0, depth, x, n * d.Cin * d.HW + p0, d.HW, 0f, y, yOff, d.HWo);
+                    Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, count, depth, 1f, w, 0, depth, x, n * d.Cin * d.HW + p0, d.HW, 0f, y, yOff, d.HWo);
                 else
                 {
                     var col = Scratch(depth * count);
                     Im2Col(d, x, n, p0, count, col);
-                    Gemm.Sgemm(false, false, d.Cout, count, depth, 1f, w, 0, depth, col, 0, count, 0f, y, yOff, d.HWo);
+                    Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, count, depth, 1f, w, 0, depth, col, 0, count, 0f, y, yOff, d.HWo);
                 }
-                if (b is not null)
-                    for (int co = 0; co < d.Cout; co++)
-                    {
-                        var row = y.AsSpan(yOff + co * d.HWo, count);
-                        float bias = b[co];
-                        for (int i = 0; i < row.Length; i++) row[i] += bias;
-                    }
             }
+            if (b is not null)
+                for (int co = 0; co < d.Cout; co++)
+                    AddScalar(y.AsSpan(n * d.Cout * d.HWo + co * d.HWo, d.HWo), b[co]);
         });
     }
 
-    /// <summary>dx[n] = col2im(wᵀ · dy[n]) + beta·dx[n], in parallel over images (col2im scatters within an image).</summary>
+    /// <summary>dx[n] = col2im(wᵀ · dy[n]) + beta·dx[n].</summary>
     public static void BackwardInput(ConvDims d, float[] dy, float[] w, float[] dx, float beta)
     {
         int depth = d.Cin * d.KK;
-        CpuParallel.For(d.N, 1, (s, e) =>
+        ForImages(d, (n, threads) =>
         {
-            for (int n = (int)s; n < e; n++)
+            int dyOff = n * d.Cout * d.HWo, dxOff = n * d.Cin * d.HW;
+            if (IsPointwise(d))
             {
-                int dyOff = n * d.Cout * d.HWo, dxOff = n * d.Cin * d.HW;
-                if (IsPointwise(d))
-                {
-                    Gemm.Sgemm(true, false, d.Cin, d.HW, d.Cout, 1f, w, 0, d.Cin, dy, dyOff, d.HWo, beta, dx, dxOff, d.HW);
-                    continue;
-                }
-                var image = dx.AsSpan(dxOff, d.Cin * d.HW);
-                if (beta == 0f) image.Clear();
-                else if (beta != 1f) foreach (ref float v in image) v *= beta;
-                int block = BlockPixels(d);
-                for (int p0 = 0; p0 < d.HWo; p0 += block)
-                {
-                    int count = Math.Min(block, d.HWo - p0);
-                    var col = Scratch(depth * count);
-                    Gemm.Sgemm(true, false, depth, count, d.Cout, 1f, w, 0, depth, dy, dyOff + p0, d.HWo, 0f, col, 0, count);
-                    Col2ImAdd(d, col, p0, count, image);
-                }
+                Gemm.Sgemm(Gemm.Best, threads, true, false, d.Cin, d.HW, d.Cout, 1f, w, 0, d.Cin, dy, dyOff, d.HWo, beta, dx, dxOff, d.HW);
+                return;
+            }
+            var image = dx.AsSpan(dxOff, d.Cin * d.HW);
+            if (beta == 0f) image.Clear();
+            else if (beta != 1f) foreach (ref float v in image) v *= beta;
+            int block = BlockPixels(d);
+            for (int p0 = 0; p0 < d.HWo; p0 += block)
+            {
+                int count = Math.Min(block, d.HWo - p0);
+                var col = Scratch(depth * count);
+                Gemm.Sgemm(Gemm.Best, threads, true, false, depth, count, d.Cout, 1f, w, 0, depth, dy, dyOff + p0, d.HWo, 0f, col, 0, count);
+                Col2ImAdd(d, col, p0, count, image);
             }
         });
     }
 
-    /// <summary>dw = Σ_n dy[n] · im2colᵀ(x[n]) + beta·dw: blocks in sequence (each GEMM accumulates into dw, so the
-    /// sum order is fixed), the unfolding and the GEMM each parallel inside.</summary>
+    /// <summary>dw = Σ_n dy[n] · im2colᵀ(x[n]) + beta·dw. With whole images per core, each core sums its contiguous
+    /// share of the batch into its own partial and the partials are added in core order: the sum order depends on
+    /// the core count only, never on timing.</summary>
     public static void BackwardWeight(ConvDims d, float[] dy, float[] x, float[] dw, float beta)
     {
-        int depth = d.Cin * d.KK, block = BlockPixels(d);
-        float b = beta;
-        for (int n = 0; n < d.N; n++)
-            for (int p0 = 0; p0 < d.HWo; p0 += block)
+        int depth = d.Cin * d.KK, block = BlockPixels(d), size = d.Cout * depth;
+        if (!ImagesPerCore(d))
+        {
+            float b = beta;
+            for (int n = 0; n < d.N; n++) { WeightGradImage(d, dy, x, n, block, dw, 0, b, CpuParallel.Threads); b = 1f; }
+            return;
+        }
+        int chunks = Math.Min(CpuParallel.Threads, d.N);
+        // Partials for cores 1.. (core 0 sums straight into dw), kept between calls: no allocation in steady state.
+        var partials = Interlocked.Exchange(ref s_partials, null);
+        if (partials is null || partials.Length < chunks * size) partials = GC.AllocateUninitializedArray<float>(chunks * size);
+        CpuParallel.For(chunks, 1, (s, e) =>
+        {
+            for (long c = s; c < e; c++)
             {
-                int count = Math.Min(block, d.HWo - p0);
-                var colT = Scratch(count * depth);
-                int nn = n, pp = p0;
-                CpuParallel.For(count, Math.Max(1, 4096 / depth), (s, e) => Im2ColT(d, x, nn, pp + (int)s, (int)(e - s), colT, (int)s * depth));
-                Gemm.Sgemm(false, false, d.Cout, depth, count, 1f, dy, n * d.Cout * d.HWo + p0, d.HWo, colT, 0, depth, b, dw, 0, depth);
-                b = 1f;
+                int first = (int)(d.N * c / chunks), last = (int)(d.N * (c + 1) / chunks);
+                var acc = c == 0 ? dw : partials;
+                int off = c == 0 ? 0 : (int)c * size;
+                float b = c == 0 ? beta : 0f;
+                for (int n = first; n < last; n++) { WeightGradImage(d, dy, x, n, block, acc, off, b, 1); b = 1f; }
             }
+        });
+        for (int c = 1; c < chunks; c++) AddTo(dw.AsSpan(0, size), partials.AsSpan(c * size, size));
+        s_partials = partials;
+    }
+
+    private static float[]? s_partials;
+
+    /// <summary>acc (+)= dy[n] · im2colᵀ(x[n]), blocks in sequence; beta scales acc before the first block.</summary>
+    private static void WeightGradImage(in ConvDims d, float[] dy, float[] x, int n, int block, float[] acc, int accOff, float beta, int threads)
+    {
+        int depth = d.Cin * d.KK;
+        for (int p0 = 0; p0 < d.HWo; p0 += block)
+        {
+            int count = Math.Min(block, d.HWo - p0);
+            var colT = Scratch(count * depth);
+            if (threads == 1) Im2ColT(d, x, n, p0, count, colT, 0);
+            else
+            {
+                var dd = d;
+                int pp = p0;
+                CpuParallel.For(count, Math.Max(1, 4096 / depth), (s, e) => Im2ColT(dd, x, n, pp + (int)s, (int)(e - s), colT, (int)s * depth));
+            }
+            Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, depth, count, 1f, dy, n * d.Cout * d.HWo + p0, d.HWo, colT, 0, depth, beta, acc, accOff, depth);
+            beta = 1f;
+        }
+    }
+
+    private static void AddScalar(Span<float> v, float a)
+    {
+        var va = new System.Numerics.Vector<float>(a);
+        int i = 0, w = System.Numerics.Vector<float>.Count;
+        for (; i <= v.Length - w; i += w) (new System.Numerics.Vector<float>(v.Slice(i, w)) + va).CopyTo(v.Slice(i, w));
+        for (; i < v.Length; i++) v[i] += a;
+    }
+
+    private static void AddTo(Span<float> acc, ReadOnlySpan<float> v)
+    {
+        int i = 0, w = System.Numerics.Vector<float>.Count;
+        for (; i <= acc.Length - w; i += w)
+            (new System.Numerics.Vector<float>(acc.Slice(i, w)) + new System.Numerics.Vector<float>(v.Slice(i, w))).CopyTo(acc.Slice(i, w));
+        for (; i < acc.Length; i++) acc[i] += v[i];
     }
 
     /// <summary>db[c] = Σ_{n,p} dy[n, c, p] + beta·db[c], in parallel over channels.</summary>

@@ -1,9 +1,13 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Boost.Kernels.Cpu;
 
 /// <summary>
-/// The managed backend's resizing (see <see cref="Upsample"/>), with the same index maps as the kernels. Forwards
-/// split output rows across the cores; the bilinear backward scatters within an image plane, planes split across
-/// the cores (each plane owned by one thread, so no races).
+/// The managed backend's resizing (see <see cref="Upsample"/>), with the same index maps as the kernels. Every op
+/// works along H first, where whole rows combine in SIMD lanes, then along W with per-column taps; forwards split
+/// output rows across the cores, backwards gather (never scatter) within rows or planes that one thread owns.
 /// </summary>
 public static class UpsampleCpu
 {
@@ -11,17 +15,38 @@ public static class UpsampleCpu
     /// <param name="y">[planes, h·f, w·f]</param>
     public static void Nearest(float[] x, float[] y, int planes, int h, int w, int factor)
     {
-        int outH = h * factor, outW = w * factor;
-        CpuParallel.For((long)planes * outH, Math.Max(1, (1 << 14) / outW), (s, e) =>
+        int outW = w * factor;
+        CpuParallel.For((long)planes * h, Math.Max(1, (1 << 14) / (outW * factor)), (s, e) =>
         {
             for (long row = s; row < e; row++)
             {
-                long plane = row / outH; int oy = (int)(row % outH);
-                var src = x.AsSpan((int)((plane * h + oy / factor) * w), w);
-                var dst = y.AsSpan((int)(row * outW), outW);
-                for (int ix = 0; ix < w; ix++) dst.Slice(ix * factor, factor).Fill(src[ix]);
+                // One widened row, then copies of it for the other f − 1 output rows.
+                var src = x.AsSpan((int)(row * w), w);
+                var first = y.AsSpan((int)(row * factor * outW), outW);
+                if (factor == 2) Widen2(src, first);
+                else for (int ix = 0; ix < w; ix++) first.Slice(ix * factor, factor).Fill(src[ix]);
+                for (int a = 1; a < factor; a++) first.CopyTo(y.AsSpan((int)((row * factor + a) * outW), outW));
             }
         });
+    }
+
+    /// <summary>dst[2i] = dst[2i + 1] = src[i]: 8 values become 16 with two unpacks and two lane permutes.</summary>
+    private static unsafe void Widen2(ReadOnlySpan<float> src, Span<float> dst)
+    {
+        int i = 0;
+        if (Avx.IsSupported && src.Length >= 8)
+        {
+            fixed (float* s = src, d = dst)
+                for (; i <= src.Length - 8; i += 8)
+                {
+                    var v = Avx.LoadVector256(s + i);
+                    var lo = Avx.UnpackLow(v, v);   // a0 a0 a1 a1 | a4 a4 a5 a5
+                    var hi = Avx.UnpackHigh(v, v);  // a2 a2 a3 a3 | a6 a6 a7 a7
+                    Avx.Store(d + 2 * i, Avx.Permute2x128(lo, hi, 0x20));
+                    Avx.Store(d + 2 * i + 8, Avx.Permute2x128(lo, hi, 0x31));
+                }
+        }
+        for (; i < src.Length; i++) dst[2 * i] = dst[2 * i + 1] = src[i];
     }
 
     /// <param name="dy">[planes, h·f, w·f]</param>
@@ -31,18 +56,57 @@ public static class UpsampleCpu
         int outH = h * factor, outW = w * factor;
         CpuParallel.For((long)planes * h, Math.Max(1, (1 << 14) / (outW * factor)), (s, e) =>
         {
+            var sum = new float[outW];
             for (long row = s; row < e; row++)
             {
+                // The f source rows summed in SIMD lanes, then each run of f columns.
+                long first = (row / h * outH + row % h * factor) * outW;
+                dy.AsSpan((int)first, outW).CopyTo(sum);
+                for (int a = 1; a < factor; a++) AddTo(sum, dy.AsSpan((int)(first + (long)a * outW), outW));
                 var dst = dx.AsSpan((int)(row * w), w);
-                dst.Clear();
-                long plane = row / h; int iy = (int)(row % h);
-                for (int a = 0; a < factor; a++)
-                {
-                    var src = dy.AsSpan((int)((plane * outH + (long)iy * factor + a) * outW), outW);
-                    for (int ox = 0; ox < outW; ox++) dst[ox / factor] += src[ox];
-                }
+                if (factor == 2) PairSums(sum, dst);
+                else
+                    for (int ix = 0; ix < w; ix++)
+                    {
+                        float t = 0f;
+                        for (int a = 0; a < factor; a++) t += sum[ix * factor + a];
+                        dst[ix] = t;
+                    }
             }
         });
+    }
+
+    /// <summary>acc += v, in SIMD lanes.</summary>
+    private static void AddTo(Span<float> acc, ReadOnlySpan<float> v)
+    {
+        int width = Vector<float>.Count, i = 0;
+        for (; i <= acc.Length - width; i += width)
+            (new Vector<float>(acc.Slice(i, width)) + new Vector<float>(v.Slice(i, width))).CopyTo(acc.Slice(i, width));
+        for (; i < acc.Length; i++) acc[i] += v[i];
+    }
+
+    /// <summary>acc += a·v, in SIMD lanes.</summary>
+    private static void AddScaled(Span<float> acc, ReadOnlySpan<float> v, float a)
+    {
+        int width = Vector<float>.Count, i = 0;
+        var va = new Vector<float>(a);
+        for (; i <= acc.Length - width; i += width)
+            (new Vector<float>(acc.Slice(i, width)) + new Vector<float>(v.Slice(i, width)) * va).CopyTo(acc.Slice(i, width));
+        for (; i < acc.Length; i++) acc[i] += a * v[i];
+    }
+
+    /// <summary>acc = a·u + b·v (+ acc when accumulating), in SIMD lanes.</summary>
+    private static void Blend(Span<float> acc, ReadOnlySpan<float> u, float a, ReadOnlySpan<float> v, float b, bool accumulate)
+    {
+        int width = Vector<float>.Count, i = 0;
+        var va = new Vector<float>(a); var vb = new Vector<float>(b);
+        for (; i <= acc.Length - width; i += width)
+        {
+            var t = new Vector<float>(u.Slice(i, width)) * va + new Vector<float>(v.Slice(i, width)) * vb;
+            if (accumulate) t += new Vector<float>(acc.Slice(i, width));
+            t.CopyTo(acc.Slice(i, width));
+        }
+        for (; i < acc.Length; i++) acc[i] = (accumulate ? acc[i] : 0f) + a * u[i] + b * v[i];
     }
 
     private readonly record struct Tap(int I0, int I1, float Lambda);
@@ -63,20 +127,22 @@ public static class UpsampleCpu
     public static void Bilinear(float[] x, float[] y, int planes, int h, int w, int outH, int outW, float scaleH, float scaleW)
     {
         var rows = Taps(outH, h, scaleH); var cols = Taps(outW, w, scaleW);
+        bool double2 = outW == 2 * w && scaleW == 0.5f && Avx.IsSupported;
         CpuParallel.For((long)planes * outH, Math.Max(1, (1 << 13) / outW), (s, e) =>
         {
+            var mixed = new float[w];
             for (long row = s; row < e; row++)
             {
+                // Along H first, in SIMD lanes over the input width; then the taps along W.
                 long plane = row / outH; var ty = rows[row % outH];
-                var r0 = x.AsSpan((int)((plane * h + ty.I0) * w), w);
-                var r1 = x.AsSpan((int)((plane * h + ty.I1) * w), w);
+                Blend(mixed, x.AsSpan((int)((plane * h + ty.I0) * w), w), 1f - ty.Lambda, x.AsSpan((int)((plane * h + ty.I1) * w), w), ty.Lambda, accumulate: false);
                 var dst = y.AsSpan((int)(row * outW), outW);
+                int done = double2 ? Double2Interior(mixed, dst) : 0; // outputs [2, 2 + done) when ×2
                 for (int ox = 0; ox < outW; ox++)
                 {
+                    if (ox == 2 && done > 0) { ox += done - 1; continue; }
                     var tx = cols[ox];
-                    float top = (1f - tx.Lambda) * r0[tx.I0] + tx.Lambda * r0[tx.I1];
-                    float bottom = (1f - tx.Lambda) * r1[tx.I0] + tx.Lambda * r1[tx.I1];
-                    dst[ox] = (1f - ty.Lambda) * top + ty.Lambda * bottom;
+                    dst[ox] = (1f - tx.Lambda) * mixed[tx.I0] + tx.Lambda * mixed[tx.I1];
                 }
             }
         });
@@ -86,31 +152,134 @@ public static class UpsampleCpu
     /// <param name="dx">[planes, h, w] (overwritten)</param>
     public static void BilinearBackward(float[] dy, float[] dx, int planes, int h, int w, int outH, int outW, float scaleH, float scaleW)
     {
-        var rows = Taps(outH, h, scaleH); var cols = Taps(outW, w, scaleW);
+        var rows = Taps(outH, h, scaleH);
+        var (starts, sources, weights) = Gather(Taps(outW, w, scaleW), w);
+        bool half2 = outW == 2 * w && scaleW == 0.5f && Avx2.IsSupported;
         CpuParallel.For(planes, Math.Max(1, (1 << 14) / Math.Max(1, outH * outW)), (s, e) =>
         {
-            var rowGrad = new float[w];
+            // Along H first: every output row spread over its two source rows, in SIMD lanes over the output width
+            // (rows [h, outW]); then each input column gathers its few output columns (no scatter, no races).
+            var spread = new float[h * outW];
             for (long plane = s; plane < e; plane++)
             {
-                var d = dx.AsSpan((int)(plane * h * w), h * w);
-                d.Clear();
+                Array.Clear(spread);
                 for (int oy = 0; oy < outH; oy++)
                 {
-                    // Along W first (into one input-width row), then spread that row over the two source rows.
-                    Array.Clear(rowGrad);
-                    var g = dy.AsSpan((int)((plane * outH + oy) * outW), outW);
-                    for (int ox = 0; ox < outW; ox++)
-                    {
-                        var tx = cols[ox];
-                        rowGrad[tx.I0] += (1f - tx.Lambda) * g[ox];
-                        rowGrad[tx.I1] += tx.Lambda * g[ox];
-                    }
                     var ty = rows[oy];
-                    var d0 = d.Slice(ty.I0 * w, w); var d1 = d.Slice(ty.I1 * w, w);
-                    float l0 = 1f - ty.Lambda, l1 = ty.Lambda;
-                    for (int ix = 0; ix < w; ix++) { d0[ix] += l0 * rowGrad[ix]; d1[ix] += l1 * rowGrad[ix]; }
+                    var g = dy.AsSpan((int)((plane * outH + oy) * outW), outW);
+                    var r0 = spread.AsSpan(ty.I0 * outW, outW);
+                    if (ty.I1 == ty.I0) AddTo(r0, g);
+                    else
+                    {
+                        AddScaled(r0, g, 1f - ty.Lambda);
+                        AddScaled(spread.AsSpan(ty.I1 * outW, outW), g, ty.Lambda);
+                    }
+                }
+                var d = dx.AsSpan((int)(plane * h * w), h * w);
+                for (int iy = 0; iy < h; iy++)
+                {
+                    var src = spread.AsSpan(iy * outW, outW);
+                    var dst = d.Slice(iy * w, w);
+                    int done = half2 ? Half2Interior(src, dst) : 0; // inputs [1, 1 + done) when ×2
+                    for (int ix = 0; ix < w; ix++)
+                    {
+                        if (ix == 1 && done > 0) { ix += done - 1; continue; }
+                        float t = 0f;
+                        for (int k = starts[ix]; k < starts[ix + 1]; k++) t += weights[k] * src[sources[k]];
+                        dst[ix] = t;
+                    }
                 }
             }
         });
+    }
+
+    /// <summary>The taps along one axis inverted: for input i, the outputs sources[starts[i]..starts[i+1]) reach it
+    /// with weights[…] (CSR), summed in output order as the scatter would.</summary>
+    private static (int[] starts, int[] sources, float[] weights) Gather(Tap[] taps, int inSize)
+    {
+        var lists = new List<(int o, float wt)>[inSize];
+        for (int i = 0; i < inSize; i++) lists[i] = [];
+        for (int o = 0; o < taps.Length; o++)
+        {
+            var t = taps[o];
+            lists[t.I0].Add((o, 1f - t.Lambda));
+            lists[t.I1].Add((o, t.Lambda));
+        }
+        var starts = new int[inSize + 1];
+        for (int i = 0; i < inSize; i++) starts[i + 1] = starts[i] + lists[i].Count;
+        var sources = new int[starts[inSize]]; var weights = new float[starts[inSize]];
+        for (int i = 0; i < inSize; i++)
+            for (int k = 0; k < lists[i].Count; k++) { sources[starts[i] + k] = lists[i][k].o; weights[starts[i] + k] = lists[i][k].wt; }
+        return (starts, sources, weights);
+    }
+
+    // ×2 along W, the common case, in AVX lanes. With scale ½ the taps are fixed: output 2i = ¼·m[i−1] + ¾·m[i],
+    // output 2i + 1 = ¾·m[i] + ¼·m[i+1] (the same float expressions as the tap loop, so the same bits); the clamped
+    // first and last columns stay with the taps.
+
+    /// <summary>Writes outputs [2, 2 + 16k) from m; returns 16k (0 when the row is too short).</summary>
+    private static unsafe int Double2Interior(ReadOnlySpan<float> m, Span<float> dst)
+    {
+        int blocks = (m.Length - 2) / 8; // i runs over [1, 1 + 8·blocks) ⊂ [1, w − 1)
+        if (blocks <= 0) return 0;
+        var q = Vector256.Create(0.25f); var t = Vector256.Create(0.75f);
+        fixed (float* s = m, d = dst)
+            for (int b = 0; b < blocks; b++)
+            {
+                float* c = s + 1 + 8 * b;
+                var mid = Avx.LoadVector256(c);
+                var even = Avx.Add(Avx.Multiply(q, Avx.LoadVector256(c - 1)), Avx.Multiply(t, mid));
+                var odd = Avx.Add(Avx.Multiply(t, mid), Avx.Multiply(q, Avx.LoadVector256(c + 1)));
+                var lo = Avx.UnpackLow(even, odd);   // e0 o0 e1 o1 | e4 o4 e5 o5
+                var hi = Avx.UnpackHigh(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
+                Avx.Store(d + 2 + 16 * b, Avx.Permute2x128(lo, hi, 0x20));
+                Avx.Store(d + 2 + 16 * b + 8, Avx.Permute2x128(lo, hi, 0x31));
+            }
+        return 16 * blocks;
+    }
+
+    /// <summary>The adjoint of <see cref="Double2Interior"/>'s pattern: input i gathers ¼·g[2i−1] + ¾·g[2i] + ¾·g[2i+1] +
+    /// ¼·g[2i+2] for i in [1, 1 + 8k); returns 8k.</summary>
+    private static unsafe int Half2Interior(ReadOnlySpan<float> g, Span<float> dst)
+    {
+        int w = dst.Length, blocks = (w - 2) / 8;
+        if (blocks <= 0) return 0;
+        var q = Vector256.Create(0.25f); var t = Vector256.Create(0.75f);
+        fixed (float* s = g, d = dst)
+            for (int b = 0; b < blocks; b++)
+            {
+                int i = 1 + 8 * b;
+                // even[k] = g[2(i+k)], odd[k] = g[2(i+k)+1]; oddPrev = g[2(i+k)−1], evenNext = g[2(i+k)+2].
+                var (even, odd) = Deinterleave(s + 2 * i);
+                var (evenPrev, oddPrev) = Deinterleave(s + 2 * i - 2);
+                var (evenNext, _) = Deinterleave(s + 2 * i + 2);
+                _ = evenPrev;
+                var sum = Avx.Add(Avx.Add(Avx.Multiply(q, oddPrev), Avx.Multiply(t, even)), Avx.Add(Avx.Multiply(t, odd), Avx.Multiply(q, evenNext)));
+                Avx.Store(d + i, sum);
+            }
+        return 8 * blocks;
+    }
+
+    /// <summary>16 values at p → (p[0], p[2], …, p[14]) and (p[1], p[3], …, p[15]).</summary>
+    private static unsafe (Vector256<float> even, Vector256<float> odd) Deinterleave(float* p)
+    {
+        var a = Avx.LoadVector256(p); var b = Avx.LoadVector256(p + 8);
+        var e = Avx.Shuffle(a, b, 0b10_00_10_00); // a0 a2 b0 b2 | a4 a6 b4 b6
+        var o = Avx.Shuffle(a, b, 0b11_01_11_01); // a1 a3 b1 b3 | a5 a7 b5 b7
+        return (Avx2.Permute4x64(e.AsDouble(), 0b11_01_10_00).AsSingle(), Avx2.Permute4x64(o.AsDouble(), 0b11_01_10_00).AsSingle());
+    }
+
+    /// <summary>dst[i] = v[2i] + v[2i + 1].</summary>
+    private static unsafe void PairSums(ReadOnlySpan<float> v, Span<float> dst)
+    {
+        int i = 0;
+        if (Avx2.IsSupported)
+            fixed (float* s = v, d = dst)
+                for (; i <= dst.Length - 8; i += 8)
+                {
+                    var h = Avx.HorizontalAdd(Avx.LoadVector256(s + 2 * i), Avx.LoadVector256(s + 2 * i + 8)); // pairs, lanes interleaved
+                    Avx.Store(d + i, Avx2.Permute4x64(h.AsDouble(), 0b11_01_10_00).AsSingle());
+                }
+        for (; i < dst.Length; i++) dst[i] = v[2 * i] + v[2 * i + 1];
     }
 }
