@@ -115,11 +115,56 @@ public static class Elementwise
                 for (; i + w <= e; i += w) op.Apply(Vector.LoadUnsafe(ref a0, (nuint)i), Vector.LoadUnsafe(ref b0, (nuint)i)).StoreUnsafe(ref y0, (nuint)i);
                 for (; i < e; i++) ya[i] = op.Apply(aa[i], ba[i]);
             });
+        else if (RowBroadcast(a.ShapeSpan, b.ShapeSpan, out int inner) is { } full)
+        {
+            // One operand is the other's shape with trailing 1s ([N, C, 1, 1] against [N, C, H, W]: a bias or time
+            // embedding): each of its values meets a contiguous row of `inner` values, in SIMD lanes.
+            var rows = full == 0 ? aa : ba; var per = full == 0 ? ba : aa;
+            CpuParallel.For(y.Length / inner, Math.Max(1, (1 << 15) / inner), (s, e) =>
+            {
+                int w = Vector<float>.Count;
+                ref float r0 = ref MemoryMarshal.GetArrayDataReference(rows); ref float y0 = ref MemoryMarshal.GetArrayDataReference(ya);
+                for (long o = s; o < e; o++)
+                {
+                    float c = per[o]; var vc = new Vector<float>(c);
+                    long i = o * inner, end = i + inner;
+                    if (full == 0)
+                    {
+                        for (; i + w <= end; i += w) op.Apply(Vector.LoadUnsafe(ref r0, (nuint)i), vc).StoreUnsafe(ref y0, (nuint)i);
+                        for (; i < end; i++) ya[i] = op.Apply(rows[i], c);
+                    }
+                    else
+                    {
+                        for (; i + w <= end; i += w) op.Apply(vc, Vector.LoadUnsafe(ref r0, (nuint)i)).StoreUnsafe(ref y0, (nuint)i);
+                        for (; i < end; i++) ya[i] = op.Apply(c, rows[i]);
+                    }
+                }
+            });
+        }
         else
             CpuParallel.For(y.Length, 1 << 15, (s, e) =>
             {
                 for (long i = s; i < e; i++) { var (ia, ib) = m.Offsets((int)i); ya[i] = op.Apply(aa[ia], ba[ib]); }
             });
+    }
+
+    /// <summary>0 when b is a's shape with its trailing t ≥ 1 dims set to 1 (1 for the mirror case), with
+    /// <paramref name="inner"/> = the product of those dims; null for any other broadcast.</summary>
+    private static int? RowBroadcast(ReadOnlySpan<int> a, ReadOnlySpan<int> b, out int inner)
+    {
+        inner = 1;
+        if (a.Length != b.Length) return null;
+        for (int full = 0; full < 2; full++)
+        {
+            ReadOnlySpan<int> big = full == 0 ? a : b, small = full == 0 ? b : a;
+            int t = big.Length;
+            while (t > 0 && small[t - 1] == 1) t--;
+            if (t == big.Length || !big[..t].SequenceEqual(small[..t])) continue;
+            inner = 1;
+            for (int i = t; i < big.Length; i++) inner *= big[i];
+            if (inner > 1) return full;
+        }
+        return null;
     }
 
     // ---------------------------------------------------------------- named ops

@@ -153,10 +153,43 @@ public static class Reduce
         first(new KernelConfig(layout.OutCount, group), new FirstOp(), second, 1, partial.View, partial.View, y, scale, 0f);
     }
 
+    /// <summary>Σ map(a[i], b[i]) over [start, start + count): float lanes over runs of 512, then double.</summary>
+    private static double RunSum<TMap>(TMap map, float[] a, float[] b, int start, int count) where TMap : struct, IBinaryOp
+    {
+        double acc = 0;
+        int w = System.Numerics.Vector<float>.Count, i = start, end = start + count;
+        ref float a0 = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(a);
+        ref float b0 = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(b);
+        while (i + w <= end)
+        {
+            var lanes = System.Numerics.Vector<float>.Zero;
+            int stop = Math.Min(end - w, i + 512);
+            for (; i <= stop; i += w) lanes += map.Apply(System.Numerics.Vector.LoadUnsafe(ref a0, (nuint)i), System.Numerics.Vector.LoadUnsafe(ref b0, (nuint)i));
+            acc += System.Numerics.Vector.Sum(lanes);
+        }
+        for (; i < end; i++) acc += map.Apply(a[i], b[i]);
+        return acc;
+    }
+
     private static void ReduceCpu<TMap>(TMap map, ReduceLayout layout, float[] a, float[] b, float[] y, float scale)
         where TMap : struct, IBinaryOp
     {
         int count = layout.ReduceCount;
+        // Reduced axes that are the innermost, contiguous ones (sums over H·W, over the last axis): each output is
+        // one contiguous run, summed in SIMD lanes.
+        bool contiguous = count > 1 && layout.ReducedOffset(1) == 1 && layout.ReducedOffset(count - 1) == count - 1;
+        if (contiguous && (layout.OutCount >= CpuParallel.Threads || count < 1 << 16))
+        {
+            CpuParallel.For(layout.OutCount, Math.Max(1, (1 << 14) / count), (s, e) =>
+            {
+                for (long o = s; o < e; o++)
+                {
+                    int kept = layout.KeptOffset((int)o);
+                    y[o] = (float)(RunSum(map, a, b, kept, count) * scale);
+                }
+            });
+            return;
+        }
         if (layout.OutCount >= CpuParallel.Threads || count < 1 << 16)
         {
             CpuParallel.For(layout.OutCount, Math.Max(1, (1 << 14) / Math.Max(1, count)), (s, e) =>

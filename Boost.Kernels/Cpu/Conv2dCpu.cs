@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Boost.Kernels.Cpu;
 
 /// <summary>
@@ -160,6 +162,17 @@ internal static class Conv2dCpu
         }
     }
 
+    /// <summary>src → dst; short runs (an image row) in SIMD lanes inline, long ones through CopyTo.</summary>
+    private static void Copy(ReadOnlySpan<float> src, Span<float> dst)
+    {
+        int n = src.Length, w = System.Numerics.Vector<float>.Count, i = 0;
+        if (n >= 256 || dst.Length < n) { src.CopyTo(dst); return; }
+        ref float s0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(src);
+        ref float d0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dst);
+        for (; i + w <= n; i += w) System.Numerics.Vector.LoadUnsafe(ref s0, (nuint)i).StoreUnsafe(ref d0, (nuint)i);
+        for (; i < n; i++) dst[i] = src[i];
+    }
+
     private static void AddScalar(Span<float> v, float a)
     {
         var va = new System.Numerics.Vector<float>(a);
@@ -217,12 +230,13 @@ internal static class Conv2dCpu
                 if ((uint)ih >= (uint)d.H) dst.Slice(q, run).Clear();
                 else if (d.Stride == 1)
                 {
-                    // iw = ow + t − pad + kw is contiguous: zero the part left and right of the image, copy the rest.
+                    // iw = ow + t − pad + kw is contiguous: zero the part left and right of the image (a pad's width,
+                    // written inline: a Clear call per row cost more than the zeros), copy the rest.
                     int iw0 = ow - d.Pad + kw;
                     int lo = Math.Clamp(-iw0, 0, run), hi = Math.Clamp(d.W - iw0, lo, run);
-                    dst.Slice(q, lo).Clear();
-                    x.AsSpan(xOff + (ci * d.H + ih) * d.W + iw0 + lo, hi - lo).CopyTo(dst.Slice(q + lo));
-                    dst.Slice(q + hi, run - hi).Clear();
+                    for (int t = 0; t < lo; t++) dst[q + t] = 0f;
+                    Copy(x.AsSpan(xOff + (ci * d.H + ih) * d.W + iw0 + lo, hi - lo), dst.Slice(q + lo));
+                    for (int t = hi; t < run; t++) dst[q + t] = 0f;
                 }
                 else
                 {

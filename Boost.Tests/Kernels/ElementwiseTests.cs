@@ -38,6 +38,8 @@ public class ElementwiseTests
     [TestCase(new[] { 2, 3, 5, 7 }, new[] { 2, 3, 1, 1 })]
     [TestCase(new[] { 1, 3, 1, 7 }, new[] { 5, 1 })]
     [TestCase(new[] { 9 }, new[] { 4, 1 })]
+    [TestCase(new[] { 2, 3, 1, 1 }, new[] { 2, 3, 9, 13 })]   // the row operand first (sub is not symmetric), SIMD rows with tails
+    [TestCase(new[] { 3, 1 }, new[] { 3, 37 })]
     public void BroadcastOps_MatchTwin(int[] aShape, int[] bShape)
     {
         foreach (var backend in Backends.All.Where(b => b != Backends.Cuda || Device.CudaDeviceCount() > 0))
