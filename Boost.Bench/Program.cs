@@ -36,6 +36,7 @@ Console.WriteLine($"device: {dev.Name}");
 var (peakGflops, peakGbs, peakHow) = Peak.Measure(dev);
 Console.WriteLine($"practical peak: {peakGflops:F1} GFLOP/s, {peakGbs:F1} GB/s ({peakHow})");
 var results = new Dictionary<string, object>();
+var medians = new Dictionary<string, double>();
 foreach (var c in Cases.All().Where(c => filter is null || c.Id.Contains(filter)))
 {
     Action run; IDisposable state;
@@ -60,12 +61,25 @@ foreach (var c in Cases.All().Where(c => filter is null || c.Id.Contains(filter)
         double? torchMs = Reference.LibtorchMs.TryGetValue(c.Id, out var t) ? t : null, speed = torchMs / ms, target = Reference.Target(c.Id);
         string vsTorch = speed is { } sp ? $"{sp,5:F2}× libtorch{(target is { } tg ? sp >= tg ? $" (≥ {tg:G2}: met)" : $" (< {tg:G2})" : "")}" : "";
         Console.WriteLine($"{c.Id,-26} {ms,10:F3} ms {(gflops is { } g ? $"{g,8:F1} GFLOP/s" : ""),-16} {(gbs is { } b ? $"{b,8:F1} GB/s" : ""),-12} {(pct is { } p ? $"{p,5:F1}% of peak" : ""),-14} {vsTorch,-30}{(extra is null ? "" : string.Join(" ", extra.Select(kv => $"{kv.Key} {kv.Value:G4}")))}  ({times.Count} runs)");
+        medians[c.Id] = ms;
         results[c.Id] = new { median_ms = ms, gflops, gbs, pct_of_peak = pct, libtorch_ms = torchMs, speed_vs_libtorch = speed, target_speed = target, extra };
+    }
+}
+// PyTorch on this machine, right after our cases: the like-for-like reference (the issue's figures are another CPU).
+var torch = dev is CpuDevice && !args.Contains("--no-torch") ? TorchHere.Measure(filter, Boost.Kernels.Cpu.CpuParallel.Threads, Console.Out) : null;
+if (torch is not null)
+{
+    Console.WriteLine($"PyTorch {torch.Version} here (oneDNN {(torch.Mkldnn ? "on" : "off")}), same threads: speed = torch ms / ours");
+    foreach (var (id, tms) in torch.Ms)
+    {
+        if (!medians.TryGetValue(id, out double ours)) continue;
+        Console.WriteLine($"{id,-26} ours {ours,10:F3} ms  torch {tms,10:F3} ms  {tms / ours,5:F2}× torch");
     }
 }
 if (json is not null)
 {
-    var doc = new { peak = new { gflops = peakGflops, gbs = peakGbs, how = peakHow }, machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", device = dev.Name, cases = results };
+    var doc = new { peak = new { gflops = peakGflops, gbs = peakGbs, how = peakHow },
+        torch_here = torch is null ? null : new { version = torch.Version, mkldnn = torch.Mkldnn, ms = torch.Ms }, machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", device = dev.Name, cases = results };
     File.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
     Console.WriteLine($"wrote {json}");
 }

@@ -35,3 +35,68 @@ public static class Reference
         : id.StartsWith("upsample") ? 2.0
         : null;
 }
+
+/// <summary>
+/// PyTorch measured on this machine in the same run: <c>scripts/torch_bench.py</c> times the op cases with
+/// <c>torch</c> (Debian: <c>apt install python3-torch</c>) on as many threads as we use. Absent torch is not an error:
+/// the run says so and keeps the issue's figures only.
+/// </summary>
+public static class TorchHere
+{
+    public sealed record Result(string Version, bool Mkldnn, IReadOnlyDictionary<string, double> Ms);
+
+    /// <summary>Interpreters tried in order: $BOOST_PYTHON, python3 on PATH, then Debian's /usr/bin/python3 (where
+    /// apt's python3-torch lives when PATH points at another Python).</summary>
+    private static IEnumerable<string> Pythons() =>
+        new[] { Environment.GetEnvironmentVariable("BOOST_PYTHON"), "python3", "/usr/bin/python3" }.OfType<string>().Distinct();
+
+    public static Result? Measure(string? filter, int threads, TextWriter log)
+    {
+        string script = Path.Combine(Boost.Train.Cli.Paths.Root, "scripts", "torch_bench.py");
+        if (!File.Exists(script)) { log.WriteLine($"PyTorch here: skipped ({script} not found)."); return null; }
+        string why = "no python3";
+        foreach (var python in Pythons())
+        {
+            var r = Run(python, script, filter, threads, log, out string? failure);
+            if (r is not null) return r;
+            why = failure ?? why;
+        }
+        log.WriteLine($"PyTorch here: skipped ({why}).");
+        return null;
+    }
+
+    private static Result? Run(string python, string script, string? filter, int threads, TextWriter log, out string? failure)
+    {
+        failure = null;
+        string json = Path.Combine(Path.GetTempPath(), $"boost-torch-{Environment.ProcessId}.json");
+        var psi = new System.Diagnostics.ProcessStartInfo(python)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var arg in new[] { script, "--threads", threads.ToString(), "--json", json }.Concat(filter is null ? [] : ["--filter", filter]))
+            psi.ArgumentList.Add(arg);
+        try
+        {
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var errorsTask = p.StandardError.ReadToEndAsync();
+            string output = p.StandardOutput.ReadToEnd(), errors = errorsTask.Result;
+            p.WaitForExit();
+            if (p.ExitCode != 0)
+            {
+                failure = errors.Contains("No module named 'torch'") ? $"{python} has no torch (apt install python3-torch)"
+                    : $"{python}: {errors.Trim().Split('\n').LastOrDefault() ?? $"exit {p.ExitCode}"}";
+                return null;
+            }
+            log.Write(output);
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+            var ms = doc.RootElement.GetProperty("cases").EnumerateObject().ToDictionary(c => c.Name, c => c.Value.GetDouble());
+            return new Result(doc.RootElement.GetProperty("torch").GetString() ?? "?", doc.RootElement.GetProperty("mkldnn").GetBoolean(), ms);
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            failure = $"no {python}";
+            return null;
+        }
+        finally { if (File.Exists(json)) File.Delete(json); }
+    }
+}
