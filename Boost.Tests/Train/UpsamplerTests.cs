@@ -127,4 +127,19 @@ public class UpsamplerTests
         Assert.That(() => Evaluator.ParseSolver("euler", 1, 1), Throws.ArgumentException);
         Assert.That(() => Evaluator.ParseSolver("heun3", 1, 1), Throws.ArgumentException);
     }
+
+    /// <summary>An image too small for the method's multiple gives no crop; the per-image log must still name the
+    /// photo each crop came from (it used to name the one at the crop's own index).</summary>
+    [Test]
+    public void Eval_LogNamesEachCropsOwnPhoto_WhenASmallImageIsSkipped()
+    {
+        string dir = PipelineFixtures.PhotoFolder("evalnames", 3, 20, 31);
+        // photo0 is 20×20, photo1 21×22, photo2 22×24; a multiple of 21 leaves photo0 without a crop.
+        using var images = ImageFolder.Load(dir);
+        var log = new StringWriter();
+        var bicubic = new EvalMethod("bicubic", lr => { var y = Resample.UpscaleBicubic(lr, 3); return (y, 0); });
+        var json = Evaluator.Run(images, 21, 3, 21, [bicubic], Path.Combine(dir, "eval.json"), null, log);
+        Assert.That((int)json["images"]!, Is.EqualTo(2), "photo0 is below the multiple");
+        Assert.That(log.ToString(), Does.Contain("image 1/2 (photo1.png)").And.Contain("image 2/2 (photo2.png)"), log.ToString());
+    }
 }

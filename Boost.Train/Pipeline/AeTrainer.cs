@@ -116,15 +116,21 @@ public static class AeTrainer
     }
 
     /// <summary>Centre crops (size rounded down to the factor and to the image) of every image.</summary>
-    public static List<ChwImage> ValidationCrops(ImageFolder images, int size, int factor)
+    public static List<ChwImage> ValidationCrops(ImageFolder images, int size, int factor) => ValidationCrops(images, size, factor, out _);
+
+    /// <param name="sources">for each crop, the index of its image in <paramref name="images"/> (images too small for
+    /// the factor give no crop, so crop i need not come from image i)</param>
+    public static List<ChwImage> ValidationCrops(ImageFolder images, int size, int factor, out List<int> sources)
     {
         var list = new List<ChwImage>();
+        sources = new List<int>();
         for (int i = 0; i < images.Count; i++)
         {
             int s = Math.Min(size, Math.Min(images.Images[i].Width, images.Images[i].Height)) / factor * factor;
             if (s < factor) continue;
             var img = images.Images[i];
             list.Add(images.GetChw(i, (img.Height - s) / 2, (img.Width - s) / 2, s, s));
+            sources.Add(i);
         }
         return list;
     }

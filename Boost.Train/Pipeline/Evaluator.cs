@@ -53,7 +53,7 @@ public static class Evaluator
     /// <returns>the JSON document (also written to <paramref name="jsonPath"/>) and the grid's path</returns>
     public static JsonObject Run(ImageFolder images, int size, int scale, int multiple, IReadOnlyList<EvalMethod> methods, string jsonPath, string? gridPath, TextWriter log, int maxImages = int.MaxValue)
     {
-        var crops = AeTrainer.ValidationCrops(images, size, multiple).Take(maxImages).ToList();
+        var crops = AeTrainer.ValidationCrops(images, size, multiple, out var sources).Take(maxImages).ToList();
         if (crops.Count == 0) throw new ArgumentException($"eval: no image in {images.Root} is at least {multiple}×{multiple}.");
         var sums = methods.ToDictionary(m => m.Name, _ => new double[5]); // psnr, ssim, hf, nfe, seconds
         var rows = new List<IReadOnlyList<ChwImage?>>();
@@ -73,7 +73,7 @@ public static class Evaluator
             }
             row.Add(hr);
             if (rows.Count < 8) rows.Add(row);
-            log.WriteLine($"eval: image {i + 1}/{crops.Count} ({Path.GetFileName(images.Paths[Math.Min(i, images.Paths.Count - 1)])})");
+            log.WriteLine($"eval: image {i + 1}/{crops.Count} ({Path.GetFileName(images.Paths[sources[i]])})");
         }
         var json = new JsonObject { ["images"] = crops.Count, ["scale"] = scale, ["size"] = crops[0].Height };
         var ms = new JsonObject();
