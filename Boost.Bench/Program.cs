@@ -69,7 +69,7 @@ foreach (var c in Cases.All().Where(c => filter is null || c.Id.Contains(filter)
 var torch = dev is CpuDevice && !args.Contains("--no-torch") ? TorchHere.Measure(filter, Boost.Kernels.Cpu.CpuParallel.Threads, Console.Out) : null;
 if (torch is not null)
 {
-    Console.WriteLine($"PyTorch {torch.Version} here (oneDNN {(torch.Mkldnn ? "on" : "off")}), same threads: speed = torch ms / ours");
+    Console.WriteLine($"PyTorch {torch.Version} here (oneDNN {(torch.Mkldnn ? "on" : "off")}, BLAS {torch.Blas}), same threads: speed = torch ms / ours");
     foreach (var (id, tms) in torch.Ms)
     {
         if (!medians.TryGetValue(id, out double ours)) continue;
@@ -79,7 +79,7 @@ if (torch is not null)
 if (json is not null)
 {
     var doc = new { peak = new { gflops = peakGflops, gbs = peakGbs, how = peakHow },
-        torch_here = torch is null ? null : new { version = torch.Version, mkldnn = torch.Mkldnn, ms = torch.Ms }, machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", device = dev.Name, cases = results };
+        torch_here = torch is null ? null : new { version = torch.Version, mkldnn = torch.Mkldnn, blas = torch.Blas, ms = torch.Ms }, machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", device = dev.Name, cases = results };
     File.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
     Console.WriteLine($"wrote {json}");
 }

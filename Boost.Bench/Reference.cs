@@ -38,12 +38,12 @@ public static class Reference
 
 /// <summary>
 /// PyTorch measured on this machine in the same run: <c>scripts/torch_bench.py</c> times the op cases with
-/// <c>torch</c> (Debian: <c>apt install python3-torch</c>) on as many threads as we use. Absent torch is not an error:
+/// <c>torch</c> (Debian: <c>apt install python3-torch libopenblas0-pthread</c>) on as many threads as we use. Absent torch is not an error:
 /// the run says so and keeps the figures only.
 /// </summary>
 public static class TorchHere
 {
-    public sealed record Result(string Version, bool Mkldnn, IReadOnlyDictionary<string, double> Ms);
+    public sealed record Result(string Version, bool Mkldnn, string Blas, IReadOnlyDictionary<string, double> Ms);
 
     /// <summary>Interpreters tried in order: $BOOST_PYTHON, python3 on PATH, then Debian's /usr/bin/python3 (where
     /// apt's python3-torch lives when PATH points at another Python).</summary>
@@ -90,7 +90,9 @@ public static class TorchHere
             log.Write(output);
             using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
             var ms = doc.RootElement.GetProperty("cases").EnumerateObject().ToDictionary(c => c.Name, c => c.Value.GetDouble());
-            return new Result(doc.RootElement.GetProperty("torch").GetString() ?? "?", doc.RootElement.GetProperty("mkldnn").GetBoolean(), ms);
+            var root = doc.RootElement;
+            string blas = root.TryGetProperty("blas", out var b) ? b.GetString() ?? "?" : "?";
+            return new Result(root.GetProperty("torch").GetString() ?? "?", root.GetProperty("mkldnn").GetBoolean(), blas, ms);
         }
         catch (System.ComponentModel.Win32Exception)
         {

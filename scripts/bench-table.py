@@ -27,7 +27,7 @@ def main(path):
     torch_ms = here.get("ms", {})
     if here:
         print(f"PyTorch measured on this machine right after our cases: torch {here['version']} "
-              f"(oneDNN {'on' if here.get('mkldnn') else 'off'}), same thread count.")
+              f"(oneDNN {'on' if here.get('mkldnn') else 'off'}, BLAS `{here.get('blas', '?')}`), same thread count.")
     print()
     print("| case | ms | GFLOP/s | GB/s | % of peak | PyTorch here ms | vs PyTorch here | issue's libtorch ms | vs issue's libtorch | issue's bar |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")

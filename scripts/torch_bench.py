@@ -2,11 +2,13 @@
 """PyTorch on this machine, the same cases and shapes as Boost.Bench's quick mode (float32, NCHW, CPU).
 
 usage: python3 scripts/torch_bench.py --threads 2 --json OUT.json [--filter SUBSTRING]
-Boost.Bench --quick runs it after its own cases when `import torch` works (Debian: apt install python3-torch) and
-puts the figures beside ours. Median of up to 30 timed runs after a warm-up, each case stopping after ~4 s.
+Boost.Bench --quick runs it after its own cases when `import torch` works and puts the figures beside ours. Debian:
+`apt install python3-torch libopenblas0-pthread` (Debian's torch calls the system BLAS for matmul and attention:
+without OpenBLAS that is the reference BLAS, ~30x slower; convolutions go through oneDNN either way). Median of up to 30 timed runs after a warm-up, each case stopping after ~4 s.
 """
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -100,8 +102,9 @@ def main():
             continue
         cases[name] = timed(make())
         print(f"torch {name:<26} {cases[name]:10.3f} ms", flush=True)
+    blas = "/etc/alternatives/libblas.so.3-x86_64-linux-gnu"
     doc = {"torch": torch.__version__, "threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available(),
-           "cases": cases}
+           "blas": os.path.realpath(blas) if os.path.exists(blas) else "unknown", "cases": cases}
     with open(a.json, "w") as f:
         json.dump(doc, f, indent=2)
 
