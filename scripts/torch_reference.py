@@ -2,11 +2,13 @@
 """Independent PyTorch definitions of our models, for the interop tests (Boost.Tests/Models/TorchInteropTests.cs).
 
 usage: python3 scripts/torch_reference.py unet WEIGHTS INPUTS OUT
+       python3 scripts/torch_reference.py unet-export WEIGHTS_OUT INPUTS OUT
        python3 scripts/torch_reference.py vae CONFIG.json WEIGHTS INPUTS OUT
 
 `unet`: the guided-diffusion UNetModel of ../shared/specs/unet-bench.md (the `bench` settings), written from the spec
 with guided-diffusion's module names, so `load_state_dict(strict=True)` of a file Boost wrote checks every key and
-shape; INPUTS holds x [N, 8, 32, 32] and t [N]; OUT gets y.
+shape; INPUTS holds x [N, 8, 32, 32] and t [N]; OUT gets y. `unet-export` goes the other way: PyTorch's own
+initialisation (seed 0) is saved to WEIGHTS_OUT for Boost to load, with its output on INPUTS.
 `vae`: diffusers' AutoencoderKL layout (encoder/decoder down_blocks, mid_block with one attention, quant convs) for
 any `block_out_channels` / `layers_per_block` / `latent_channels` / `norm_num_groups`; INPUTS holds x; OUT gets the
 posterior mean and the decoded mean.
@@ -293,6 +295,14 @@ def main(argv):
         weights, inputs, out = argv[1:4]
         model = BenchUNet()
         model.load_state_dict(read_safetensors(weights), strict=True)
+        io = read_safetensors(inputs)
+        with torch.no_grad():
+            write_safetensors(out, {"y": model(io["x"], io["t"])})
+    elif argv[0] == "unet-export":
+        weights, inputs, out = argv[1:4]
+        torch.manual_seed(0)
+        model = BenchUNet()
+        write_safetensors(weights, model.state_dict())
         io = read_safetensors(inputs)
         with torch.no_grad():
             write_safetensors(out, {"y": model(io["x"], io["t"])})
