@@ -42,28 +42,10 @@ public static class Cases
             Conv("conv3x3_c64_64_fwd", 8, 64, 64, 1, backward: false),
             Conv("conv3x3_c64_64_bwd", 8, 64, 64, 1, backward: true),
             Conv("conv3x3s2_c128_32_fwd", 8, 128, 32, 2, backward: false),
-            new("groupnorm_fwd", 0, 2.0 * 8 * 128 * 32 * 32 * F, d =>
-            {
-                var bag = new Bag(); var x = R(bag, d, 3, 8, 128, 32, 32); var w = R(bag, d, 4, 128); var b = R(bag, d, 5, 128);
-                return (() => { GroupNorm.Forward(x, 32, w, b, 1e-6f, out var m, out var r).Dispose(); m.Dispose(); r.Dispose(); }, bag);
-            }),
-            new("groupnorm_bwd", 0, 3.0 * 8 * 128 * 32 * 32 * F, d =>
-            {
-                var bag = new Bag(); var x = R(bag, d, 3, 8, 128, 32, 32); var w = R(bag, d, 4, 128); var b = R(bag, d, 5, 128); var g = R(bag, d, 6, 8, 128, 32, 32);
-                bag.Add(GroupNorm.Forward(x, 32, w, b, 1e-6f, out var m, out var r)); bag.Add(m); bag.Add(r);
-                return (() => { var (dx, dw, db) = GroupNorm.Backward(g, x, m, r, w, 32); dx.Dispose(); dw?.Dispose(); db?.Dispose(); }, bag);
-            }),
-            new("attention_fwd", 4.0 * 8 * 4 * 256 * 256 * 64, 0, d =>
-            {
-                var bag = new Bag(); var q = R(bag, d, 7, 8, 4, 256, 64); var k = R(bag, d, 8, 8, 4, 256, 64); var v = R(bag, d, 9, 8, 4, 256, 64);
-                return (() => { Attention.Forward(q, k, v, 0.125f, out var lse).Dispose(); lse.Dispose(); }, bag);
-            }),
-            new("attention_bwd", 8.0 * 8 * 4 * 256 * 256 * 64, 0, d =>
-            {
-                var bag = new Bag(); var q = R(bag, d, 7, 8, 4, 256, 64); var k = R(bag, d, 8, 8, 4, 256, 64); var v = R(bag, d, 9, 8, 4, 256, 64); var g = R(bag, d, 10, 8, 4, 256, 64);
-                var o = bag.Add(Attention.Forward(q, k, v, 0.125f, out var lse)); bag.Add(lse);
-                return (() => { var (dq, dk, dv) = Attention.Backward(g, q, k, v, o, lse, 0.125f); dq.Dispose(); dk.Dispose(); dv.Dispose(); }, bag);
-            }),
+            Norm("groupnorm_fwd", 8, 128, 32, backward: false),
+            Norm("groupnorm_bwd", 8, 128, 32, backward: true),
+            Attn("attention_fwd", 8, 4, 256, 64, backward: false),
+            Attn("attention_bwd", 8, 4, 256, 64, backward: true),
             Up("upsample_nearest_fwd", bilinear: false, backward: false),
             Up("upsample_nearest_bwd", bilinear: false, backward: true),
             Up("upsample_bilinear_fwd", bilinear: true, backward: false),
@@ -125,12 +107,12 @@ public static class Cases
         });
     }
 
-    private static BenchCase Up(string id, bool bilinear, bool backward)
+    private static BenchCase Up(string id, bool bilinear, bool backward, int n = 8, int c = 128, int hw = 32)
     {
-        const long small = 8L * 128 * 32 * 32, big = small * 4;
+        long small = (long)n * c * hw * hw, big = small * 4;
         return new(id, 0, (small + big) * 4.0, d =>
         {
-            var bag = new Bag(); var x = R(bag, d, 17, 8, 128, 32, 32); var g = R(bag, d, 18, 8, 128, 64, 64);
+            var bag = new Bag(); var x = R(bag, d, 17, n, c, hw, hw); var g = R(bag, d, 18, n, c, 2 * hw, 2 * hw);
             Action run = (bilinear, backward) switch
             {
                 (false, false) => () => Upsample.Nearest(x, 2).Dispose(),
@@ -140,5 +122,79 @@ public static class Cases
             };
             return (run, bag);
         });
+    }
+
+    private static BenchCase Attn(string id, int b, int h, int t, int dh, bool backward)
+    {
+        float scale = 1f / MathF.Sqrt(dh);
+        return new(id, (backward ? 8.0 : 4.0) * b * h * t * t * dh, 0, d =>
+        {
+            var bag = new Bag(); var q = R(bag, d, 7, b, h, t, dh); var k = R(bag, d, 8, b, h, t, dh); var v = R(bag, d, 9, b, h, t, dh);
+            if (!backward) return (() => { Attention.Forward(q, k, v, scale, out var lse).Dispose(); lse.Dispose(); }, bag);
+            var g = R(bag, d, 10, b, h, t, dh);
+            var o = bag.Add(Attention.Forward(q, k, v, scale, out var l)); bag.Add(l);
+            return (() => { var (dq, dk, dv) = Attention.Backward(g, q, k, v, o, l, scale); dq.Dispose(); dk.Dispose(); dv.Dispose(); }, bag);
+        });
+    }
+
+    private static BenchCase Norm(string id, int n, int c, int hw, bool backward)
+    {
+        long count = (long)n * c * hw * hw;
+        return new(id, 0, (backward ? 3.0 : 2.0) * count * 4, d =>
+        {
+            var bag = new Bag(); var x = R(bag, d, 3, n, c, hw, hw); var w = R(bag, d, 4, c); var b = R(bag, d, 5, c);
+            if (!backward) return (() => { GroupNorm.Forward(x, 32, w, b, 1e-6f, out var m, out var r).Dispose(); m.Dispose(); r.Dispose(); }, bag);
+            var g = R(bag, d, 6, n, c, hw, hw);
+            bag.Add(GroupNorm.Forward(x, 32, w, b, 1e-6f, out var mean, out var rstd)); bag.Add(mean); bag.Add(rstd);
+            return (() => { var (dx, dw, db) = GroupNorm.Backward(g, x, mean, rstd, w, 32); dx.Dispose(); dw?.Dispose(); db?.Dispose(); }, bag);
+        });
+    }
+
+    /// <summary>
+    /// GPU-sized shapes (issue 6): the `paper` UNet at 128² latents, batch 4, and its layers' conv, norm, attention
+    /// and upsampling shapes; the same ids in <c>scripts/torch_bench.py --gpu-shapes</c> (except the UNet cases).
+    /// </summary>
+    public static IReadOnlyList<BenchCase> Gpu()
+    {
+        const int n = 4;
+        var list = new List<BenchCase>
+        {
+            new("gpu_matmul_4096", 2.0 * 4096 * 4096 * 4096, 3.0 * 4096 * 4096 * 4, d =>
+            {
+                var bag = new Bag(); var a = R(bag, d, 1, 4096, 4096); var b = R(bag, d, 2, 4096, 4096);
+                return (() => MatMul.Gemm(a, b).Dispose(), bag);
+            }),
+            Conv("gpu_conv3x3_c128_128_fwd", n, 128, 128, 1, backward: false),
+            Conv("gpu_conv3x3_c128_128_bwd", n, 128, 128, 1, backward: true),
+            Conv("gpu_conv3x3_c512_32_fwd", n, 512, 32, 1, backward: false),
+            Conv("gpu_conv3x3_c512_32_bwd", n, 512, 32, 1, backward: true),
+            Conv("gpu_conv3x3s2_c256_64_fwd", n, 256, 64, 2, backward: false),
+            Norm("gpu_groupnorm_fwd", n, 256, 64, backward: false),
+            Norm("gpu_groupnorm_bwd", n, 256, 64, backward: true),
+            Attn("gpu_attention_fwd", n, 16, 256, 64, backward: false),
+            Attn("gpu_attention_bwd", n, 16, 256, 64, backward: true),
+            Up("gpu_upsample_nearest_fwd", bilinear: false, backward: false, n, 512, 32),
+            Up("gpu_upsample_nearest_bwd", bilinear: false, backward: true, n, 512, 32),
+            new("gpu_unet_paper_forward", 0, 0, d =>
+            {
+                var bag = new Bag(); var unet = bag.Add(new UNetModel(UNetConfig.Paper, d)); var x = R(bag, d, 11, n, 8, 128, 128);
+                float[] t = Enumerable.Range(0, n).Select(i => i * 250f).ToArray();
+                return (() => { using var s = Tape.NoGrad(); unet.Forward(Ops.Constant(x.Clone()), t); }, bag);
+            }),
+            new("gpu_unet_paper_train_step", 0, 0, d =>
+            {
+                var bag = new Bag(); var unet = bag.Add(new UNetModel(UNetConfig.Paper, d)); var x = R(bag, d, 11, n, 8, 128, 128); var y = R(bag, d, 12, n, 4, 128, 128);
+                var opt = bag.Add(new AdamW(unet.Parameters()) { WeightDecay = 0.01f });
+                float[] t = Enumerable.Range(0, n).Select(i => i * 250f).ToArray();
+                return (() =>
+                {
+                    unet.ZeroGrad();
+                    using var tape = Tape.Record();
+                    tape.Backward(Ops.MseLoss(unet.Forward(Ops.Constant(x.Clone()), t), Ops.Constant(y.Clone())));
+                    opt.Update(1e-4f);
+                }, bag);
+            }),
+        };
+        return list;
     }
 }

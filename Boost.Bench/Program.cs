@@ -7,7 +7,7 @@ using Boost.Kernels;
 // dotnet run -c Release --project Boost.Bench                      → BenchmarkDotNet over every case
 // dotnet run -c Release --project Boost.Bench -- --quick --json F  → short median timings, one JSON object
 // dotnet run -c Release --project Boost.Bench -- --check [--small] --device cuda [--json F] → device vs CPU (GpuCheck.cs)
-string? device = null, json = null; bool quick = false, check = false, small = false; string? filter = null;
+string? device = null, json = null; bool quick = false, check = false, small = false, gpuShapes = false; string? filter = null;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -15,6 +15,7 @@ for (int i = 0; i < args.Length; i++)
         case "--quick": quick = true; break;
         case "--check": check = true; break;
         case "--small": small = true; break;
+        case "--gpu-shapes": gpuShapes = true; break;
         case "--json" when i + 1 < args.Length: json = args[++i]; break;
         case "--device" when i + 1 < args.Length: device = args[++i]; break;
         case "--filter" when i + 1 < args.Length: filter = args[++i]; break;
@@ -37,7 +38,7 @@ var (peakGflops, peakGbs, peakHow) = Peak.Measure(dev);
 Console.WriteLine($"practical peak: {peakGflops:F1} GFLOP/s, {peakGbs:F1} GB/s ({peakHow})");
 var results = new Dictionary<string, object>();
 var medians = new Dictionary<string, double>();
-foreach (var c in Cases.All().Where(c => filter is null || c.Id.Contains(filter)))
+foreach (var c in (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => filter is null || c.Id.Contains(filter)))
 {
     Action run; IDisposable state;
     try { (run, state) = c.Setup(dev); }
@@ -66,20 +67,22 @@ foreach (var c in Cases.All().Where(c => filter is null || c.Id.Contains(filter)
     }
 }
 // PyTorch on this machine, right after our cases: the like-for-like reference (the issue's figures are another CPU).
-var torch = dev is CpuDevice && !args.Contains("--no-torch") ? TorchHere.Measure(filter, Boost.Kernels.Cpu.CpuParallel.Threads, Console.Out) : null;
-if (torch is not null)
+var torchRuns = args.Contains("--no-torch") ? [] : TorchHere.Runs(dev, filter, gpuShapes, Console.Out);
+if (torchRuns.Count > 0)
 {
-    Console.WriteLine($"PyTorch {torch.Version} here (oneDNN {(torch.Mkldnn ? "on" : "off")}, BLAS {torch.Blas}), same threads: speed = torch ms / ours");
-    foreach (var (id, tms) in torch.Ms)
+    var first = torchRuns[0];
+    Console.WriteLine($"PyTorch {first.Version} on {first.Device} (oneDNN {(first.Mkldnn ? "on" : "off")}, BLAS {first.Blas}): speed = torch ms / ours");
+    foreach (var id in medians.Keys.Where(id => torchRuns.Any(r => r.Ms.ContainsKey(id))))
     {
-        if (!medians.TryGetValue(id, out double ours)) continue;
-        Console.WriteLine($"{id,-26} ours {ours,10:F3} ms  torch {tms,10:F3} ms  {tms / ours,5:F2}× torch");
+        double ours = medians[id];
+        var cells = torchRuns.Where(r => r.Ms.ContainsKey(id)).Select(r => $"{r.Label} {r.Ms[id],10:F3} ms {r.Ms[id] / ours,6:F2}×");
+        Console.WriteLine($"{id,-26} ours {ours,10:F3} ms  {string.Join("  ", cells)}");
     }
 }
 if (json is not null)
 {
     var doc = new { peak = new { gflops = peakGflops, gbs = peakGbs, how = peakHow },
-        torch_here = torch is null ? null : new { version = torch.Version, mkldnn = torch.Mkldnn, blas = torch.Blas, ms = torch.Ms }, machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", device = dev.Name, cases = results };
+        torch_runs = torchRuns.Select(r => new { label = r.Label, version = r.Version, device = r.Device, tf32 = r.Tf32, mkldnn = r.Mkldnn, blas = r.Blas, ms = r.Ms }), machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", device = dev.Name, cases = results };
     File.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
     Console.WriteLine($"wrote {json}");
 }

@@ -1,3 +1,5 @@
+using Boost.Kernels;
+
 namespace Boost.Bench;
 
 /// <summary>
@@ -43,21 +45,37 @@ public static class Reference
 /// </summary>
 public static class TorchHere
 {
-    public sealed record Result(string Version, bool Mkldnn, string Blas, IReadOnlyDictionary<string, double> Ms);
+    public sealed record Result(string Label, string Version, bool Mkldnn, string Blas, string Device, bool Tf32, IReadOnlyDictionary<string, double> Ms);
+
+    /// <summary>The PyTorch runs that match a Boost device: the CPU once (same thread count); a CUDA GPU twice, TF32 off
+    /// then on (issue 6). Empty when torch is absent (said in the log).</summary>
+    public static List<Result> Runs(Device dev, string? filter, bool gpuShapes, TextWriter log)
+    {
+        var runs = new List<Result>();
+        if (dev is CpuDevice)
+        {
+            if (Measure(filter, Boost.Kernels.Cpu.CpuParallel.Threads, "cpu", gpuShapes, false, "torch", log) is { } r) runs.Add(r);
+        }
+        else if (dev is IlgpuDevice { IsSimulator: false })
+            foreach (bool tf32 in new[] { false, true })
+                if (Measure(filter, 1, "cuda", gpuShapes, tf32, tf32 ? "torch tf32" : "torch fp32", log) is { } r) runs.Add(r);
+                else break;
+        return runs;
+    }
 
     /// <summary>Interpreters tried in order: $BOOST_PYTHON, python3 on PATH, then Debian's /usr/bin/python3 (where
     /// apt's python3-torch lives when PATH points at another Python).</summary>
     private static IEnumerable<string> Pythons() =>
         new[] { Environment.GetEnvironmentVariable("BOOST_PYTHON"), "python3", "/usr/bin/python3" }.OfType<string>().Distinct();
 
-    public static Result? Measure(string? filter, int threads, TextWriter log)
+    public static Result? Measure(string? filter, int threads, string device, bool gpuShapes, bool tf32, string label, TextWriter log)
     {
         string script = Path.Combine(Boost.Train.Cli.Paths.Root, "scripts", "torch_bench.py");
         if (!File.Exists(script)) { log.WriteLine($"PyTorch here: skipped ({script} not found)."); return null; }
         string why = "no python3";
         foreach (var python in Pythons())
         {
-            var r = Run(python, script, filter, threads, log, out string? failure);
+            var r = Run(python, script, filter, threads, device, gpuShapes, tf32, label, log, out string? failure);
             if (r is not null) return r;
             why = failure ?? why;
         }
@@ -65,7 +83,8 @@ public static class TorchHere
         return null;
     }
 
-    private static Result? Run(string python, string script, string? filter, int threads, TextWriter log, out string? failure)
+    private static Result? Run(string python, string script, string? filter, int threads, string device, bool gpuShapes, bool tf32, string label,
+        TextWriter log, out string? failure)
     {
         failure = null;
         string json = Path.Combine(Path.GetTempPath(), $"boost-torch-{Environment.ProcessId}.json");
@@ -73,7 +92,10 @@ public static class TorchHere
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
-        foreach (var arg in new[] { script, "--threads", threads.ToString(), "--json", json }.Concat(filter is null ? [] : ["--filter", filter]))
+        var args = new List<string> { script, "--threads", threads.ToString(), "--json", json, "--device", device, "--tf32", tf32 ? "on" : "off" };
+        if (filter is not null) args.AddRange(["--filter", filter]);
+        if (gpuShapes) args.Add("--gpu-shapes");
+        foreach (var arg in args)
             psi.ArgumentList.Add(arg);
         try
         {
@@ -92,7 +114,8 @@ public static class TorchHere
             var ms = doc.RootElement.GetProperty("cases").EnumerateObject().ToDictionary(c => c.Name, c => c.Value.GetDouble());
             var root = doc.RootElement;
             string blas = root.TryGetProperty("blas", out var b) ? b.GetString() ?? "?" : "?";
-            return new Result(root.GetProperty("torch").GetString() ?? "?", root.GetProperty("mkldnn").GetBoolean(), blas, ms);
+            string where = root.TryGetProperty("device", out var dv) ? dv.GetString() ?? device : device;
+            return new Result(label, root.GetProperty("torch").GetString() ?? "?", root.GetProperty("mkldnn").GetBoolean(), blas, where, tf32, ms);
         }
         catch (System.ComponentModel.Win32Exception)
         {

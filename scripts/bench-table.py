@@ -2,9 +2,9 @@
 """Prints the Markdown table of a Boost.Bench quick-mode JSON (--json FILE), for BENCHMARKS.md.
 
 usage: python3 scripts/bench-table.py bench-results/FILE.json
-Columns: median ms, GFLOP/s or GB/s, % of the run's measured peak, PyTorch measured on the same machine in the same
-run (when it was installed) and the speed ratio (torch ms / ours), then issue 3/6's libtorch figure (another CPU)
-with its ratio and the issue's bar. Numbers are copied, never typed.
+Columns: median ms, GFLOP/s or GB/s, % of the run's measured peak, each PyTorch run of the same run (CPU: one; CUDA:
+TF32 off and on) with its speed ratio (torch ms / ours), then issue 3/6's libtorch figure (another CPU) with its ratio
+and the issue's bar. Numbers are copied, never typed.
 """
 import json
 import sys
@@ -23,14 +23,20 @@ def main(path):
     peak = doc.get("peak", {})
     print(f"Machine: {doc['machine']}; device `{doc['device']}`; practical peak measured in the run: "
           f"{fmt(peak.get('gflops'), 1)} GFLOP/s, {fmt(peak.get('gbs'), 1)} GB/s ({peak.get('how', '?')}). Raw JSON: `{path}`.")
-    here = doc.get("torch_here") or {}
-    torch_ms = here.get("ms", {})
-    if here:
-        print(f"PyTorch measured on this machine right after our cases: torch {here['version']} "
-              f"(oneDNN {'on' if here.get('mkldnn') else 'off'}, BLAS `{here.get('blas', '?')}`), same thread count.")
+    runs = doc.get("torch_runs")
+    if runs is None:  # the first session-3 files: one CPU run under "torch_here"
+        here = doc.get("torch_here")
+        runs = [dict(here, label="PyTorch here")] if here else []
+    for r in runs:
+        print(f"{r['label']}: torch {r['version']} on {r.get('device', 'cpu')} (oneDNN {'on' if r.get('mkldnn') else 'off'}, "
+              f"BLAS `{r.get('blas', '?')}`{', TF32 on' if r.get('tf32') else ''}), measured right after our cases in the same run.")
     print()
-    print("| case | ms | GFLOP/s | GB/s | % of peak | PyTorch here ms | vs PyTorch here | issue's libtorch ms | vs issue's libtorch | issue's bar |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    head = ["case", "ms", "GFLOP/s", "GB/s", "% of peak"]
+    for r in runs:
+        head += [f"{r['label']} ms", f"vs {r['label']}"]
+    head += ["issue's libtorch ms", "vs issue's libtorch", "issue's bar"]
+    print("| " + " | ".join(head) + " |")
+    print("|---|" + "---:|" * (len(head) - 2) + "---|")
     for case, r in doc["cases"].items():
         ms = r["median_ms"]
         speed, target = r.get("speed_vs_libtorch"), r.get("target_speed")
@@ -38,9 +44,11 @@ def main(path):
         extra = r.get("extra") or {}
         name = f"`{case}`" + "".join(f" ({k} {v:g})" for k, v in extra.items())
         lib = r.get("libtorch_ms")
-        cells = [name, fmt(ms, 3 if ms < 10 else 2), fmt(r.get("gflops"), 1), fmt(r.get("gbs"), 1), fmt(r.get("pct_of_peak"), 1),
-                 fmt(torch_ms.get(case), 3), ratio(torch_ms.get(case), ms),
-                 fmt(lib, 3 if lib is not None and lib < 1 else 2), ratio(lib, ms), bar]
+        cells = [name, fmt(ms, 3 if ms < 10 else 2), fmt(r.get("gflops"), 1), fmt(r.get("gbs"), 1), fmt(r.get("pct_of_peak"), 1)]
+        for run in runs:
+            t = run["ms"].get(case)
+            cells += [fmt(t, 3), ratio(t, ms)]
+        cells += [fmt(lib, 3 if lib is not None and lib < 1 else 2), ratio(lib, ms), bar]
         print("| " + " | ".join(cells) + " |")
 
 

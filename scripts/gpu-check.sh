@@ -5,6 +5,10 @@
 # On the device machine (from the repository root):
 #   ./publish/gpu/Boost.Bench --check --device cuda --json $OUT/gpu-check.json   # every op vs the CPU backend; exit 1 on FAIL
 #   ./publish/gpu/Boost.Bench --quick --device cuda --json $OUT/bench-cuda.json  # median timings of the bench cases
+#   ./publish/gpu/Boost.Bench --quick --gpu-shapes --device cuda --json $OUT/bench-cuda-gpu.json
+#       # the paper UNet at 128² latents (batch 4) and its layers' shapes; where python3 imports torch (the device
+#       # machine has it), scripts/torch_bench.py times the same op shapes on the GPU with TF32 off and on in the same
+#       # run; `python3 scripts/bench-table.py FILE` then gives BENCHMARKS.md's table with both ratios.
 # Here, without a GPU (proves the comparison and the ILGPU launch paths; the real shapes on the simulator are far too slow):
 #   ./publish/gpu/Boost.Bench --check --device cpu                  # CPU vs CPU: must PASS trivially
 #   ./publish/gpu/Boost.Bench --check --small --device ilgpu-cpu    # tiny shapes on the simulator, a few seconds
