@@ -52,7 +52,7 @@ public static partial class Commands
     {
         var o = ReadTrainOptions(a, "train-ae", new TrainOptions
         {
-            RunDir = "", Steps = 10_000, Batch = 8, Lr = 1e-3f, Warmup = 100, EmaDecay = 0.999f, ValidateEvery = 300, CheckpointEvery = 250,
+            RunDir = "", Steps = 10_000, Batch = 8, Lr = 1e-3f, Warmup = 100, EmaDecay = 0.99f, ValidateEvery = 200, CheckpointEvery = 250,
         });
         var ae = new AeOptions
         {

@@ -29,13 +29,15 @@ public sealed record AeOptions
 public static class AeTrainer
 {
     /// <summary>
-    /// The default (shipped) small autoencoder: f = 4, 4 latent channels, 954,567 parameters. 8 norm groups, not
-    /// 32: with 32 groups over 32 channels every group is one channel, the norm strips each channel's mean and the
-    /// reconstructions came out grey (measured: desaturated at 400 steps, val PSNR 18.2 dB).
+    /// The default (shipped) small autoencoder: f = 2, 4 latent channels, 658,375 parameters. f = 2 keeps each 2×2
+    /// RGB patch in 4 numbers (3× compression): on the CPU it reached 28.0 dB / SSIM 0.910 on the held-out crops
+    /// after 2,400 steps, where f = 4 ([32, 64, 64], 12×) was at 23.3 dB / 0.755 after 1,900 and rising slowly.
+    /// 8 norm groups, not 32: with 32 groups over 32 channels every group is one channel, the norm strips each
+    /// channel's mean and the reconstructions came out grey (measured: desaturated at 400 steps, val PSNR 18.2 dB).
     /// </summary>
     public static AutoencoderKLConfig Small => new()
     {
-        BlockOutChannels = [32, 64, 64], LayersPerBlock = 1, LatentChannels = 4, NormNumGroups = 8, ScalingFactor = 1f,
+        BlockOutChannels = [32, 64], LayersPerBlock = 1, LatentChannels = 4, NormNumGroups = 8, ScalingFactor = 1f,
     };
 
     public static AutoencoderKLConfig Train(Device device, ImageFolder train, ImageFolder val, AutoencoderKLConfig config,
