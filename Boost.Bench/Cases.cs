@@ -50,25 +50,8 @@ public static class Cases
             Up("upsample_nearest_bwd", bilinear: false, backward: true),
             Up("upsample_bilinear_fwd", bilinear: true, backward: false),
             Up("upsample_bilinear_bwd", bilinear: true, backward: true),
-            new("unet_bench_forward", 23.19e9, 0, d =>
-            {
-                var bag = new Bag(); var unet = bag.Add(new UNetModel(UNetConfig.Bench, d)); var x = R(bag, d, 11, 8, 8, 32, 32);
-                float[] t = Enumerable.Range(0, 8).Select(i => i * 120f).ToArray();
-                return (() => { using var s = Tape.NoGrad(); unet.Forward(Ops.Constant(x.Clone()), t); }, bag);
-            }),
-            new("unet_bench_train_step", 3 * 23.19e9, 0, d =>
-            {
-                var bag = new Bag(); var unet = bag.Add(new UNetModel(UNetConfig.Bench, d)); var x = R(bag, d, 11, 8, 8, 32, 32); var y = R(bag, d, 12, 8, 4, 32, 32);
-                var opt = bag.Add(new AdamW(unet.Parameters()) { WeightDecay = 0.01f });
-                float[] t = Enumerable.Range(0, 8).Select(i => i * 120f).ToArray();
-                return (() =>
-                {
-                    unet.ZeroGrad();
-                    using var tape = Tape.Record();
-                    tape.Backward(Ops.MseLoss(unet.Forward(Ops.Constant(x.Clone()), t), Ops.Constant(y.Clone())));
-                    opt.Update(1e-4f);
-                }, bag);
-            }),
+            UNetForward("unet_bench_forward", UNetConfig.Bench, 8, 32, 120f, 23.19e9),
+            UNetTrainStep("unet_bench_train_step", UNetConfig.Bench, 8, 32, 120f, 3 * 23.19e9),
             Boost128(),
         };
         return list;
@@ -175,26 +158,32 @@ public static class Cases
             Attn("gpu_attention_bwd", n, 16, 256, 64, backward: true),
             Up("gpu_upsample_nearest_fwd", bilinear: false, backward: false, n, 512, 32),
             Up("gpu_upsample_nearest_bwd", bilinear: false, backward: true, n, 512, 32),
-            new("gpu_unet_paper_forward", 0, 0, d =>
-            {
-                var bag = new Bag(); var unet = bag.Add(new UNetModel(UNetConfig.Paper, d)); var x = R(bag, d, 11, n, 8, 128, 128);
-                float[] t = Enumerable.Range(0, n).Select(i => i * 250f).ToArray();
-                return (() => { using var s = Tape.NoGrad(); unet.Forward(Ops.Constant(x.Clone()), t); }, bag);
-            }),
-            new("gpu_unet_paper_train_step", 0, 0, d =>
-            {
-                var bag = new Bag(); var unet = bag.Add(new UNetModel(UNetConfig.Paper, d)); var x = R(bag, d, 11, n, 8, 128, 128); var y = R(bag, d, 12, n, 4, 128, 128);
-                var opt = bag.Add(new AdamW(unet.Parameters()) { WeightDecay = 0.01f });
-                float[] t = Enumerable.Range(0, n).Select(i => i * 250f).ToArray();
-                return (() =>
-                {
-                    unet.ZeroGrad();
-                    using var tape = Tape.Record();
-                    tape.Backward(Ops.MseLoss(unet.Forward(Ops.Constant(x.Clone()), t), Ops.Constant(y.Clone())));
-                    opt.Update(1e-4f);
-                }, bag);
-            }),
+            UNetForward("gpu_unet_paper_forward", UNetConfig.Paper, n, 128, 250f, 0),
+            UNetTrainStep("gpu_unet_paper_train_step", UNetConfig.Paper, n, 128, 250f, 0),
         };
         return list;
     }
+
+    /// <summary>No-grad forward of a UNet at batch n, 8 input channels, res² (times 0, tStep, 2·tStep, …): one ODE evaluation.</summary>
+    private static BenchCase UNetForward(string id, UNetConfig config, int n, int res, float tStep, double flops) => new(id, flops, 0, d =>
+    {
+        var bag = new Bag(); var unet = bag.Add(new UNetModel(config, d)); var x = R(bag, d, 11, n, 8, res, res);
+        float[] t = Enumerable.Range(0, n).Select(i => i * tStep).ToArray();
+        return (() => { using var s = Tape.NoGrad(); unet.Forward(Ops.Constant(x.Clone()), t); }, bag);
+    });
+
+    /// <summary>Forward + MSE + backward + AdamW of a UNet at batch n, res².</summary>
+    private static BenchCase UNetTrainStep(string id, UNetConfig config, int n, int res, float tStep, double flops) => new(id, flops, 0, d =>
+    {
+        var bag = new Bag(); var unet = bag.Add(new UNetModel(config, d)); var x = R(bag, d, 11, n, 8, res, res); var y = R(bag, d, 12, n, 4, res, res);
+        var opt = bag.Add(new AdamW(unet.Parameters()) { WeightDecay = 0.01f });
+        float[] t = Enumerable.Range(0, n).Select(i => i * tStep).ToArray();
+        return (() =>
+        {
+            unet.ZeroGrad();
+            using var tape = Tape.Record();
+            tape.Backward(Ops.MseLoss(unet.Forward(Ops.Constant(x.Clone()), t), Ops.Constant(y.Clone())));
+            opt.Update(1e-4f);
+        }, bag);
+    });
 }

@@ -80,6 +80,26 @@ public class TorchInteropTests
         Assert.That(code, Is.EqualTo(0), $"torch_reference.py {args[0]} failed:\n{stdout}\n{stderr}");
     }
 
+    /// <summary>Our UNet on x [n, 8, 32, 32] at times t, no grad.</summary>
+    private static float[] Ours(UNetModel unet, float[] x, float[] t)
+    {
+        using var tape = Tape.NoGrad();
+        using var xt = Tensor.FromArray(Device.Cpu, x, t.Length, 8, 32, 32);
+        return unet.Forward(Ops.Constant(xt.Clone()), t).Value.ToArray();
+    }
+
+    /// <summary>Compares ours with tensor <paramref name="name"/> of the reference's output file, scaled to its magnitude
+    /// (which must exceed <paramref name="minScale"/>, so agreement cannot come from near-zero outputs).</summary>
+    private static void AgreesWithReference(float[] ours, string outFile, string name, double minScale, string what)
+    {
+        using var file = SafeTensorsFile.Read(outFile);
+        var theirs = file.ReadFloat32(name);
+        Assert.That(theirs.Length, Is.EqualTo(ours.Length), $"{what}: output size");
+        double scale = theirs.Max(v => Math.Abs((double)v));
+        Assert.That(scale, Is.GreaterThan(minScale), $"{what}: the reference output must not be trivially small");
+        Compare.Close(ours, theirs.Select(v => (double)v).ToArray(), atol: 2e-4 * scale, rtol: 1e-3, what: what);
+    }
+
     /// <summary>The bench UNet (6,475,652 parameters, every one seeded, the zero-initialised output convs included),
     /// batch 2 at 32×32 with two times: ours and guided-diffusion's layout in PyTorch agree.</summary>
     [Test]
@@ -94,18 +114,9 @@ public class TorchInteropTests
         var x = Seeded.Floats(701, 2 * 8 * 32 * 32);
         float[] t = [37.5f, 912.25f];
         SafeTensorsFile.Write(Path.Combine(dir, "in.safetensors"), [("x", [2, 8, 32, 32], x), ("t", [2], t)]);
-        float[] ours;
-        using (Tape.NoGrad())
-        using (var xt = Tensor.FromArray(dev, x, 2, 8, 32, 32))
-            ours = unet.Forward(Ops.Constant(xt.Clone()), t).Value.ToArray();
-
+        var ours = Ours(unet, x, t);
         RunReference("unet", Path.Combine(dir, "unet.safetensors"), Path.Combine(dir, "in.safetensors"), Path.Combine(dir, "out.safetensors"));
-        using var file = SafeTensorsFile.Read(Path.Combine(dir, "out.safetensors"));
-        var theirs = file.ReadFloat32("y");
-        Assert.That(theirs.Length, Is.EqualTo(ours.Length), "output size");
-        double scale = theirs.Max(v => Math.Abs((double)v));
-        Assert.That(scale, Is.GreaterThan(1e-2), "the reference output must not be trivially small");
-        Compare.Close(ours, theirs.Select(v => (double)v).ToArray(), atol: 2e-4 * scale, rtol: 1e-3, what: "bench UNet vs PyTorch");
+        AgreesWithReference(ours, Path.Combine(dir, "out.safetensors"), "y", 1e-2, "bench UNet vs PyTorch");
         Directory.Delete(dir, recursive: true);
     }
 
@@ -123,15 +134,7 @@ public class TorchInteropTests
         var dev = Device.Cpu;
         using var unet = new UNetModel(UNetConfig.Bench, dev, seed: 1);
         Checkpoint.Load(unet, Path.Combine(dir, "torch.safetensors"));
-        float[] ours;
-        using (Tape.NoGrad())
-        using (var xt = Tensor.FromArray(dev, x, 2, 8, 32, 32))
-            ours = unet.Forward(Ops.Constant(xt.Clone()), t).Value.ToArray();
-        using var file = SafeTensorsFile.Read(Path.Combine(dir, "out.safetensors"));
-        var theirs = file.ReadFloat32("y");
-        double scale = theirs.Max(v => Math.Abs((double)v));
-        Assert.That(scale, Is.GreaterThan(1e-3), "the reference output must not be trivially small");
-        Compare.Close(ours, theirs.Select(v => (double)v).ToArray(), atol: 2e-4 * scale, rtol: 1e-3, what: "PyTorch-initialised UNet in Boost");
+        AgreesWithReference(Ours(unet, x, t), Path.Combine(dir, "out.safetensors"), "y", 1e-3, "PyTorch-initialised UNet in Boost");
         Directory.Delete(dir, recursive: true);
     }
 
@@ -153,16 +156,9 @@ public class TorchInteropTests
         var x = Seeded.Floats(703, 1 * 8 * 32 * 32);
         float[] t = [400f];
         SafeTensorsFile.Write(Path.Combine(dir, "in.safetensors"), [("x", [1, 8, 32, 32], x), ("t", [1], t)]);
-        float[] ours;
-        using (Tape.NoGrad())
-        using (var xt = Tensor.FromArray(dev, x, 1, 8, 32, 32))
-            ours = unet.Forward(Ops.Constant(xt.Clone()), t).Value.ToArray();
+        var ours = Ours(unet, x, t);
         RunReference("unet", weights, Path.Combine(dir, "in.safetensors"), Path.Combine(dir, "out.safetensors"));
-        using var file = SafeTensorsFile.Read(Path.Combine(dir, "out.safetensors"));
-        var theirs = file.ReadFloat32("y");
-        double scale = theirs.Max(v => Math.Abs((double)v));
-        Assert.That(scale, Is.GreaterThan(1e-2), "the reference output must not be trivially small");
-        Compare.Close(ours, theirs.Select(v => (double)v).ToArray(), atol: 2e-4 * scale, rtol: 1e-3, what: "shipped CFM vs PyTorch");
+        AgreesWithReference(ours, Path.Combine(dir, "out.safetensors"), "y", 1e-2, "shipped CFM vs PyTorch");
         Directory.Delete(dir, recursive: true);
     }
 
@@ -191,14 +187,8 @@ public class TorchInteropTests
         }
 
         RunReference("vae", Path.Combine(dir, "config.json"), Path.Combine(dir, "vae.safetensors"), Path.Combine(dir, "in.safetensors"), Path.Combine(dir, "out.safetensors"));
-        using var file = SafeTensorsFile.Read(Path.Combine(dir, "out.safetensors"));
-        foreach (var (name, ours) in new[] { ("mean", mean), ("decoded", decoded) })
-        {
-            var theirs = file.ReadFloat32(name);
-            double scale = theirs.Max(v => Math.Abs((double)v));
-            Assert.That(scale, Is.GreaterThan(1e-2), $"{name}: the reference output must not be trivially small");
-            Compare.Close(ours, theirs.Select(v => (double)v).ToArray(), atol: 2e-4 * scale, rtol: 1e-3, what: $"AutoencoderKL {name} vs PyTorch");
-        }
+        AgreesWithReference(mean, Path.Combine(dir, "out.safetensors"), "mean", 1e-2, "AutoencoderKL mean vs PyTorch");
+        AgreesWithReference(decoded, Path.Combine(dir, "out.safetensors"), "decoded", 1e-2, "AutoencoderKL decoded vs PyTorch");
         Directory.Delete(dir, recursive: true);
     }
 }
