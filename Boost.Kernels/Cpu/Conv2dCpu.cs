@@ -136,7 +136,7 @@ internal static class Conv2dCpu
                 for (int n = first; n < last; n++) { WeightGradImage(d, dy, x, n, block, acc, off, b, 1); b = 1f; }
             }
         });
-        for (int c = 1; c < chunks; c++) AddTo(dw.AsSpan(0, size), partials.AsSpan(c * size, size));
+        for (int c = 1; c < chunks; c++) Simd.AddTo(dw.AsSpan(0, size), partials.AsSpan(c * size, size));
         s_partials = partials;
     }
 
@@ -179,14 +179,6 @@ internal static class Conv2dCpu
         int i = 0, w = System.Numerics.Vector<float>.Count;
         for (; i <= v.Length - w; i += w) (new System.Numerics.Vector<float>(v.Slice(i, w)) + va).CopyTo(v.Slice(i, w));
         for (; i < v.Length; i++) v[i] += a;
-    }
-
-    private static void AddTo(Span<float> acc, ReadOnlySpan<float> v)
-    {
-        int i = 0, w = System.Numerics.Vector<float>.Count;
-        for (; i <= acc.Length - w; i += w)
-            (new System.Numerics.Vector<float>(acc.Slice(i, w)) + new System.Numerics.Vector<float>(v.Slice(i, w))).CopyTo(acc.Slice(i, w));
-        for (; i < acc.Length; i++) acc[i] += v[i];
     }
 
     /// <summary>db[c] = Σ_{n,p} dy[n, c, p] + beta·db[c], in parallel over channels.</summary>

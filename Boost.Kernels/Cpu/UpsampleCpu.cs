@@ -62,7 +62,7 @@ public static class UpsampleCpu
                 // The f source rows summed in SIMD lanes, then each run of f columns.
                 long first = (row / h * outH + row % h * factor) * outW;
                 dy.AsSpan((int)first, outW).CopyTo(sum);
-                for (int a = 1; a < factor; a++) AddTo(sum, dy.AsSpan((int)(first + (long)a * outW), outW));
+                for (int a = 1; a < factor; a++) Simd.AddTo(sum, dy.AsSpan((int)(first + (long)a * outW), outW));
                 var dst = dx.AsSpan((int)(row * w), w);
                 if (factor == 2) PairSums(sum, dst);
                 else
@@ -74,15 +74,6 @@ public static class UpsampleCpu
                     }
             }
         });
-    }
-
-    /// <summary>acc += v, in SIMD lanes.</summary>
-    private static void AddTo(Span<float> acc, ReadOnlySpan<float> v)
-    {
-        int width = Vector<float>.Count, i = 0;
-        for (; i <= acc.Length - width; i += width)
-            (new Vector<float>(acc.Slice(i, width)) + new Vector<float>(v.Slice(i, width))).CopyTo(acc.Slice(i, width));
-        for (; i < acc.Length; i++) acc[i] += v[i];
     }
 
     /// <summary>acc += a·v, in SIMD lanes.</summary>
@@ -168,7 +159,7 @@ public static class UpsampleCpu
                     var ty = rows[oy];
                     var g = dy.AsSpan((int)((plane * outH + oy) * outW), outW);
                     var r0 = spread.AsSpan(ty.I0 * outW, outW);
-                    if (ty.I1 == ty.I0) AddTo(r0, g);
+                    if (ty.I1 == ty.I0) Simd.AddTo(r0, g);
                     else
                     {
                         AddScaled(r0, g, 1f - ty.Lambda);
