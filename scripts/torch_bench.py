@@ -40,45 +40,36 @@ def rand(*shape, grad=False):
     return (torch.rand(*shape, device=DEVICE) * 4 - 2).requires_grad_(grad)
 
 
+def forward_or_grad(fwd, inputs, backward):
+    """The forward itself, or the gradients of one forward's output with respect to `inputs` (graph kept)."""
+    if not backward:
+        return fwd
+    y = fwd()
+    g = rand(*y.shape)
+    return lambda: torch.autograd.grad(y, inputs, g, retain_graph=True)
+
+
 def conv(n, c, s, stride, backward):
     """3×3, c → c channels, padding 1; backward = dX + dW."""
     x, w, b = rand(n, c, s, s, grad=backward), rand(c, c, 3, 3, grad=backward), rand(c)
-    if not backward:
-        return lambda: F.conv2d(x, w, b, stride=stride, padding=1)
-    y = F.conv2d(x, w, b, stride=stride, padding=1)
-    g = rand(*y.shape)
-    return lambda: torch.autograd.grad(y, (x, w), g, retain_graph=True)
+    return forward_or_grad(lambda: F.conv2d(x, w, b, stride=stride, padding=1), (x, w), backward)
 
 
 def groupnorm(backward, n=8, c=128, s=32):
     x, w, b = rand(n, c, s, s, grad=backward), rand(c, grad=backward), rand(c, grad=backward)
-    if not backward:
-        return lambda: F.group_norm(x, 32, w, b, 1e-6)
-    y = F.group_norm(x, 32, w, b, 1e-6)
-    g = rand(*y.shape)
-    return lambda: torch.autograd.grad(y, (x, w, b), g, retain_graph=True)
+    return forward_or_grad(lambda: F.group_norm(x, 32, w, b, 1e-6), (x, w, b), backward)
 
 
 def attention(backward, b=8, h=4, t=256, d=64):
     q, k, v = (rand(b, h, t, d, grad=backward) for _ in range(3))
 
-    def fwd():
-        return torch.softmax(q @ k.transpose(-1, -2) * d ** -0.5, dim=-1) @ v
-    if not backward:
-        return fwd
-    y = fwd()
-    g = rand(*y.shape)
-    return lambda: torch.autograd.grad(y, (q, k, v), g, retain_graph=True)
+    return forward_or_grad(lambda: torch.softmax(q @ k.transpose(-1, -2) * d ** -0.5, dim=-1) @ v, (q, k, v), backward)
 
 
 def upsample(mode, backward, n=8, c=128, s=32):
     x = rand(n, c, s, s, grad=backward)
     kw = {"align_corners": False} if mode == "bilinear" else {}
-    if not backward:
-        return lambda: F.interpolate(x, scale_factor=2, mode=mode, **kw)
-    y = F.interpolate(x, scale_factor=2, mode=mode, **kw)
-    g = rand(*y.shape)
-    return lambda: torch.autograd.grad(y, (x,), g, retain_graph=True)
+    return forward_or_grad(lambda: F.interpolate(x, scale_factor=2, mode=mode, **kw), (x,), backward)
 
 
 CASES = {
