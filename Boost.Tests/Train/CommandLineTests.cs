@@ -42,6 +42,10 @@ public class CommandLineTests
         Assert.That(Run("frobnicate"), Is.EqualTo((2, "")).Using<(int, string)>((a, b) => a.Item1 == b.Item1 && a.Item2.Contains("unknown command")));
         var (code, text) = Run("boost", "--device", "cpu", "--in", "x.png", "--out", "y.png", "--solver", "dopri5", "--steps", "4");
         Assert.That(code, Is.EqualTo(2)); Assert.That(text, Does.Contain("--steps is for fixed-step solvers"));
+        (code, text) = Run("boost", "--device", "cpu", "--in", "x.png", "--out", "y.png", "--temperature", "-1");
+        Assert.That(code, Is.EqualTo(2)); Assert.That(text, Does.Contain("--temperature must be ≥ 0"));
+        (code, text) = Run("eval", "--device", "cpu", "--back-projection", "-2");
+        Assert.That(code, Is.EqualTo(2)); Assert.That(text, Does.Contain("--back-projection"));
         (code, text) = Run("eval", "--device", "cpu", "--sovlers", "euler4");
         Assert.That(code, Is.EqualTo(2)); Assert.That(text, Does.Contain("--sovlers"));
         (code, text) = Run("train", "--device", "cpu", "--steps");
@@ -69,6 +73,11 @@ public class CommandLineTests
         Assert.That(code, Is.EqualTo(0), text);
         var info = SixLabors.ImageSharp.Image.Identify(outPng);
         Assert.That((info.Width, info.Height), Is.EqualTo((41 * 4, 42 * 4)), "exactly 4× the LR size");
+        Assert.That(text, Does.Contain($"temperature {Commands.DefaultTemperature:G3}, back-projection {Commands.DefaultBackProjection}"));
+        string rawPng = Path.Combine(run, "raw.png");
+        (code, text) = Run("boost", "--device", "cpu", "--weights", weights, "--in", png, "--out", rawPng, "--solver", "euler", "--steps", "2", "--temperature", "1", "--back-projection", "0");
+        Assert.That(code, Is.EqualTo(0), text);
+        Assert.That(File.ReadAllBytes(rawPng), Is.Not.EqualTo(File.ReadAllBytes(outPng)), "temperature and back-projection reach the image");
 
         // A latent in, a latent and an image out.
         string latIn = Path.Combine(run, "lr.safetensors"), latOut = Path.Combine(run, "hr.safetensors");
@@ -78,13 +87,14 @@ public class CommandLineTests
         using (var f = Boost.Models.SafeTensors.SafeTensorsFile.Read(latOut)) Assert.That(f.Info("latent").Shape, Is.EqualTo(new[] { 1, 4, 16, 16 }));
 
         string json = Path.Combine(run, "eval", "eval.json");
-        (code, text) = Run("eval", "--device", "cpu", "--weights", weights, "--data", photos, "--json", json, "--size", "32", "--solvers", "euler2,dopri5", "--rtol", "1e-2", "--atol", "1e-2");
+        (code, text) = Run("eval", "--device", "cpu", "--weights", weights, "--data", photos, "--json", json, "--size", "32", "--solvers", "euler2,dopri5,euler2@0", "--rtol", "1e-2", "--atol", "1e-2", "--back-projection", "2");
         Assert.That(code, Is.EqualTo(0), text);
         var e = JsonNode.Parse(File.ReadAllText(json))!;
         Assert.That((int)e["images"]!, Is.EqualTo(3));
         Assert.That((int)e["scale"]!, Is.EqualTo(4));
         var methods = e["methods"]!.AsObject();
-        Assert.That(methods.Select(kv => kv.Key), Is.SupersetOf(new[] { "bicubic", "latent_bilinear", "cfm_dopri5", "cfm_euler2" }));
+        Assert.That(methods.Select(kv => kv.Key), Is.SupersetOf(new[] { "bicubic", "latent_bilinear", "cfm_dopri5", "cfm_euler2", "cfm_euler2_bp", "cfm_euler2_t0", "cfm_euler2_t0_bp" }));
+        Assert.That(methods.Select(kv => kv.Key), Has.None.EqualTo("bicubic_bp"));
         Assert.That((double)methods["cfm_euler2"]!["nfe"]!, Is.EqualTo(2));
         Assert.That((double)methods["cfm_dopri5"]!["nfe"]!, Is.GreaterThan(2));
         Assert.That((double)methods["bicubic"]!["psnr"]!, Is.GreaterThan(10).And.LessThan(60));

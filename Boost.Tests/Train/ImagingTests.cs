@@ -460,6 +460,30 @@ public class ImagingTests
         Compare.Close(Resample.UpscaleBilinear(x, 2).Data, want, rtol: 1e-6, atol: 1e-6, what: "bilinear 2x2→4x4");
     }
 
+    /// <summary>Back-projection shrinks the LR inconsistency ‖↓x − lr‖ with each iteration, keeps the detail above
+    /// the LR band (the HR residual from ↓ is the input's where it started consistent), and rejects non-multiples.</summary>
+    [Test]
+    public void BackProject_ConvergesToTheLrImage_AndKeepsHighFrequencies()
+    {
+        var truth = new ChwImage(Support.Seeded.Floats(41, 3 * 36 * 44, -0.9f, 0.9f), 3, 36, 44);
+        var lr = Resample.ResizeAntialiased(truth, 9, 11);
+        var guess = truth.Clone();
+        for (int i = 0; i < guess.Data.Length; i++) guess.Data[i] = 0.7f * guess.Data[i] - 0.15f; // wrong contrast and brightness
+        double Inconsistency(ChwImage x)
+        {
+            var d = Resample.ResizeAntialiased(x, 9, 11);
+            return Math.Sqrt(d.Data.Zip(lr.Data, (a, b) => (double)(a - b) * (a - b)).Average());
+        }
+        double e0 = Inconsistency(guess), e1 = Inconsistency(Resample.BackProject(guess, lr, 1)), e5 = Inconsistency(Resample.BackProject(guess, lr, 5));
+        Assert.That(e1, Is.LessThan(0.5 * e0), $"{e0} → {e1}");
+        Assert.That(e5, Is.LessThan(0.5 * e1), $"{e1} → {e5}");
+        Assert.That(Resample.BackProject(guess, lr, 0).Data, Is.EqualTo(guess.Data), "0 iterations: the input (already in range)");
+        // A consistent input stays itself (up to the clamp, which the truth's range avoids).
+        Compare.Close(Resample.BackProject(truth, lr, 3).Data, truth.Data.Select(v => (double)v).ToArray(), rtol: 0, atol: 1e-4, what: "consistent input");
+        Assert.Throws<ArgumentException>(() => Resample.BackProject(truth, Resample.ResizeAntialiased(truth, 10, 11), 1));
+        Assert.Throws<ArgumentException>(() => Resample.BackProject(truth, lr, -1));
+    }
+
     [Test]
     public void Resample_RejectsBadShapes()
     {

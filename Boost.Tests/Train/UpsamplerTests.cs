@@ -63,6 +63,21 @@ public class UpsamplerTests
         Assert.That(Math.Sqrt(s2 / cv.Length), Is.EqualTo(1).Within(0.08));
     }
 
+    [TestCase(0.5f)]
+    [TestCase(0f)]
+    public void Source_TemperatureScalesOnlyTheNoise(float temperature)
+    {
+        var up = Tiny();
+        using var c = Support.Seeded.Tensor(Device.Cpu, 6, 1, 4, 8, 8);
+        using var full = up.Source(c, 3);
+        using var cooled = up.Source(c, 3, temperature);
+        float a = MathF.Sqrt(up.Config.AlphaBar);
+        var cv = c.ToArray(); var fv = full.ToArray(); var tv = cooled.ToArray();
+        for (int i = 0; i < cv.Length; i++)
+            Assert.That(tv[i] - a * cv[i], Is.EqualTo(temperature * (fv[i] - a * cv[i])).Within(1e-5f), $"element {i}");
+        Assert.That(() => up.Source(c, 3, -0.1f), Throws.InstanceOf<ArgumentOutOfRangeException>());
+    }
+
     [Test]
     public void PadReplicate_RepeatsTheLastRowAndColumn()
     {
@@ -126,6 +141,37 @@ public class UpsamplerTests
         Assert.That(Evaluator.ParseSolver("dopri5", 1e-4, 2e-4).solver.Atol, Is.EqualTo(2e-4));
         Assert.That(() => Evaluator.ParseSolver("euler", 1, 1), Throws.ArgumentException);
         Assert.That(() => Evaluator.ParseSolver("heun3", 1, 1), Throws.ArgumentException);
+        Assert.That(Evaluator.ParseSolver("dopri5", 1, 1).temperature, Is.EqualTo(1f));
+        var cooled = Evaluator.ParseSolver("euler40@0.5", 1, 1);
+        Assert.That((cooled.name, cooled.solver, cooled.temperature), Is.EqualTo(("euler40_t0.5", SolverOptions.Fixed("euler", 40), 0.5f)));
+        Assert.That(Evaluator.ParseSolver("dopri5@0", 1, 1).name, Is.EqualTo("dopri5_t0"));
+        Assert.That(() => Evaluator.ParseSolver("dopri5@-1", 1, 1), Throws.ArgumentException);
+        Assert.That(() => Evaluator.ParseSolver("dopri5@warm", 1, 1), Throws.ArgumentException);
+    }
+
+    /// <summary>With back-projection asked for, each costed row gets a "_bp" twin computed from that row's own
+    /// output (the model runs once), with its NFE; rows without a cost (bicubic) get none.</summary>
+    [Test]
+    public void Eval_BackProjectionAddsATwinOfEachModelRow()
+    {
+        string dir = PipelineFixtures.PhotoFolder("evalbp", 2, 24, 33);
+        using var images = ImageFolder.Load(dir);
+        int calls = 0;
+        var bicubic = new EvalMethod("bicubic", lr => { var y = Resample.UpscaleBicubic(lr, 3); return (y, 0); });
+        // A "model" whose colours are off: its low frequencies are wrong, which back-projection should mend.
+        var model = new EvalMethod("model", lr =>
+        {
+            calls++;
+            var y = Resample.UpscaleBicubic(lr, 3);
+            for (int i = 0; i < y.Data.Length; i++) y.Data[i] = 0.6f * y.Data[i] + 0.2f;
+            return (y, 7);
+        }, ReportCost: true);
+        var json = Evaluator.Run(images, 24, 3, 3, [bicubic, model], Path.Combine(dir, "eval.json"), null, new StringWriter(), backProjection: 3);
+        var methods = json["methods"]!.AsObject();
+        Assert.That(methods.Select(m => m.Key), Is.EqualTo(new[] { "bicubic", "model", "model_bp" }));
+        Assert.That(calls, Is.EqualTo(2), "the model runs once per image");
+        Assert.That((double)methods["model_bp"]!["nfe"]!, Is.EqualTo(7));
+        Assert.That((double)methods["model_bp"]!["psnr"]!, Is.GreaterThan((double)methods["model"]!["psnr"]! + 3));
     }
 
     /// <summary>An image too small for the method's multiple gives no crop; the per-image log must still name the

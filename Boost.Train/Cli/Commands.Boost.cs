@@ -24,6 +24,11 @@ public static partial class Commands
         return SolverOptions.Fixed(method, steps == 0 ? (method == "euler" ? 40 : 10) : steps > 0 ? steps : throw new UsageException("--steps must be positive."));
     }
 
+    /// <summary>boost's sampling temperature (source noise × τ) and back-projection iterations: chosen on the training
+    /// photos (eval --data data/photos/train), not on the held-out ones the README reports.</summary>
+    public const float DefaultTemperature = 0.5f;
+    public const int DefaultBackProjection = 3;
+
     /// <summary><c>boost</c>: ×4 of one image (PNG/JPEG/… in, PNG out), or of a latent (safetensors in and out).</summary>
     public static int BoostImage(Args a, Device device, TextWriter log)
     {
@@ -32,6 +37,10 @@ public static partial class Commands
         string? input = a.String("in"), output = a.String("out"), latentIn = a.String("latent-in"), latentOut = a.String("latent-out");
         var solver = ReadSolver(a);
         ulong seed = a.ULong("seed", 0);
+        float temperature = a.Float("temperature", DefaultTemperature);
+        if (!(temperature >= 0)) throw new UsageException("--temperature must be ≥ 0 (1: the trained source noise, 0: none).");
+        int backProjection = a.Int("back-projection", DefaultBackProjection);
+        if (backProjection < 0) throw new UsageException("--back-projection takes a number of iterations ≥ 0 (0: off).");
         a.CheckAllUsed();
         if ((input is null) == (latentIn is null)) throw new UsageException("boost needs exactly one of --in IMAGE or --latent-in FILE.safetensors.");
         if (input is not null && output is null) throw new UsageException("boost --in needs --out FILE.png.");
@@ -42,8 +51,8 @@ public static partial class Commands
         if (input is not null)
         {
             var lr = ImageLoader.LoadChw(input);
-            log.WriteLine($"boost: {input} {lr.Width}x{lr.Height} → {lr.Width * up.Config.Scale}x{lr.Height * up.Config.Scale} with {weights}/{model}, {Describe(solver, up)}");
-            var (hr, nfe) = up.Boost(lr, solver, seed);
+            log.WriteLine($"boost: {input} {lr.Width}x{lr.Height} → {lr.Width * up.Config.Scale}x{lr.Height * up.Config.Scale} with {weights}/{model}, {Describe(solver, up)}{(up.Config.Objective == "cfm" ? $", temperature {temperature:G3}" : "")}, back-projection {backProjection}");
+            var (hr, nfe) = up.Boost(lr, solver, seed, temperature, backProjection);
             ImageConvert.SavePng(hr, output!);
             log.WriteLine($"wrote {output} (NFE {nfe}, {sw.Elapsed.TotalSeconds:F1} s)");
             return 0;
@@ -62,7 +71,7 @@ public static partial class Commands
         using var z = Tensor.FromArray(device, file.ReadFloat32(file.Names[0]), shape);
         using var cond = Boost.Kernels.Upsample.Bilinear(z, up.Config.Scale);
         if (up.Config.LrPath != "latent") log.WriteLine("note: this model was trained with the pixel-space (psu) condition; a latent input uses the latent-bilinear condition.");
-        var (x1, nfe2) = up.Generate(cond, solver, seed);
+        var (x1, nfe2) = up.Generate(cond, solver, seed, temperature);
         using (x1)
         {
             if (latentOut is not null)

@@ -14,17 +14,18 @@ public static partial class Commands
         string cfmDir = a.String("cfm", "cfm"), regDir = a.String("regression", "regression");
         string json = a.String("json", Path.Combine(Paths.Runs, $"eval-{DateTime.Now:yyyyMMdd-HHmmss}", "eval.json"));
         string grid = a.String("grid", Path.ChangeExtension(json, ".png"));
-        int size = a.Int("size", 128), max = a.Int("max-images", int.MaxValue);
+        int size = a.Int("size", 128), max = a.Int("max-images", int.MaxValue), bp = a.Int("back-projection", 0);
+        if (bp < 0) throw new UsageException("--back-projection takes a number of iterations ≥ 0.");
         double rtol = a.Double("rtol", 1e-3), atol = a.Double("atol", 1e-3);
         var solvers = a.String("solvers", "dopri5,euler40").Split(',', StringSplitOptions.RemoveEmptyEntries)
             .Select(s => { try { return Evaluator.ParseSolver(s, rtol, atol); } catch (ArgumentException e) { throw new UsageException(e.Message); } }).ToList();
         a.CheckAllUsed();
-        RunEval(device, data, weights, cfmDir, regDir, json, grid, size, max, solvers, log);
+        RunEval(device, data, weights, cfmDir, regDir, json, grid, size, max, solvers, log, bp);
         return 0;
     }
 
     private static void RunEval(Device device, string data, string weights, string cfmDir, string regDir, string json, string grid, int size, int max,
-        List<(string, Sampling.SolverOptions)> solvers, TextWriter log)
+        List<(string, Sampling.SolverOptions, float)> solvers, TextWriter log, int backProjection = 0)
     {
         Upsampler? Try(string dir)
         {
@@ -39,7 +40,7 @@ public static partial class Commands
         int scale = (cfm ?? reg)?.Config.Scale ?? 4;
         int multiple = (cfm ?? reg)?.HrMultiple ?? scale;
         var methods = Evaluator.Methods(cfm, reg, solvers, scale);
-        Evaluator.Run(images, size, scale, multiple, methods, json, grid, log, max);
+        Evaluator.Run(images, size, scale, multiple, methods, json, grid, log, max, backProjection);
         log.WriteLine($"wrote {json} and {grid}");
     }
 

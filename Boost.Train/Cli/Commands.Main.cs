@@ -9,7 +9,8 @@ public static partial class Commands
     /// The main job (no command): trains the CFM on the shipped photos with the shipped autoencoder for a budget that
     /// suits the device (CPU: 6 minutes, so clone → build → latent cache → train → eval stays within 15 minutes on 2
     /// cores with the f = 2 autoencoder, whose cache and evaluation cost more than f = 4's; GPU:
-    /// 10 minutes), then evaluates it beside bicubic, latent bilinear and the shipped regression model.
+    /// 10 minutes), then evaluates it beside bicubic, latent bilinear and the shipped regression model: at the
+    /// trained temperature and at boost's default one, each raw and back-projected.
     /// </summary>
     public static int MainJob(Args a, Device device, TextWriter log)
     {
@@ -40,7 +41,8 @@ public static partial class Commands
             CfmTrainer.Train(device, ae, aeFile, train, val, config, o, opts, model, log, "(main job) " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)));
         string json = Path.Combine(o.RunDir, "eval.json"), grid = Path.Combine(o.RunDir, "eval.png");
         RunEval(device, Paths.ValPhotos, weights, model, "regression", json, grid, 128, max,
-            [Evaluator.ParseSolver("dopri5", 1e-3, 1e-3), Evaluator.ParseSolver("euler40", 0, 0)], log);
+            [Evaluator.ParseSolver("dopri5", 1e-3, 1e-3), Evaluator.ParseSolver("euler40", 0, 0),
+             Evaluator.ParseSolver(FormattableString.Invariant($"dopri5@{DefaultTemperature}"), 1e-3, 1e-3)], log, DefaultBackProjection);
         log.WriteLine($"""
 
             done. outputs in {o.RunDir}:

@@ -59,6 +59,7 @@ public static partial class Commands
             Crop = a.Int("crop", 64),
             KlWeight = a.Float("kl", new AeOptions().KlWeight),
             EdgeWeight = a.Float("edge", new AeOptions().EdgeWeight),
+            LogvarInit = a.Has("logvar-init") ? a.Float("logvar-init", 0f) : null,
         };
         var config = a.String("ae-config") is { } cfg ? AutoencoderKLConfig.Load(cfg) : AeTrainer.Small;
         string output = a.String("out", Path.Combine(o.RunDir, "ae"));

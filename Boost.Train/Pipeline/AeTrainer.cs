@@ -18,6 +18,11 @@ public sealed record AeOptions
     public float KlWeight { get; init; } = 1e-5f;
     /// <summary>Weight of the edge term: MSE between Sobel gradients of output and input, for sharper reconstructions.</summary>
     public float EdgeWeight { get; init; } = 0.5f;
+    /// <summary>Initial log-variance of the posterior (the bias of quant_conv's log-variance half). At the usual
+    /// init (≈ 0) the decoder first sees latents drowned in unit noise and reconstruction waits until the encoder
+    /// has learned to shrink it; starting the posterior narrow removes that wait. Null keeps the layer's init. Not part
+    /// of the configuration a resume checks: a resumed run takes every weight from its checkpoint.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public float? LogvarInit { get; init; }
 }
 
 /// <summary>
@@ -50,6 +55,7 @@ public static class AeTrainer
         if (usable.Length == 0) throw new ArgumentException($"train-ae: no training image is at least {ae.Crop}×{ae.Crop}.");
 
         using var model = new AutoencoderKL(config, device, o.Seed);
+        if (ae.LogvarInit is { } logvar) SetLogvarBias(model, logvar);
         string configJson = JsonSerializer.Serialize(new { config, ae });
         using var session = new TrainSession(model, o, "ae", configJson, log);
         using var sobel = SobelWeights(device);
@@ -93,6 +99,15 @@ public static class AeTrainer
             log.WriteLine($"wrote {weightsOut}");
             return shipped;
         }
+    }
+
+    /// <summary>Sets the log-variance half of quant_conv's bias (channels latent..2·latent−1) to <paramref name="value"/>.</summary>
+    public static void SetLogvarBias(AutoencoderKL model, float value)
+    {
+        var bias = model.NamedParameters().Single(p => p.key == "quant_conv.bias").param.Value;
+        var b = bias.ToArray();
+        for (int c = model.Config.LatentChannels; c < b.Length; c++) b[c] = value;
+        bias.CopyFrom(b);
     }
 
     /// <summary>Mean over elements of ½(μ² + σ² − 1 − log σ²).</summary>

@@ -7,7 +7,10 @@ using Boost.Train.Sampling;
 namespace Boost.Train.Pipeline;
 
 /// <summary>A method <c>eval</c> compares: its name in the JSON, and how it turns an LR image into an HR one.</summary>
-public sealed record EvalMethod(string Name, Func<ChwImage, (ChwImage hr, int nfe)> Run, bool ReportCost = false);
+/// <param name="PostProcess">when set, Run is not called: the output is this function of the preceding method's output
+/// and the LR image (its NFE and time carried over, the post-processing's time added)</param>
+public sealed record EvalMethod(string Name, Func<ChwImage, (ChwImage hr, int nfe)> Run, bool ReportCost = false,
+    Func<ChwImage, ChwImage, ChwImage>? PostProcess = null);
 
 /// <summary>
 /// <c>eval</c>: HR = centre crop of each image (side a multiple of the models' need), LR = antialiased ↓scale; each
@@ -16,7 +19,7 @@ public sealed record EvalMethod(string Name, Func<ChwImage, (ChwImage hr, int nf
 public static class Evaluator
 {
     /// <summary>The methods for an upsampler pair: bicubic, latent bilinear, the autoencoder's ceiling, regression, and CFM per solver.</summary>
-    public static List<EvalMethod> Methods(Upsampler? cfm, Upsampler? regression, IEnumerable<(string name, SolverOptions solver)> solvers, int scale)
+    public static List<EvalMethod> Methods(Upsampler? cfm, Upsampler? regression, IEnumerable<(string name, SolverOptions solver, float temperature)> solvers, int scale)
     {
         var list = new List<EvalMethod>
         {
@@ -34,25 +37,54 @@ public static class Evaluator
         }
         if (regression is not null) list.Add(new("regression", lr => regression.Boost(lr, SolverOptions.Fixed("euler", 1)), ReportCost: true));
         if (cfm is not null)
-            foreach (var (name, solver) in solvers)
-                list.Add(new("cfm_" + name, lr => cfm.Boost(lr, solver, 0), ReportCost: true));
+            foreach (var (name, solver, temperature) in solvers)
+                list.Add(new("cfm_" + name, lr => cfm.Boost(lr, solver, 0, temperature), ReportCost: true));
         return list;
     }
 
-    /// <summary>Parses "dopri5", "euler40", "rk4_10", "midpoint20"… into solver options (dopri5 takes rtol/atol).</summary>
-    public static (string name, SolverOptions solver) ParseSolver(string spec, double rtol, double atol)
+    /// <summary>Each costed method followed by its back-projected twin "name_bp", which post-processes its output.</summary>
+    private static IReadOnlyList<EvalMethod> WithBackProjection(IReadOnlyList<EvalMethod> methods, int iterations)
+    {
+        if (iterations <= 0) return methods;
+        var list = new List<EvalMethod>();
+        foreach (var m in methods)
+        {
+            list.Add(m);
+            if (m.ReportCost && m.PostProcess is null)
+                list.Add(new(m.Name + "_bp", _ => throw new InvalidOperationException("post-processing row"), true, (hr, lr) => Resample.BackProject(hr, lr, iterations)));
+        }
+        return list;
+    }
+
+    /// <summary>Parses "dopri5", "euler40", "rk4_10", "midpoint20"… into solver options (dopri5 takes rtol/atol),
+    /// with an optional sampling temperature after '@' ("dopri5@0.5" → name "dopri5_t0.5"; none: 1).</summary>
+    public static (string name, SolverOptions solver, float temperature) ParseSolver(string spec, double rtol, double atol)
     {
         spec = spec.Trim().ToLowerInvariant();
-        if (spec == "dopri5") return ("dopri5", SolverOptions.Adaptive(rtol, atol));
+        float temperature = 1f;
+        string suffix = "";
+        if (spec.IndexOf('@') is int at and >= 0)
+        {
+            string t = spec[(at + 1)..];
+            if (!float.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out temperature) || !(temperature >= 0))
+                throw new ArgumentException($"'{spec}': the temperature after '@' must be a number ≥ 0.");
+            spec = spec[..at];
+            suffix = "_t" + temperature.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (spec == "dopri5") return ("dopri5" + suffix, SolverOptions.Adaptive(rtol, atol), temperature);
         foreach (var m in new[] { "euler", "midpoint", "rk4", "rk38" })
             if (spec.StartsWith(m, StringComparison.Ordinal) && int.TryParse(spec[m.Length..].TrimStart('_'), out int n) && n > 0)
-                return (char.IsDigit(m[^1]) ? $"{m}_{n}" : $"{m}{n}", SolverOptions.Fixed(m, n));
-        throw new ArgumentException($"unknown solver '{spec}': use dopri5, or euler/midpoint/rk4/rk38 followed by a step count (euler40).");
+                return ((char.IsDigit(m[^1]) ? $"{m}_{n}" : $"{m}{n}") + suffix, SolverOptions.Fixed(m, n), temperature);
+        throw new ArgumentException($"unknown solver '{spec}': use dopri5, or euler/midpoint/rk4/rk38 followed by a step count (euler40), optionally @temperature (dopri5@0.5).");
     }
 
     /// <returns>the JSON document (also written to <paramref name="jsonPath"/>) and the grid's path</returns>
-    public static JsonObject Run(ImageFolder images, int size, int scale, int multiple, IReadOnlyList<EvalMethod> methods, string jsonPath, string? gridPath, TextWriter log, int maxImages = int.MaxValue)
+    /// <param name="backProjection">when &gt; 0, every model's row (regression, CFM) gets a twin "<c>name</c>_bp": the same
+    /// output after that many iterations of <see cref="Resample.BackProject"/> (its time included)</param>
+    public static JsonObject Run(ImageFolder images, int size, int scale, int multiple, IReadOnlyList<EvalMethod> methods, string jsonPath, string? gridPath, TextWriter log,
+        int maxImages = int.MaxValue, int backProjection = 0)
     {
+        methods = WithBackProjection(methods, backProjection);
         var crops = AeTrainer.ValidationCrops(images, size, multiple, out var sources).Take(maxImages).ToList();
         if (crops.Count == 0) throw new ArgumentException($"eval: no image in {images.Root} is at least {multiple}×{multiple}.");
         var sums = methods.ToDictionary(m => m.Name, _ => new double[5]); // psnr, ssim, hf, nfe, seconds
@@ -62,11 +94,14 @@ public static class Evaluator
             var hr = crops[i];
             var lr = Resample.Downscale(hr, scale);
             var row = new List<ChwImage?> { Resample.Nearest(lr, hr.Height, hr.Width) };
+            (ChwImage hr, int nfe, double sec) previous = default;
             foreach (var m in methods)
             {
                 var sw = Stopwatch.StartNew();
-                var (sr, nfe) = m.Run(lr);
-                double sec = sw.Elapsed.TotalSeconds;
+                var (sr, nfe) = m.PostProcess is null ? m.Run(lr)
+                    : (m.PostProcess(previous.hr ?? throw new InvalidOperationException($"eval: {m.Name} post-processes the method before it, and is first."), lr), previous.nfe);
+                double sec = sw.Elapsed.TotalSeconds + (m.PostProcess is null ? 0 : previous.sec);
+                previous = (sr, nfe, sec);
                 var s = sums[m.Name];
                 s[0] += Metrics.Psnr(sr, hr); s[1] += Metrics.Ssim(sr, hr); s[2] += Metrics.HighFrequencyRatio(sr, hr); s[3] += nfe; s[4] += sec;
                 row.Add(sr);

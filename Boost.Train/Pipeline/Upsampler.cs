@@ -118,20 +118,23 @@ public sealed class Upsampler
         return UNet.Forward(input, ts).Detach();
     }
 
-    /// <summary>x0 = √ᾱ·c + √(1−ᾱ)·ε (ε seeded).</summary>
-    public Tensor Source(Tensor c, ulong seed)
+    /// <summary>x0 = √ᾱ·c + τ·√(1−ᾱ)·ε (ε seeded). τ is the sampling temperature: 1 draws the source the model was
+    /// trained on; τ &lt; 1 starts nearer the condition's mean, trading sample variety (and detail) for fidelity, as
+    /// Glow's temperature does; 0 is deterministic.</summary>
+    public Tensor Source(Tensor c, ulong seed, float temperature = 1f)
     {
+        if (!(temperature >= 0)) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "the sampling temperature must be ≥ 0.");
         float abar = Config.AlphaBar;
         if (Config.NoiseStep == 0) return c.Clone();
         using var eps = Rng.Normal(c.Device, seed, 0, c.Shape);
-        return Elementwise.Axpby(MathF.Sqrt(abar), c, MathF.Sqrt(1 - abar), eps);
+        return Elementwise.Axpby(MathF.Sqrt(abar), c, temperature * MathF.Sqrt(1 - abar), eps);
     }
 
     /// <summary>The HR latent from the condition: the flow solved from 0 to 1 (CFM), or one call (regression, NFE 1).</summary>
-    public (Tensor z, int nfe) Generate(Tensor c, SolverOptions solver, ulong seed)
+    public (Tensor z, int nfe) Generate(Tensor c, SolverOptions solver, ulong seed, float temperature = 1f)
     {
         if (Config.Objective == "regression") return (Predict(c, c, 0), 1);
-        using var x0 = Source(c, seed);
+        using var x0 = Source(c, seed, temperature);
         using var result = Samplers.Solve((t, x) => Predict(x, c, t), x0, 0, 1, solver);
         return (result.X.Clone(), result.Evaluations);
     }
@@ -140,17 +143,20 @@ public sealed class Upsampler
     /// ×scale of a whole image: the LR image is padded (edge replicate) to the model's multiple, boosted, decoded
     /// and cropped back to exactly scale × its size.
     /// </summary>
-    public (ChwImage hr, int nfe) Boost(ChwImage lr, SolverOptions solver, ulong seed = 0)
+    /// <param name="backProjection">iterations of <see cref="Resample.BackProject"/> on the result against
+    /// <paramref name="lr"/> (0: none)</param>
+    public (ChwImage hr, int nfe) Boost(ChwImage lr, SolverOptions solver, ulong seed = 0, float temperature = 1f, int backProjection = 0)
     {
         int r = Config.Scale, m = LrMultiple;
         int ph = (lr.Height + m - 1) / m * m, pw = (lr.Width + m - 1) / m * m;
         var padded = ph == lr.Height && pw == lr.Width ? lr : PadReplicate(lr, ph, pw);
         using var c = Condition(padded);
-        var (z, nfe) = Generate(c, solver, seed);
+        var (z, nfe) = Generate(c, solver, seed, temperature);
         using (z)
         {
             var hr = Decode(z);
-            return (hr.Height == lr.Height * r && hr.Width == lr.Width * r ? hr : Augment.Crop(hr, 0, 0, lr.Height * r, lr.Width * r), nfe);
+            if (hr.Height != lr.Height * r || hr.Width != lr.Width * r) hr = Augment.Crop(hr, 0, 0, lr.Height * r, lr.Width * r);
+            return (backProjection > 0 ? Resample.BackProject(hr, lr, backProjection) : hr, nfe);
         }
     }
 
