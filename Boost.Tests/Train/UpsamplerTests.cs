@@ -78,6 +78,24 @@ public class UpsamplerTests
         Assert.That(() => up.Source(c, 3, -0.1f), Throws.InstanceOf<ArgumentOutOfRangeException>());
     }
 
+    /// <summary>train-ae --logvar-init: the posterior's log-variance starts near the value (the mean half untouched).</summary>
+    [Test]
+    public void SetLogvarBias_StartsThePosteriorNarrow()
+    {
+        using var ae = new AutoencoderKL(PipelineFixtures.TinyAe, Device.Cpu, 1);
+        var bias = ae.NamedParameters().Single(p => p.key == "quant_conv.bias").param.Value;
+        var before = bias.ToArray();
+        AeTrainer.SetLogvarBias(ae, -6f);
+        var after = bias.ToArray();
+        int lc = ae.Config.LatentChannels;
+        Assert.That(after[..lc], Is.EqualTo(before[..lc]), "mean half");
+        Assert.That(after[lc..], Is.All.EqualTo(-6f), "log-variance half");
+        using var x = Support.Seeded.Tensor(Device.Cpu, 8, 1, 3, 16, 16);
+        using var tape = Boost.Autograd.Tape.NoGrad();
+        var (_, logvar) = ae.Encode(Boost.Autograd.Ops.Constant(x.Clone()));
+        Assert.That(logvar.Value.ToArray().Average(), Is.EqualTo(-6).Within(1.0));
+    }
+
     [Test]
     public void PadReplicate_RepeatsTheLastRowAndColumn()
     {
