@@ -208,47 +208,50 @@ public static class UpsampleCpu
     // output 2i + 1 = ¾·m[i] + ¼·m[i+1] (the same float expressions as the tap loop, so the same bits); the clamped
     // first and last columns stay with the taps.
 
-    /// <summary>Writes outputs [2, 2 + 16k) from m; returns 16k (0 when the row is too short).</summary>
+    /// <summary>Writes outputs [2, 2w − 2) from m (w = m's length), in blocks of 16 outputs, the last block
+    /// overlapping the one before (it rewrites the same values); returns 2w − 4, or 0 when w &lt; 10.</summary>
     private static unsafe int Double2Interior(ReadOnlySpan<float> m, Span<float> dst)
     {
-        int blocks = (m.Length - 2) / 8; // i runs over [1, 1 + 8·blocks) ⊂ [1, w − 1)
-        if (blocks <= 0) return 0;
+        int w = m.Length;
+        if (w < 10) return 0;
         var q = Vector256.Create(0.25f); var t = Vector256.Create(0.75f);
         fixed (float* s = m, d = dst)
-            for (int b = 0; b < blocks; b++)
+            for (int i = 1; ; i += 8)
             {
-                float* c = s + 1 + 8 * b;
+                i = Math.Min(i, w - 9); // inputs i … i + 7 ⊂ [1, w − 1)
+                float* c = s + i;
                 var mid = Avx.LoadVector256(c);
                 var even = Avx.Add(Avx.Multiply(q, Avx.LoadVector256(c - 1)), Avx.Multiply(t, mid));
                 var odd = Avx.Add(Avx.Multiply(t, mid), Avx.Multiply(q, Avx.LoadVector256(c + 1)));
                 var lo = Avx.UnpackLow(even, odd);   // e0 o0 e1 o1 | e4 o4 e5 o5
                 var hi = Avx.UnpackHigh(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
-                Avx.Store(d + 2 + 16 * b, Avx.Permute2x128(lo, hi, 0x20));
-                Avx.Store(d + 2 + 16 * b + 8, Avx.Permute2x128(lo, hi, 0x31));
+                Avx.Store(d + 2 * i, Avx.Permute2x128(lo, hi, 0x20));
+                Avx.Store(d + 2 * i + 8, Avx.Permute2x128(lo, hi, 0x31));
+                if (i == w - 9) break;
             }
-        return 16 * blocks;
+        return 2 * w - 4;
     }
 
     /// <summary>The adjoint of <see cref="Double2Interior"/>'s pattern: input i gathers ¼·g[2i−1] + ¾·g[2i] + ¾·g[2i+1] +
-    /// ¼·g[2i+2] for i in [1, 1 + 8k); returns 8k.</summary>
+    /// ¼·g[2i+2] for i in [1, w − 1), in blocks of 8 (the last overlapping); returns w − 2, or 0 when w &lt; 10.</summary>
     private static unsafe int Half2Interior(ReadOnlySpan<float> g, Span<float> dst)
     {
-        int w = dst.Length, blocks = (w - 2) / 8;
-        if (blocks <= 0) return 0;
+        int w = dst.Length;
+        if (w < 10) return 0;
         var q = Vector256.Create(0.25f); var t = Vector256.Create(0.75f);
         fixed (float* s = g, d = dst)
-            for (int b = 0; b < blocks; b++)
+            for (int i = 1; ; i += 8)
             {
-                int i = 1 + 8 * b;
+                i = Math.Min(i, w - 9);
                 // even[k] = g[2(i+k)], odd[k] = g[2(i+k)+1]; oddPrev = g[2(i+k)−1], evenNext = g[2(i+k)+2].
                 var (even, odd) = Deinterleave(s + 2 * i);
-                var (evenPrev, oddPrev) = Deinterleave(s + 2 * i - 2);
+                var (_, oddPrev) = Deinterleave(s + 2 * i - 2);
                 var (evenNext, _) = Deinterleave(s + 2 * i + 2);
-                _ = evenPrev;
                 var sum = Avx.Add(Avx.Add(Avx.Multiply(q, oddPrev), Avx.Multiply(t, even)), Avx.Add(Avx.Multiply(t, odd), Avx.Multiply(q, evenNext)));
                 Avx.Store(d + i, sum);
+                if (i == w - 9) break;
             }
-        return 8 * blocks;
+        return w - 2;
     }
 
     /// <summary>16 values at p → (p[0], p[2], …, p[14]) and (p[1], p[3], …, p[15]).</summary>

@@ -54,6 +54,10 @@ public class UpsampleTests
     /// mode and factor, forward and backward, against the twins.</summary>
     [TestCase(3, 5, 13, 21)]
     [TestCase(1, 7, 9, 35)]
+    [TestCase(2, 3, 4, 9)]   // ×2 rows one short of an AVX block: all taps
+    [TestCase(2, 3, 4, 10)]  // exactly one block
+    [TestCase(1, 2, 5, 18)]  // two blocks, no overlap
+    [TestCase(1, 2, 3, 19)]  // the last block overlaps the one before
     public void Cpu_WideRows_MatchTwin(int n, int c, int h, int w)
     {
         var dev = Device.Cpu;
