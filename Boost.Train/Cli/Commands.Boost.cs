@@ -26,7 +26,7 @@ public static partial class Commands
 
     /// <summary>boost's sampling temperature (source noise × τ) and back-projection iterations: chosen on the training
     /// photos (eval --data data/photos/train), not on the held-out ones the README reports.</summary>
-    public const float DefaultTemperature = 0.5f;
+    public const float DefaultTemperature = 0.75f;
     public const int DefaultBackProjection = 3;
 
     /// <summary><c>boost</c>: ×4 of one image (PNG/JPEG/… in, PNG out), or of a latent (safetensors in and out).</summary>
