@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -86,18 +87,17 @@ public static class UpsampleCpu
         for (; i < acc.Length; i++) acc[i] += a * v[i];
     }
 
-    /// <summary>acc = a·u + b·v (+ acc when accumulating), in SIMD lanes.</summary>
-    private static void Blend(Span<float> acc, ReadOnlySpan<float> u, float a, ReadOnlySpan<float> v, float b, bool accumulate)
+    /// <summary>dst = a·u + b·v, in SIMD lanes.</summary>
+    private static void Blend(Span<float> dst, ReadOnlySpan<float> u, float a, ReadOnlySpan<float> v, float b)
     {
+        if (u.Length < dst.Length || v.Length < dst.Length) throw new ArgumentException("Blend: a source row is shorter than dst.");
         int width = Vector<float>.Count, i = 0;
         var va = new Vector<float>(a); var vb = new Vector<float>(b);
-        for (; i <= acc.Length - width; i += width)
-        {
-            var t = new Vector<float>(u.Slice(i, width)) * va + new Vector<float>(v.Slice(i, width)) * vb;
-            if (accumulate) t += new Vector<float>(acc.Slice(i, width));
-            t.CopyTo(acc.Slice(i, width));
-        }
-        for (; i < acc.Length; i++) acc[i] = (accumulate ? acc[i] : 0f) + a * u[i] + b * v[i];
+        ref float d0 = ref MemoryMarshal.GetReference(dst);
+        ref float u0 = ref MemoryMarshal.GetReference(u); ref float v0 = ref MemoryMarshal.GetReference(v);
+        for (; i <= dst.Length - width; i += width)
+            (Vector.LoadUnsafe(ref u0, (nuint)i) * va + Vector.LoadUnsafe(ref v0, (nuint)i) * vb).StoreUnsafe(ref d0, (nuint)i);
+        for (; i < dst.Length; i++) dst[i] = a * u[i] + b * v[i];
     }
 
     private readonly record struct Tap(int I0, int I1, float Lambda);
@@ -119,24 +119,58 @@ public static class UpsampleCpu
     {
         var rows = Taps(outH, h, scaleH); var cols = Taps(outW, w, scaleW);
         bool double2 = outW == 2 * w && scaleW == 0.5f && Avx.IsSupported;
+        if (outH >= h) { BilinearUp(x, y, planes, h, w, outH, outW, rows, cols, double2); return; }
         CpuParallel.For((long)planes * outH, Math.Max(1, (1 << 13) / outW), (s, e) =>
         {
             var mixed = new float[w];
             for (long row = s; row < e; row++)
             {
-                // Along H first, in SIMD lanes over the input width; then the taps along W.
+                // Shrinking along H: each output row blends its two source rows (in SIMD lanes), then widens.
                 long plane = row / outH; var ty = rows[row % outH];
-                Blend(mixed, x.AsSpan((int)((plane * h + ty.I0) * w), w), 1f - ty.Lambda, x.AsSpan((int)((plane * h + ty.I1) * w), w), ty.Lambda, accumulate: false);
-                var dst = y.AsSpan((int)(row * outW), outW);
-                int done = double2 ? Double2Interior(mixed, dst) : 0; // outputs [2, 2 + done) when ×2
-                for (int ox = 0; ox < outW; ox++)
+                Blend(mixed, x.AsSpan((int)((plane * h + ty.I0) * w), w), 1f - ty.Lambda, x.AsSpan((int)((plane * h + ty.I1) * w), w), ty.Lambda);
+                ResizeRow(mixed, y.AsSpan((int)(row * outW), outW), cols, double2);
+            }
+        });
+    }
+
+    /// <summary>Growing along H: every source row a block of output rows needs is resized along W once (into
+    /// <c>wide</c>, which stays in cache), then each output row is a blend of two wide rows, full-width SIMD with no
+    /// edge cases; the W taps then run on h rows instead of outH. Blocks of one plane's rows split across the cores.</summary>
+    private static void BilinearUp(float[] x, float[] y, int planes, int h, int w, int outH, int outW, Tap[] rows, Tap[] cols, bool double2)
+    {
+        int block = Math.Clamp((1 << 14) / outW, 1, outH), blocksPerPlane = (outH + block - 1) / block;
+        // With outH ≥ h the source position advances at most one row per output row: a block spans ≤ block + 1 rows.
+        int spanRows = Math.Min(h, block + 1);
+        CpuParallel.For((long)planes * blocksPerPlane, 1, (s, e) =>
+        {
+            var wide = new float[spanRows * outW];
+            for (long unit = s; unit < e; unit++)
+            {
+                long plane = unit / blocksPerPlane;
+                int o0 = (int)(unit % blocksPerPlane) * block, o1 = Math.Min(outH, o0 + block);
+                int r0 = rows[o0].I0, r1 = rows[o1 - 1].I1;
+                for (int iy = r0; iy <= r1; iy++)
+                    ResizeRow(x.AsSpan((int)((plane * h + iy) * w), w), wide.AsSpan((iy - r0) * outW, outW), cols, double2);
+                for (int oy = o0; oy < o1; oy++)
                 {
-                    if (ox == 2 && done > 0) { ox += done - 1; continue; }
-                    var tx = cols[ox];
-                    dst[ox] = (1f - tx.Lambda) * mixed[tx.I0] + tx.Lambda * mixed[tx.I1];
+                    var ty = rows[oy];
+                    Blend(y.AsSpan((int)((plane * outH + oy) * outW), outW), wide.AsSpan((ty.I0 - r0) * outW, outW), 1f - ty.Lambda,
+                        wide.AsSpan((ty.I1 - r0) * outW, outW), ty.Lambda);
                 }
             }
         });
+    }
+
+    /// <summary>One row through the W taps; ×2 rows take the AVX interior and leave the taps only the clamped ends.</summary>
+    private static void ResizeRow(ReadOnlySpan<float> src, Span<float> dst, Tap[] cols, bool double2)
+    {
+        int done = double2 ? Double2Interior(src, dst) : 0; // outputs [2, 2 + done) when ×2
+        for (int ox = 0; ox < dst.Length; ox++)
+        {
+            if (ox == 2 && done > 0) { ox += done - 1; continue; }
+            var tx = cols[ox];
+            dst[ox] = (1f - tx.Lambda) * src[tx.I0] + tx.Lambda * src[tx.I1];
+        }
     }
 
     /// <param name="dy">[planes, outH, outW]</param>

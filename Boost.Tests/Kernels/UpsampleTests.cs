@@ -80,6 +80,21 @@ public class UpsampleTests
         }
     }
 
+    /// <summary>×2 bilinear on planes cut into blocks of output rows: 163 rows of 100 (two blocks), 5 rows of 3000,
+    /// one row of 16400; the source rows a block needs do not start at the plane's first row. Only ×2: at these sizes
+    /// a float scale of ⅓ already moves source positions by 10⁻⁵–10⁻⁴, on every backend and in PyTorch.</summary>
+    [TestCase(2, 1, 120, 50)]
+    [TestCase(1, 2, 7, 1500)]
+    [TestCase(1, 1, 3, 8200)]
+    public void Cpu_BilinearVeryWideRows_MatchTwin(int n, int c, int h, int w)
+    {
+        int planes = n * c;
+        var xd = Seeded.Floats(75, planes * h * w);
+        using var x = Seeded.Tensor(Device.Cpu, xd, n, c, h, w);
+        using var y = Upsample.Bilinear(x, 2);
+        Compare.Close(y.ToArray(), UpsampleReference.Bilinear(Seeded.ToDouble(xd), planes, h, w, 2 * h, 2 * w), what: "cpu bilinear ×2, wide");
+    }
+
     /// <summary>General resizes, down as well as up and by non-integer ratios (the gather's contributor ranges).</summary>
     [TestCase(5, 7, 8, 3)]
     [TestCase(5, 7, 1, 1)]
