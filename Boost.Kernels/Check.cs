@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Boost.Kernels;
 
 /// <summary>Argument checks shared by every launcher: each failure names the op and the offending shapes.</summary>
@@ -37,5 +39,30 @@ public static class Check
     public static void That(bool condition, string message)
     {
         if (!condition) throw new ArgumentException(message);
+    }
+
+    /// <summary>Chosen by the compiler for an interpolated message: the holes are formatted only when the check fails,
+    /// so a passing check (every launch) allocates nothing.</summary>
+    public static void That(bool condition, [InterpolatedStringHandlerArgument(nameof(condition))] ref FailureMessage message)
+    {
+        if (!condition) throw new ArgumentException(message.ToStringAndClear());
+    }
+
+    /// <summary>An interpolated string built only when the condition it is handed is false.</summary>
+    [InterpolatedStringHandler]
+    public ref struct FailureMessage
+    {
+        private DefaultInterpolatedStringHandler _text;
+
+        public FailureMessage(int literalLength, int formattedCount, bool condition, out bool shouldAppend)
+        {
+            shouldAppend = !condition;
+            _text = shouldAppend ? new DefaultInterpolatedStringHandler(literalLength, formattedCount) : default;
+        }
+
+        public void AppendLiteral(string s) => _text.AppendLiteral(s);
+        public void AppendFormatted<T>(T value) => _text.AppendFormatted(value);
+        public void AppendFormatted<T>(T value, string? format) => _text.AppendFormatted(value, format);
+        public string ToStringAndClear() => _text.ToStringAndClear();
     }
 }

@@ -296,23 +296,22 @@ public static class Conv2d
     /// <summary>Checks an input shape against a weight shape and the conv parameters; returns the dims.</summary>
     internal static ConvDims Dims(string op, ReadOnlySpan<int> x, ReadOnlySpan<int> w, int stride, int padding, string xName, string wName = "w")
     {
-        string xs = Tensor.Format(x), ws = Tensor.Format(w);
-        Check.That(x.Length == 4, $"{op}: {xName} must be [N, Cin, H, W], got {xs}.");
-        Check.That(w.Length == 4, $"{op}: {wName} must be [Cout, Cin, k, k], got {ws}.");
-        Check.That(w[2] == w[3] && w[2] % 2 == 1, $"{op}: {wName} {ws} must have a square odd kernel (k×k, k = 1, 3, 5, …).");
-        Check.That(x[1] == w[1], $"{op}: {xName} {xs} has {x[1]} channels but {wName} {ws} expects {w[1]}.");
-        Check.That(stride >= 1 && padding >= 0, $"{op}: stride {stride} must be ≥ 1 and padding {padding} ≥ 0 ({xName} {xs}, {wName} {ws}).");
-        for (int i = 0; i < 4; i++) Check.That(x[i] > 0 && w[i] > 0, $"{op}: empty dimension in {xName} {xs} or {wName} {ws}.");
+        Check.That(x.Length == 4, $"{op}: {xName} must be [N, Cin, H, W], got {Tensor.Format(x)}.");
+        Check.That(w.Length == 4, $"{op}: {wName} must be [Cout, Cin, k, k], got {Tensor.Format(w)}.");
+        Check.That(w[2] == w[3] && w[2] % 2 == 1, $"{op}: {wName} {Tensor.Format(w)} must have a square odd kernel (k×k, k = 1, 3, 5, …).");
+        Check.That(x[1] == w[1], $"{op}: {xName} {Tensor.Format(x)} has {x[1]} channels but {wName} {Tensor.Format(w)} expects {w[1]}.");
+        Check.That(stride >= 1 && padding >= 0, $"{op}: stride {stride} must be ≥ 1 and padding {padding} ≥ 0 ({xName} {Tensor.Format(x)}, {wName} {Tensor.Format(w)}).");
+        for (int i = 0; i < 4; i++) Check.That(x[i] > 0 && w[i] > 0, $"{op}: empty dimension in {xName} {Tensor.Format(x)} or {wName} {Tensor.Format(w)}.");
         var d = new ConvDims
         {
             N = x[0], Cin = x[1], H = x[2], W = x[3], Cout = w[0], K = w[2], Stride = stride, Pad = padding,
         };
         Check.That(d.H + 2 * padding >= d.K && d.W + 2 * padding >= d.K,
-            $"{op}: kernel {d.K}×{d.K} does not fit {xName} {xs} with padding {padding}.");
+            $"{op}: kernel {d.K}×{d.K} does not fit {xName} {Tensor.Format(x)} with padding {padding}.");
         d.Ho = OutputSize(d.H, d.K, stride, padding);
         d.Wo = OutputSize(d.W, d.K, stride, padding);
         Check.That((long)d.N * Math.Max(d.Cin, d.Cout) * Math.Max((long)d.HW, d.HWo) < int.MaxValue && (long)d.Cout * d.Cin * d.KK < int.MaxValue,
-            $"{op}: {xName} {xs} with {wName} {ws} exceeds 2³¹ elements (32-bit indexing).");
+            $"{op}: {xName} {Tensor.Format(x)} with {wName} {Tensor.Format(w)} exceeds 2³¹ elements (32-bit indexing).");
         return d;
     }
 

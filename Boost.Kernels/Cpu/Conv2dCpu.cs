@@ -4,7 +4,7 @@ namespace Boost.Kernels.Cpu;
 
 /// <summary>
 /// The managed conv2d: im2col over blocks of output pixels + <see cref="Gemm.Sgemm"/>. A block holds at most
-/// <see cref="BlockFloats"/> unfolded values, so the scratch (one thread-local buffer, reused across calls) stays
+/// <see cref="BlockFloats"/> unfolded values, so the scratch (<see cref="Scratch"/>) stays
 /// cache-sized however large the image. 1×1 stride-1 unpadded convs skip the unfolding (x is already the matrix).
 /// Threading: when the batch has at least as many images as there are cores, each core takes whole images and runs
 /// single-threaded GEMMs on them (no nested fork/join per block, each core's unfolded block stays in its own cache);
@@ -12,16 +12,9 @@ namespace Boost.Kernels.Cpu;
 /// </summary>
 internal static class Conv2dCpu
 {
-    private static int BlockFloats = int.Parse(Environment.GetEnvironmentVariable("BF") ?? "262144");
-
-    [ThreadStatic] private static float[]? t_scratch;
-
-    private static float[] Scratch(int n)
-    {
-        var s = t_scratch;
-        if (s is null || s.Length < n) t_scratch = s = GC.AllocateUninitializedArray<float>(Math.Max(n, 1024));
-        return s;
-    }
+    /// <summary>Unfolded floats per block (1 MiB): measured against 64k floats (25 % slower) and 1M (no faster) on the
+    /// c128 32² forward.</summary>
+    private const int BlockFloats = 1 << 18;
 
     private static bool IsPointwise(in ConvDims d) => d.K == 1 && d.Stride == 1 && d.Pad == 0;
 
@@ -56,7 +49,7 @@ internal static class Conv2dCpu
                     Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, count, depth, 1f, w, 0, depth, x, n * d.Cin * d.HW + p0, d.HW, beta, y, yOff, d.HWo);
                 else
                 {
-                    var col = Scratch(depth * count);
+                    var col = Scratch.Floats(depth * count);
                     Im2Col(d, x, n, p0, count, col);
                     Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, count, depth, 1f, w, 0, depth, col, 0, count, beta, y, yOff, d.HWo);
                 }
@@ -102,7 +95,7 @@ internal static class Conv2dCpu
             for (int p0 = 0; p0 < d.HWo; p0 += block)
             {
                 int count = Math.Min(block, d.HWo - p0);
-                var col = Scratch(depth * count);
+                var col = Scratch.Floats(depth * count);
                 Gemm.Sgemm(Gemm.Best, threads, true, false, depth, count, d.Cout, 1f, w, 0, depth, dy, dyOff + p0, d.HWo, 0f, col, 0, count);
                 Col2ImAdd(d, col, p0, count, image);
             }
@@ -154,7 +147,7 @@ internal static class Conv2dCpu
                 Gemm.Sgemm(Gemm.Best, threads, false, true, d.Cout, depth, count, 1f, dy, n * d.Cout * d.HWo + p0, d.HWo, x, n * d.Cin * d.HW + p0, d.HW, beta, acc, accOff, depth);
             else
             {
-                var col = Scratch(depth * count);
+                var col = Scratch.Floats(depth * count);
                 Im2Col(d, x, n, p0, count, col);
                 Gemm.Sgemm(Gemm.Best, threads, false, true, d.Cout, depth, count, 1f, dy, n * d.Cout * d.HWo + p0, d.HWo, col, 0, count, beta, acc, accOff, depth);
             }

@@ -120,7 +120,14 @@ public static unsafe class Gemm
     {
         long flops = 2L * p.M * p.N * p.K;
         int threads = flops < ParallelFlops ? 1 : Math.Max(1, Math.Min(maxThreads, CpuParallel.Threads));
-        if (threads == 1) { Run<TK>(p, 0, p.M, 0, p.N); return; }
+        if (threads == 1) Run<TK>(p, 0, p.M, 0, p.N);
+        else SplitAcrossThreads<TK>(p);
+    }
+
+    /// <summary>The parallel half of <see cref="Split{TK}"/>, kept apart so that the single-threaded path (every GEMM
+    /// inside an already-parallel loop) does not allocate the closure.</summary>
+    private static void SplitAcrossThreads<TK>(Problem p) where TK : struct, IMicroKernel
+    {
         bool splitRows = p.M >= p.N;
         int unit = splitRows ? TK.MR : TK.NR, extent = splitRows ? p.M : p.N;
         long units = (extent + unit - 1) / unit;
@@ -146,9 +153,12 @@ public static unsafe class Gemm
         const int columns = 64;
         long flops = 2L * p.M * p.N * p.K;
         int threads = flops < ParallelFlops ? 1 : Math.Max(1, Math.Min(maxThreads, CpuParallel.Threads));
-        if (threads == 1) { FewRowsRange(p, 0, p.N); return; }
-        CpuParallel.For((p.N + columns - 1) / columns, 1, (s, e) => FewRowsRange(p, (int)s * columns, (int)Math.Min(p.N, e * columns)));
+        if (threads == 1) FewRowsRange(p, 0, p.N);
+        else FewRowsAcrossThreads(p, columns);
     }
+
+    private static void FewRowsAcrossThreads(Problem p, int columns)
+        => CpuParallel.For((p.N + columns - 1) / columns, 1, (s, e) => FewRowsRange(p, (int)s * columns, (int)Math.Min(p.N, e * columns)));
 
     private static void FewRowsRange(in Problem p, int n0, int n1)
     {

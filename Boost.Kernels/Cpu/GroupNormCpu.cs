@@ -57,8 +57,10 @@ public static class GroupNormCpu
         int cpg = c / groups, count = cpg * hw;
         // Per (image, channel): Σ dy and Σ dy·x̂, x̂ = (x − μ)·rstd. They give dx's group means and, summed over the
         // images in order, the affine gradients: one read of dy and x for both.
-        var rowG = new double[n * c];
-        var rowGX = new double[n * c];
+        // Kept between calls (taken, so a concurrent call makes its own): no allocation in steady state.
+        var sums = Interlocked.Exchange(ref s_rowSums, null);
+        if (sums is null || sums.Length < 2 * n * c) sums = new double[2 * n * c];
+        var rowG = sums.AsMemory(0, n * c); var rowGX = sums.AsMemory(n * c, n * c);
         CpuParallel.For((long)n * groups, Math.Max(1, (1 << 15) / Math.Max(1, count)), (s, e) =>
         {
             for (long ng = s; ng < e; ng++)
@@ -71,7 +73,7 @@ public static class GroupNormCpu
                 {
                     var (g, gx) = GradSums(dy.AsSpan(start + k * hw, hw), x.AsSpan(start + k * hw, hw), mu);
                     gx *= r;
-                    rowG[img * c + c0 + k] = g; rowGX[img * c + c0 + k] = gx;
+                    rowG.Span[img * c + c0 + k] = g; rowGX.Span[img * c + c0 + k] = gx;
                     float w = weight is null ? 1f : weight[c0 + k];
                     sumG += w * g; sumGX += w * gx;
                 }
@@ -85,14 +87,17 @@ public static class GroupNormCpu
                 }
             }
         });
-        if (dweight is null || dbias is null) return;
-        for (int ch = 0; ch < c; ch++)
-        {
-            double sumW = 0, sumB = 0;
-            for (int b = 0; b < n; b++) { sumW += rowGX[b * c + ch]; sumB += rowG[b * c + ch]; }
-            dweight[ch] = (float)sumW; dbias[ch] = (float)sumB;
-        }
+        if (dweight is not null && dbias is not null)
+            for (int ch = 0; ch < c; ch++)
+            {
+                double sumW = 0, sumB = 0;
+                for (int b = 0; b < n; b++) { sumW += rowGX.Span[b * c + ch]; sumB += rowG.Span[b * c + ch]; }
+                dweight[ch] = (float)sumW; dbias[ch] = (float)sumB;
+            }
+        s_rowSums = sums;
     }
+
+    private static double[]? s_rowSums;
 
     /// <summary>(Σ (v − shift), Σ (v − shift)²). Two accumulator pairs, so consecutive vectors do not wait on each other's adds.</summary>
     private static (double sum, double squares) ShiftedSums(ReadOnlySpan<float> v, float shift)

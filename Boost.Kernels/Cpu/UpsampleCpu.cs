@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -57,7 +58,7 @@ public static class UpsampleCpu
         int outH = h * factor, outW = w * factor;
         CpuParallel.For((long)planes * h, Math.Max(1, (1 << 14) / (outW * factor)), (s, e) =>
         {
-            var sum = new float[outW];
+            var sum = Scratch.Floats(outW).AsSpan(0, outW);
             for (long row = s; row < e; row++)
             {
                 // The f source rows summed in SIMD lanes, then each run of f columns.
@@ -102,16 +103,21 @@ public static class UpsampleCpu
 
     private readonly record struct Tap(int I0, int I1, float Lambda);
 
+    /// <summary>The taps of one axis (outSize ← inSize at this scale), built once per process and shared: a model
+    /// resizes a handful of shapes over and over, and the steady state should allocate nothing.</summary>
     private static Tap[] Taps(int outSize, int inSize, float scale)
-    {
-        var taps = new Tap[outSize];
-        for (int o = 0; o < outSize; o++)
+        => s_taps.GetOrAdd((outSize, inSize, scale), static k =>
         {
-            Upsample.SourceIndex(o, scale, inSize, out int i0, out int i1, out float lambda);
-            taps[o] = new Tap(i0, i1, lambda);
-        }
-        return taps;
-    }
+            var taps = new Tap[k.Out];
+            for (int o = 0; o < k.Out; o++)
+            {
+                Upsample.SourceIndex(o, k.Scale, k.In, out int i0, out int i1, out float lambda);
+                taps[o] = new Tap(i0, i1, lambda);
+            }
+            return taps;
+        });
+
+    private static readonly ConcurrentDictionary<(int Out, int In, float Scale), Tap[]> s_taps = new();
 
     /// <param name="x">[planes, h, w]</param>
     /// <param name="y">[planes, outH, outW]</param>
@@ -122,7 +128,7 @@ public static class UpsampleCpu
         if (outH >= h) { BilinearUp(x, y, planes, h, w, outH, outW, rows, cols, double2); return; }
         CpuParallel.For((long)planes * outH, Math.Max(1, (1 << 13) / outW), (s, e) =>
         {
-            var mixed = new float[w];
+            var mixed = Scratch.Floats(w).AsSpan(0, w);
             for (long row = s; row < e; row++)
             {
                 // Shrinking along H: each output row blends its two source rows (in SIMD lanes), then widens.
@@ -143,7 +149,7 @@ public static class UpsampleCpu
         int spanRows = Math.Min(h, block + 1);
         CpuParallel.For((long)planes * blocksPerPlane, 1, (s, e) =>
         {
-            var wide = new float[spanRows * outW];
+            var wide = Scratch.Floats(spanRows * outW);
             for (long unit = s; unit < e; unit++)
             {
                 long plane = unit / blocksPerPlane;
@@ -178,16 +184,16 @@ public static class UpsampleCpu
     public static void BilinearBackward(float[] dy, float[] dx, int planes, int h, int w, int outH, int outW, float scaleH, float scaleW)
     {
         var rows = Taps(outH, h, scaleH);
-        var (starts, sources, weights) = Gather(Taps(outW, w, scaleW), w);
+        var (starts, sources, weights) = s_gathers.GetOrAdd((outW, w, scaleW), static k => Gather(Taps(k.Out, k.In, k.Scale), k.In));
         bool half2 = outW == 2 * w && scaleW == 0.5f && Avx2.IsSupported;
         CpuParallel.For(planes, Math.Max(1, (1 << 14) / Math.Max(1, outH * outW)), (s, e) =>
         {
             // Along H first: every output row spread over its two source rows, in SIMD lanes over the output width
             // (rows [h, outW]); then each input column gathers its few output columns (no scatter, no races).
-            var spread = new float[h * outW];
+            var spread = Scratch.Floats(h * outW);
             for (long plane = s; plane < e; plane++)
             {
-                Array.Clear(spread);
+                spread.AsSpan(0, h * outW).Clear();
                 for (int oy = 0; oy < outH; oy++)
                 {
                     var ty = rows[oy];
@@ -217,6 +223,8 @@ public static class UpsampleCpu
             }
         });
     }
+
+    private static readonly ConcurrentDictionary<(int Out, int In, float Scale), (int[], int[], float[])> s_gathers = new();
 
     /// <summary>The taps along one axis inverted: for input i, the outputs sources[starts[i]..starts[i+1]) reach it
     /// with weights[…] (CSR), summed in output order as the scatter would.</summary>
