@@ -223,6 +223,15 @@ internal static class Conv2dCpu
                     Copy(x.AsSpan(xOff + (ci * d.H + ih) * d.W + iw0 + lo, hi - lo), dst.Slice(q + lo));
                     for (int t = hi; t < run; t++) dst[q + t] = 0f;
                 }
+                else if (d.Stride == 2)
+                {
+                    // iw = iw0 + 2t: zeros where it falls outside the row, every other value of the row between.
+                    int iw0 = ow * 2 - d.Pad + kw;
+                    int lo = Math.Clamp((1 - iw0) / 2, 0, run), hi = Math.Clamp((d.W - iw0 + 1) / 2, lo, run);
+                    for (int t = 0; t < lo; t++) dst[q + t] = 0f;
+                    if (hi > lo) Simd.EveryOther(x.AsSpan(xOff + (ci * d.H + ih) * d.W + iw0 + 2 * lo, 2 * (hi - lo) - 1), dst.Slice(q + lo, hi - lo));
+                    for (int t = hi; t < run; t++) dst[q + t] = 0f;
+                }
                 else
                 {
                     int src = xOff + (ci * d.H + ih) * d.W;

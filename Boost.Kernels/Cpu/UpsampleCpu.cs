@@ -286,23 +286,14 @@ public static class UpsampleCpu
             {
                 i = Math.Min(i, w - 9);
                 // even[k] = g[2(i+k)], odd[k] = g[2(i+k)+1]; oddPrev = g[2(i+k)−1], evenNext = g[2(i+k)+2].
-                var (even, odd) = Deinterleave(s + 2 * i);
-                var (_, oddPrev) = Deinterleave(s + 2 * i - 2);
-                var (evenNext, _) = Deinterleave(s + 2 * i + 2);
+                var (even, odd) = Simd.Deinterleave(s + 2 * i);
+                var (_, oddPrev) = Simd.Deinterleave(s + 2 * i - 2);
+                var (evenNext, _) = Simd.Deinterleave(s + 2 * i + 2);
                 var sum = Avx.Add(Avx.Add(Avx.Multiply(q, oddPrev), Avx.Multiply(t, even)), Avx.Add(Avx.Multiply(t, odd), Avx.Multiply(q, evenNext)));
                 Avx.Store(d + i, sum);
                 if (i == w - 9) break;
             }
         return w - 2;
-    }
-
-    /// <summary>16 values at p → (p[0], p[2], …, p[14]) and (p[1], p[3], …, p[15]).</summary>
-    private static unsafe (Vector256<float> even, Vector256<float> odd) Deinterleave(float* p)
-    {
-        var a = Avx.LoadVector256(p); var b = Avx.LoadVector256(p + 8);
-        var e = Avx.Shuffle(a, b, 0b10_00_10_00); // a0 a2 b0 b2 | a4 a6 b4 b6
-        var o = Avx.Shuffle(a, b, 0b11_01_11_01); // a1 a3 b1 b3 | a5 a7 b5 b7
-        return (Avx2.Permute4x64(e.AsDouble(), 0b11_01_10_00).AsSingle(), Avx2.Permute4x64(o.AsDouble(), 0b11_01_10_00).AsSingle());
     }
 
     /// <summary>dst[i] = v[2i] + v[2i + 1].</summary>
