@@ -10,7 +10,7 @@ namespace Boost.Kernels.Cpu;
 /// single-threaded GEMMs on them (no nested fork/join per block, each core's unfolded block stays in its own cache);
 /// a smaller batch goes image by image with the GEMM parallel inside.
 /// </summary>
-internal static class Conv2dCpu
+internal static partial class Conv2dCpu
 {
     /// <summary>Unfolded floats per block (1 MiB): measured against 64k floats (25 % slower) and 1M (no faster) on the
     /// c128 32² forward.</summary>
@@ -39,6 +39,7 @@ internal static class Conv2dCpu
     /// <summary>y[n] = w · im2col(x[n]) + b (+ beta·y[n]).</summary>
     public static void Forward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta = 0f)
     {
+        if (WinogradApplies(d)) { WinogradForward(d, x, w, b, y, beta); return; }
         int depth = d.Cin * d.KK, block = IsPointwise(d) ? d.HWo : BlockPixels(d);
         ForImages(d, (n, threads) =>
         {
@@ -107,6 +108,7 @@ internal static class Conv2dCpu
     /// the core count only, never on timing.</summary>
     public static void BackwardWeight(ConvDims d, float[] dy, float[] x, float[] dw, float beta)
     {
+        if (WinogradApplies(d)) { WinogradBackwardWeight(d, dy, x, dw, beta); return; }
         int depth = d.Cin * d.KK, block = BlockPixels(d), size = d.Cout * depth;
         if (!ImagesPerCore(d))
         {

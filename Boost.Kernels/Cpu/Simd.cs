@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -17,6 +18,7 @@ internal static class Simd
     }
 
     /// <summary>AVX2: 16 values at p → (p[0], p[2], …, p[14]) and (p[1], p[3], …, p[15]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe (Vector256<float> even, Vector256<float> odd) Deinterleave(float* p)
     {
         var a = Avx.LoadVector256(p); var b = Avx.LoadVector256(p + 8);

@@ -161,6 +161,48 @@ public class Conv2dTests
         Compare.Close(dw.ToArray(), Conv2dReference.BackwardWeight(G, X, xs, ws, stride, 1), atol: Atol(n * ho * wo), what: "dw");
     }
 
+    /// <summary>
+    /// The managed 3×3 stride-1 path (Winograd F(2×2, 3×3)): tile rows of 8-tile AVX groups plus a scalar remainder,
+    /// odd output sizes (a tile half outside the image), pads 0, 1 and 2, batch 1 (transforms split across the cores)
+    /// and batches that give each core whole images, several blocks of tile rows per image; forward with bias, the
+    /// input gradient (a flipped-kernel forward conv through the same path, pad 2 − pad) and the weight gradient (the
+    /// transforms' adjoints: per-core sums over the batch), each alone and accumulating.
+    /// </summary>
+    [TestCase(1, 3, 5, 17, 33, 1)]
+    [TestCase(3, 4, 6, 16, 16, 1)]
+    [TestCase(2, 5, 3, 15, 31, 0)]
+    [TestCase(2, 3, 4, 9, 35, 2)]
+    [TestCase(1, 32, 32, 40, 130, 1)]
+    [TestCase(2, 32, 16, 50, 130, 1)]
+    public void Cpu_Winograd3x3_MatchTwin(int n, int cin, int cout, int h, int w, int pad)
+    {
+        var dev = Device.Cpu;
+        int[] xs = [n, cin, h, w], ws = [cout, cin, 3, 3];
+        int ho = Conv2d.OutputSize(h, 3, 1, pad), wo = Conv2d.OutputSize(w, 3, 1, pad);
+        int[] ys = [n, cout, ho, wo];
+        var xd = Seeded.Floats(821, Tensor.Count(xs)); var wd = Seeded.Floats(822, Tensor.Count(ws));
+        var bd = Seeded.Floats(823, cout); var gd = Seeded.Floats(824, Tensor.Count(ys)); var old = Seeded.Floats(825, Tensor.Count(xs));
+        using var x = Seeded.Tensor(dev, xd, xs);
+        using var wt = Seeded.Tensor(dev, wd, ws);
+        using var b = Seeded.Tensor(dev, bd, cout);
+        using var dy = Seeded.Tensor(dev, gd, ys);
+        using var y = Conv2d.Forward(x, wt, b, 1, pad);
+        using var dx = Conv2d.BackwardInput(dy, wt, xs, 1, pad);
+        using var acc = Seeded.Tensor(dev, old, xs);
+        Conv2d.BackwardInputInto(dy, wt, 1, pad, acc, 1f);
+        using var dw = Conv2d.BackwardWeight(dy, x, 3, 1, pad);
+        using var dwAcc = Seeded.Tensor(dev, wd, ws);
+        Conv2d.BackwardWeightInto(dy, x, 1, pad, dwAcc, 1f);
+        double[] X = Seeded.ToDouble(xd), W = Seeded.ToDouble(wd), G = Seeded.ToDouble(gd);
+        Compare.Close(y.ToArray(), Conv2dReference.Forward(X, xs, W, ws, Seeded.ToDouble(bd), 1, pad, out _), atol: Atol(cin * 9), what: "forward");
+        var wantDx = Conv2dReference.BackwardInput(G, W, xs, ws, 1, pad);
+        Compare.Close(dx.ToArray(), wantDx, atol: Atol(cout * 9), what: "dx");
+        Compare.Close(acc.ToArray(), wantDx.Select((v, i) => v + old[i]).ToArray(), atol: Atol(cout * 9), what: "dx += ");
+        var wantDw = Conv2dReference.BackwardWeight(G, X, xs, ws, 1, pad);
+        Compare.Close(dw.ToArray(), wantDw, atol: Atol(n * ho * wo), what: "dw");
+        Compare.Close(dwAcc.ToArray(), wantDw.Select((v, i) => v + wd[i]).ToArray(), atol: Atol(n * ho * wo), what: "dw += ");
+    }
+
     /// <summary>The managed stride-2 unfolding takes every other value of a row in AVX blocks of 8 outputs between
     /// the zeros of the padding: rows one short of a block, exactly past it and with a tail, odd and even widths,
     /// kernels 1, 3 and 5 with their pads (and a pad of 0 under k = 3, so the row's last column goes unread).</summary>

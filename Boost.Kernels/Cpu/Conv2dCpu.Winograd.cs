@@ -1,0 +1,405 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Boost.Kernels.Cpu;
+
+/// <summary>
+/// 3×3 stride-1 convolution by Winograd's minimal filtering F(2×2, 3×3) (Lavin &amp; Gray, "Fast Algorithms for
+/// Convolutional Neural Networks", 2015). Each 2×2 output tile is Aᵀ[U ⊙ V]A with U = G g Gᵀ (the 3×3 filter taken to
+/// 4×4) and V = Bᵀ d B (the tile's 4×4 input patch d): 16 products for 4 outputs instead of 36. Summed over input
+/// channels this is, for each of the 16 points of the transform domain, one GEMM [Cout × Cin]·[Cin × tiles], so
+/// the multiply-adds drop 2.25× and still run in the one GEMM. The transforms only add, subtract and halve, so the
+/// result matches direct convolution to float rounding. The input transform runs 8 tiles per AVX vector (a tile row's
+/// patch columns are every other input column: the deinterleave shuffle), as does the output transform.
+/// </summary>
+internal static partial class Conv2dCpu
+{
+    /// <summary>Forward convs (and the stride-1 input gradients that run as forward convs) that take this path.</summary>
+    private static bool WinogradApplies(in ConvDims d) => d.K == 3 && d.Stride == 1 && d.Pad <= 2 && Avx2.IsSupported;
+
+    /// <summary>The transformed filters U [16, Cout, Cin], kept between calls (taken, so a concurrent call makes its own).</summary>
+    private static float[]? s_winogradFilters;
+
+    /// <summary>y[n] = conv3×3(x[n], w) + b (+ beta·y[n]) through F(2×2, 3×3), in blocks of whole tile rows so that the
+    /// transformed input and products (16·(Cin + Cout) floats per tile) stay near <see cref="BlockFloats"/>.</summary>
+    private static void WinogradForward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta)
+    {
+        int tilesH = (d.Ho + 1) / 2, tilesW = (d.Wo + 1) / 2;
+        int rowsPerBlock = WinogradRowsPerBlock(d, tilesW, tilesH);
+        var u = Interlocked.Exchange(ref s_winogradFilters, null);
+        if (u is null || u.Length < 16 * d.Cout * d.Cin) u = GC.AllocateUninitializedArray<float>(16 * d.Cout * d.Cin);
+        FilterTransform(w, u, d.Cout, d.Cin);
+        ForImages(d, (n, threads) =>
+        {
+            int blockTiles = rowsPerBlock * tilesW;
+            var scratch = Scratch.Floats(16 * blockTiles * (d.Cin + d.Cout));
+            int mOff = 16 * blockTiles * d.Cin;
+            for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
+            {
+                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = rows * tilesW;
+                var block = new WinogradBlock(d, n, i0, rows, tilesW, mOff);
+                if (threads <= 1) InputTransform(block, x, 0, d.Cin, scratch);
+                else InputTransformInParallel(block, x, scratch);
+                for (int e = 0; e < 16; e++)
+                    Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, tiles, d.Cin, 1f, u, e * d.Cout * d.Cin, d.Cin,
+                        scratch, e * d.Cin * tiles, tiles, 0f, scratch, mOff + e * d.Cout * tiles, tiles);
+                if (threads <= 1) OutputTransform(block, scratch, 0, d.Cout, y, b, beta);
+                else OutputTransformInParallel(block, scratch, y, b, beta);
+            }
+        });
+        s_winogradFilters = u;
+    }
+
+    /// <summary>The weight-gradient sums dU [16, Cout, Cin] per core, kept between calls.</summary>
+    private static float[]? s_winogradGrads;
+
+    /// <summary>
+    /// dw = Gᵀ dU G + beta·dw with dU[e] = Σ over images and tiles of (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ: the exact gradient of the
+    /// forward above (the transforms are linear), as 16 GEMMs [Cout × tiles]·[tiles × Cin] per block. With whole images
+    /// per core each core sums its contiguous share of the batch into its own dU and the sums are added in core order
+    /// (the order depends on the core count only).
+    /// </summary>
+    private static void WinogradBackwardWeight(ConvDims d, float[] dy, float[] x, float[] dw, float beta)
+    {
+        int size = 16 * d.Cout * d.Cin;
+        int chunks = ImagesPerCore(d) ? Math.Min(CpuParallel.Threads, d.N) : 1;
+        var sums = Interlocked.Exchange(ref s_winogradGrads, null);
+        if (sums is null || sums.Length < chunks * size) sums = GC.AllocateUninitializedArray<float>(chunks * size);
+        if (chunks == 1)
+            for (int n = 0; n < d.N; n++) WinogradWeightGradImage(d, dy, x, n, sums, 0, n == 0 ? 0f : 1f, CpuParallel.Threads);
+        else
+            CpuParallel.For(chunks, 1, (s, e) =>
+            {
+                for (long c = s; c < e; c++)
+                {
+                    int first = (int)(d.N * c / chunks), last = (int)(d.N * (c + 1) / chunks);
+                    for (int n = first; n < last; n++) WinogradWeightGradImage(d, dy, x, n, sums, (int)c * size, n == first ? 0f : 1f, 1);
+                }
+            });
+        for (int c = 1; c < chunks; c++) Simd.AddTo(sums.AsSpan(0, size), sums.AsSpan(c * size, size));
+        InverseFilterTransform(sums, dw, d.Cout, d.Cin, beta);
+        s_winogradGrads = sums;
+    }
+
+    /// <summary>acc[accOff ..] = Σ_tiles of image n (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ + beta·acc.</summary>
+    private static void WinogradWeightGradImage(in ConvDims d, float[] dy, float[] x, int n, float[] acc, int accOff, float beta, int threads)
+    {
+        int tilesH = (d.Ho + 1) / 2, tilesW = (d.Wo + 1) / 2, rowsPerBlock = WinogradRowsPerBlock(d, tilesW, tilesH);
+        int blockTiles = rowsPerBlock * tilesW, mOff = 16 * blockTiles * d.Cin;
+        var scratch = Scratch.Floats(16 * blockTiles * (d.Cin + d.Cout));
+        for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
+        {
+            var block = new WinogradBlock(d, n, i0, Math.Min(rowsPerBlock, tilesH - i0), tilesW, mOff);
+            int tiles = block.Tiles;
+            if (threads <= 1) { InputTransform(block, x, 0, d.Cin, scratch); OutputGradTransform(block, dy, 0, d.Cout, scratch); }
+            else TransformsForWeightGradInParallel(block, x, dy, scratch);
+            for (int e = 0; e < 16; e++)
+                Gemm.Sgemm(Gemm.Best, threads, false, true, d.Cout, d.Cin, tiles, 1f, scratch, mOff + e * d.Cout * tiles, tiles,
+                    scratch, e * d.Cin * tiles, tiles, beta, acc, accOff + e * d.Cout * d.Cin, d.Cin);
+            beta = 1f;
+        }
+    }
+
+    private static void TransformsForWeightGradInParallel(WinogradBlock k, float[] x, float[] dy, float[] scratch)
+    {
+        CpuParallel.For(k.D.Cin, 8, (s, e) => InputTransform(k, x, (int)s, (int)e, scratch));
+        CpuParallel.For(k.D.Cout, 8, (s, e) => OutputGradTransform(k, dy, (int)s, (int)e, scratch));
+    }
+
+    /// <summary>Tile rows per block: the transformed input and products (16·(Cin + Cout) floats per tile) near 4·<see cref="BlockFloats"/>.</summary>
+    private static int WinogradRowsPerBlock(in ConvDims d, int tilesW, int tilesH)
+        => Math.Clamp(4 * BlockFloats / (16 * (d.Cin + d.Cout) * tilesW), 1, tilesH);
+
+    /// <summary>
+    /// dM[e, co, t] = (A g Aᵀ)[e] for the block's 2×2 output-gradient tiles g (zero past the image's edge), A = [[1, 0],
+    /// [1, 1], [1, −1], [0, −1]]: the adjoint of the output transform. 8 tiles per AVX vector where a tile row's 16
+    /// gradient columns lie inside, else one by one.
+    /// </summary>
+    private static unsafe void OutputGradTransform(in WinogradBlock k, float[] dy, int c0, int c1, float[] scratch)
+    {
+        var d = k.D;
+        int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles;
+        long eStride = (long)d.Cout * tiles;
+        fixed (float* g0 = dy, s0 = scratch)
+            for (int co = c0; co < c1; co++)
+            {
+                float* plane = g0 + ((long)n * d.Cout + co) * d.HWo;
+                for (int r = 0; r < rows; r++)
+                {
+                    int oh = 2 * (i0 + r);
+                    bool second = oh + 1 < d.Ho;
+                    float* o = s0 + k.MOff + (long)co * tiles + r * tilesW;
+                    int j = 0;
+                    for (; j + 8 <= tilesW && 2 * j + 16 <= d.Wo; j += 8)
+                    {
+                        var (a0, a1) = Simd.Deinterleave(plane + (long)oh * d.Wo + 2 * j);   // row 0: columns 0, 1 of 8 tiles
+                        var (b0, b1) = second ? Simd.Deinterleave(plane + (long)(oh + 1) * d.Wo + 2 * j) : (Vector256<float>.Zero, Vector256<float>.Zero);
+                        float* q = o + j;
+                        GradRow(a0, a1, q, eStride);                                   // A g: rows g0, g0 + g1, g0 − g1, −g1
+                        GradRow(a0 + b0, a1 + b1, q + 4 * eStride, eStride);
+                        GradRow(a0 - b0, a1 - b1, q + 8 * eStride, eStride);
+                        GradRow(-b0, -b1, q + 12 * eStride, eStride);
+                    }
+                    for (; j < tilesW; j++)
+                    {
+                        int ow = 2 * j;
+                        float* row0 = plane + (long)oh * d.Wo + ow, row1 = row0 + d.Wo;
+                        bool right = ow + 1 < d.Wo;
+                        float p0 = row0[0], p1 = right ? row0[1] : 0f;
+                        float q0 = second ? row1[0] : 0f, q1 = second && right ? row1[1] : 0f;
+                        float* q = o + j;
+                        ScalarGradRow(p0, p1, q, eStride);
+                        ScalarGradRow(p0 + q0, p1 + q1, q + 4 * eStride, eStride);
+                        ScalarGradRow(p0 - q0, p1 - q1, q + 8 * eStride, eStride);
+                        ScalarGradRow(-q0, -q1, q + 12 * eStride, eStride);
+                    }
+                }
+            }
+    }
+
+    /// <summary>One row (a, b) of A g, times Aᵀ: (a, a + b, a − b, −b) at o, o + s, o + 2s, o + 3s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void GradRow(Vector256<float> a, Vector256<float> b, float* o, long s)
+    {
+        a.Store(o);
+        (a + b).Store(o + s);
+        (a - b).Store(o + 2 * s);
+        (-b).Store(o + 3 * s);
+    }
+
+    private static unsafe void ScalarGradRow(float a, float b, float* o, long s)
+    {
+        o[0] = a; o[s] = a + b; o[2 * s] = a - b; o[3 * s] = -b;
+    }
+
+    /// <summary>dw[co, ci] = Gᵀ dU[·, co, ci] G (+ beta·dw), Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]].</summary>
+    private static void InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta)
+    {
+        Span<float> q = stackalloc float[12];
+        int step = cout * cin;
+        for (int co = 0; co < cout; co++)
+            for (int ci = 0; ci < cin; ci++)
+            {
+                int at = co * cin + ci;
+                for (int c = 0; c < 4; c++) // Gᵀ dU: 3 rows × 4 columns
+                {
+                    float u0 = du[(0 * 4 + c) * step + at], u1 = du[(1 * 4 + c) * step + at];
+                    float u2 = du[(2 * 4 + c) * step + at], u3 = du[(3 * 4 + c) * step + at];
+                    q[c] = u0 + 0.5f * (u1 + u2); q[4 + c] = 0.5f * (u1 - u2); q[8 + c] = 0.5f * (u1 + u2) + u3;
+                }
+                var g = dw.AsSpan(at * 9, 9);
+                for (int r = 0; r < 3; r++) // (Gᵀ dU) G
+                {
+                    float a0 = q[4 * r], a1 = q[4 * r + 1], a2 = q[4 * r + 2], a3 = q[4 * r + 3];
+                    float v0 = a0 + 0.5f * (a1 + a2), v1 = 0.5f * (a1 - a2), v2 = 0.5f * (a1 + a2) + a3;
+                    if (beta == 0f) { g[3 * r] = v0; g[3 * r + 1] = v1; g[3 * r + 2] = v2; }
+                    else { g[3 * r] = v0 + beta * g[3 * r]; g[3 * r + 1] = v1 + beta * g[3 * r + 1]; g[3 * r + 2] = v2 + beta * g[3 * r + 2]; }
+                }
+            }
+    }
+
+    /// <summary>One image's block of tile rows: rows [I0, I0 + Rows) of TilesW tiles; the products start at MOff.</summary>
+    private readonly record struct WinogradBlock(ConvDims D, int N, int I0, int Rows, int TilesW, int MOff)
+    {
+        public int Tiles => Rows * TilesW;
+    }
+
+    // With one image at a time (batch below the core count) the transforms split channels across the cores too; the
+    // parallel forms are separate methods so that the common single-threaded path allocates no closures.
+    private static void InputTransformInParallel(WinogradBlock k, float[] x, float[] v)
+        => CpuParallel.For(k.D.Cin, 8, (s, e) => InputTransform(k, x, (int)s, (int)e, v));
+
+    private static void OutputTransformInParallel(WinogradBlock k, float[] m, float[] y, float[]? b, float beta)
+        => CpuParallel.For(k.D.Cout, 8, (s, e) => OutputTransform(k, m, (int)s, (int)e, y, b, beta));
+
+    /// <summary>U[e, co, ci] = (G g Gᵀ)[e], G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].</summary>
+    private static void FilterTransform(float[] w, float[] u, int cout, int cin)
+    {
+        Span<float> t = stackalloc float[12];
+        for (int co = 0; co < cout; co++)
+            for (int ci = 0; ci < cin; ci++)
+            {
+                var g = w.AsSpan((co * cin + ci) * 9, 9);
+                for (int c = 0; c < 3; c++) // G g: rows of the 4×3 intermediate
+                {
+                    float g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
+                    t[c] = g0; t[3 + c] = 0.5f * (g0 + g1 + g2); t[6 + c] = 0.5f * (g0 - g1 + g2); t[9 + c] = g2;
+                }
+                for (int r = 0; r < 4; r++) // (G g) Gᵀ
+                {
+                    float a0 = t[3 * r], a1 = t[3 * r + 1], a2 = t[3 * r + 2];
+                    int at = ((r * 4) * cout + co) * cin + ci, step = cout * cin;
+                    u[at] = a0; u[at + step] = 0.5f * (a0 + a1 + a2); u[at + 2 * step] = 0.5f * (a0 - a1 + a2); u[at + 3 * step] = a2;
+                }
+            }
+    }
+
+    /// <summary>
+    /// V[e, ci, t] = (Bᵀ d B)[e] for the block's tiles t (tile rows i0 …) and channels [c0, c1), Bᵀ = [[1, 0, −1, 0],
+    /// [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]. The four input rows of a tile row are first copied into padded rows
+    /// (zeros outside the image), so every patch reads in bounds with no tests.
+    /// </summary>
+    private static unsafe void InputTransform(in WinogradBlock k, float[] x, int c0, int c1, float[] v)
+    {
+        var d = k.D;
+        int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles;
+        int padded = 2 * tilesW + 2; // patch columns 2j … 2j + 3 for j < tilesW
+        var heapRows = 4 * padded > 16384 ? new float[4 * padded] : null; // past 64 KiB of stack (images ~8k wide)
+        float* stackRows = stackalloc float[heapRows is null ? 4 * padded : 0];
+        long eStride = (long)d.Cin * tiles;
+        fixed (float* x0 = x, v0 = v, heap = heapRows)
+            for (int ci = c0; ci < c1; ci++)
+            {
+                float* rowBuf = heap != null ? heap : stackRows;
+                float* plane = x0 + ((long)n * d.Cin + ci) * d.HW;
+                for (int r = 0; r < rows; r++)
+                {
+                    for (int a = 0; a < 4; a++)
+                    {
+                        float* dst = rowBuf + a * padded;
+                        int ih = 2 * (i0 + r) - d.Pad + a;
+                        if ((uint)ih >= (uint)d.H) { new Span<float>(dst, padded).Clear(); continue; }
+                        // padded column c' holds input column c' − pad
+                        int lo = Math.Min(d.Pad, padded), hi = Math.Clamp(d.W + d.Pad, lo, padded);
+                        for (int c = 0; c < lo; c++) dst[c] = 0f;
+                        new ReadOnlySpan<float>(plane + (long)ih * d.W, hi - lo).CopyTo(new Span<float>(dst + lo, hi - lo));
+                        for (int c = hi; c < padded; c++) dst[c] = 0f;
+                    }
+                    float* out0 = v0 + (long)ci * tiles + r * tilesW;
+                    int j = 0;
+                    for (; j + 8 <= tilesW; j += 8)
+                    {
+                        // d[a][c] for 8 tiles: padded row a, columns 2(j + k) + c.
+                        var (d00, d01) = Simd.Deinterleave(rowBuf + 2 * j); var (d02, d03) = Simd.Deinterleave(rowBuf + 2 * j + 2);
+                        var (d10, d11) = Simd.Deinterleave(rowBuf + padded + 2 * j); var (d12, d13) = Simd.Deinterleave(rowBuf + padded + 2 * j + 2);
+                        var (d20, d21) = Simd.Deinterleave(rowBuf + 2 * padded + 2 * j); var (d22, d23) = Simd.Deinterleave(rowBuf + 2 * padded + 2 * j + 2);
+                        var (d30, d31) = Simd.Deinterleave(rowBuf + 3 * padded + 2 * j); var (d32, d33) = Simd.Deinterleave(rowBuf + 3 * padded + 2 * j + 2);
+                        float* o = out0 + j;
+                        TransformRow(d00 - d20, d01 - d21, d02 - d22, d03 - d23, o, eStride);                 // Bᵀ row 0
+                        TransformRow(d10 + d20, d11 + d21, d12 + d22, d13 + d23, o + 4 * eStride, eStride);   // row 1
+                        TransformRow(d20 - d10, d21 - d11, d22 - d12, d23 - d13, o + 8 * eStride, eStride);   // row 2
+                        TransformRow(d10 - d30, d11 - d31, d12 - d32, d13 - d33, o + 12 * eStride, eStride);  // row 3
+                    }
+                    for (; j < tilesW; j++)
+                    {
+                        float* p = rowBuf + 2 * j;
+                        float* o = out0 + j;
+                        for (int r4 = 0; r4 < 4; r4++)
+                        {
+                            // row r4 of Bᵀ d, then times B along the columns
+                            float t0, t1, t2, t3;
+                            float* a0 = p, a1 = p + padded, a2 = p + 2 * padded, a3 = p + 3 * padded;
+                            (t0, t1, t2, t3) = r4 switch
+                            {
+                                0 => (a0[0] - a2[0], a0[1] - a2[1], a0[2] - a2[2], a0[3] - a2[3]),
+                                1 => (a1[0] + a2[0], a1[1] + a2[1], a1[2] + a2[2], a1[3] + a2[3]),
+                                2 => (a2[0] - a1[0], a2[1] - a1[1], a2[2] - a1[2], a2[3] - a1[3]),
+                                _ => (a1[0] - a3[0], a1[1] - a3[1], a1[2] - a3[2], a1[3] - a3[3]),
+                            };
+                            float* q = o + 4 * r4 * eStride;
+                            q[0] = t0 - t2; q[eStride] = t1 + t2; q[2 * eStride] = t2 - t1; q[3 * eStride] = t1 - t3;
+                        }
+                    }
+                }
+            }
+    }
+
+    /// <summary>One row of Bᵀ d (its four columns, 8 tiles each) times B, stored at o, o + s, o + 2s, o + 3s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void TransformRow(Vector256<float> t0, Vector256<float> t1, Vector256<float> t2, Vector256<float> t3, float* o, long s)
+    {
+        (t0 - t2).Store(o);
+        (t1 + t2).Store(o + s);
+        (t2 - t1).Store(o + 2 * s);
+        (t1 - t3).Store(o + 3 * s);
+    }
+
+    /// <summary>
+    /// y[n, co] tile by tile = Aᵀ m A (+ b[co], + beta·y) for channels [c0, c1), m[e] = M[e, co, t], Aᵀ = [[1, 1, 1, 0],
+    /// [0, 1, −1, −1]]; 8 tiles at a time where their 16 outputs per row lie inside the image, else one by one.
+    /// </summary>
+    private static unsafe void OutputTransform(in WinogradBlock k, float[] scratch, int c0, int c1, float[] y, float[]? b, float beta)
+    {
+        var d = k.D;
+        int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, mOff = k.MOff;
+        long eStride = (long)d.Cout * tiles;
+        Span<float> mm = stackalloc float[16];
+        fixed (float* s0 = scratch, y0 = y)
+            for (int co = c0; co < c1; co++)
+            {
+                float bias = b is null ? 0f : b[co];
+                var vb = Vector256.Create(bias);
+                float* plane = y0 + ((long)n * d.Cout + co) * d.HWo;
+                for (int r = 0; r < rows; r++)
+                {
+                    int oh = 2 * (i0 + r);
+                    bool second = oh + 1 < d.Ho;
+                    float* m = s0 + mOff + (long)co * tiles + r * tilesW;
+                    int j = 0;
+                    for (; j + 8 <= tilesW && 2 * j + 16 <= d.Wo; j += 8)
+                    {
+                        float* p = m + j;
+                        // Aᵀ m: rows s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (each 4 columns × 8 tiles).
+                        var (s00, s01, s02, s03) = SumRows(p, eStride, 0);
+                        var (s10, s11, s12, s13) = SumRows(p, eStride, 1);
+                        var y00 = s00 + s01 + s02 + vb; var y01 = s01 - s02 - s03 + vb;
+                        var y10 = s10 + s11 + s12 + vb; var y11 = s11 - s12 - s13 + vb;
+                        StorePairs(plane + (long)oh * d.Wo + 2 * j, y00, y01, beta);
+                        if (second) StorePairs(plane + (long)(oh + 1) * d.Wo + 2 * j, y10, y11, beta);
+                    }
+                    for (; j < tilesW; j++)
+                    {
+                        float* p = m + j;
+                        for (int e = 0; e < 16; e++) mm[e] = p[e * eStride];
+                        for (int a = 0; a < 2; a++)
+                        {
+                            int yy = oh + a;
+                            if (yy >= d.Ho) break;
+                            // row a of Aᵀ m
+                            float t0 = a == 0 ? mm[0] + mm[4] + mm[8] : mm[4] - mm[8] - mm[12];
+                            float t1 = a == 0 ? mm[1] + mm[5] + mm[9] : mm[5] - mm[9] - mm[13];
+                            float t2 = a == 0 ? mm[2] + mm[6] + mm[10] : mm[6] - mm[10] - mm[14];
+                            float t3 = a == 0 ? mm[3] + mm[7] + mm[11] : mm[7] - mm[11] - mm[15];
+                            float* dst = plane + (long)yy * d.Wo + 2 * j;
+                            float v0 = t0 + t1 + t2 + bias;
+                            dst[0] = beta == 0f ? v0 : v0 + beta * dst[0];
+                            if (2 * j + 1 < d.Wo)
+                            {
+                                float v1 = t1 - t2 - t3 + bias;
+                                dst[1] = beta == 0f ? v1 : v1 + beta * dst[1];
+                            }
+                        }
+                    }
+                }
+            }
+    }
+
+    /// <summary>Row <paramref name="which"/> of Aᵀ m for 8 tiles: its four columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) SumRows(float* p, long s, int which)
+    {
+        Vector256<float> Row(int r, int c) => Vector256.Load(p + (4 * r + c) * s);
+        return which == 0
+            ? (Row(0, 0) + Row(1, 0) + Row(2, 0), Row(0, 1) + Row(1, 1) + Row(2, 1), Row(0, 2) + Row(1, 2) + Row(2, 2), Row(0, 3) + Row(1, 3) + Row(2, 3))
+            : (Row(1, 0) - Row(2, 0) - Row(3, 0), Row(1, 1) - Row(2, 1) - Row(3, 1), Row(1, 2) - Row(2, 2) - Row(3, 2), Row(1, 3) - Row(2, 3) - Row(3, 3));
+    }
+
+    /// <summary>dst[2k] = even[k], dst[2k + 1] = odd[k] for k &lt; 8 (+ beta·dst).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StorePairs(float* dst, Vector256<float> even, Vector256<float> odd, float beta)
+    {
+        var lo = Avx.UnpackLow(even, odd);   // e0 o0 e1 o1 | e4 o4 e5 o5
+        var hi = Avx.UnpackHigh(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
+        var first = Avx.Permute2x128(lo, hi, 0x20);
+        var second = Avx.Permute2x128(lo, hi, 0x31);
+        if (beta != 0f)
+        {
+            var vb = Vector256.Create(beta);
+            first += vb * Vector256.Load(dst);
+            second += vb * Vector256.Load(dst + 8);
+        }
+        first.Store(dst);
+        second.Store(dst + 8);
+    }
+}
