@@ -18,12 +18,16 @@ internal static partial class Conv2dCpu
 
     private static bool IsPointwise(in ConvDims d) => d.K == 1 && d.Stride == 1 && d.Pad == 0;
 
-    /// <summary>Output pixels per block: enough columns for an efficient GEMM, few enough rows·columns to stay in cache.</summary>
+    /// <summary>Output pixels per block: enough columns for an efficient GEMM, few enough rows·columns to stay in cache,
+    /// and blocks of equal size.</summary>
     private static int BlockPixels(in ConvDims d)
     {
         int fit = BlockFloats / (d.Cin * d.KK);
-        if (fit >= d.HWo) return d.HWo;
-        return Math.Min(d.HWo, Math.Max(64, fit / 16 * 16)); // whole micro-tiles (16 columns)
+        // A quarter over budget still goes whole: a tail block of a few pixels would pack all of w again for little
+        // work (stride 2, 128 channels at 16²: 224 + 32 pixels before).
+        if (fit * 5L / 4 >= d.HWo) return d.HWo;
+        int blocks = (d.HWo + fit - 1) / fit, even = (d.HWo + blocks - 1) / blocks;
+        return Math.Min(d.HWo, Math.Max(64, (even + 15) / 16 * 16)); // equal blocks of whole micro-tiles (16 columns)
     }
 
     /// <summary>Whole images per core (single-threaded GEMMs) or one image at a time (parallel GEMMs).</summary>

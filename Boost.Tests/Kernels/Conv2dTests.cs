@@ -133,32 +133,33 @@ public class Conv2dTests
         Compare.Close(dw.ToArray(), want, atol: Atol(2 * ho * wo), what: $"{backend} dw (split)");
     }
 
-    /// <summary>The managed path unfolds at most 2¹⁸ values at a time: these images need several pixel blocks, the
-    /// second starting mid-row (CPU only: the blocks are its own, and the simulator would be slow here). Batch 1 runs
-    /// image by image with parallel GEMMs; batch 3 gives the cores whole images and sums uneven weight-gradient
-    /// partials.</summary>
-    [TestCase(32, 31, 33, 1, 1)]
-    [TestCase(64, 61, 63, 2, 1)]
-    [TestCase(32, 31, 33, 1, 3)]
-    [TestCase(3, 61, 59, 1, 2)]   // few channels (an RGB input conv): one block of 3599 pixels, wider than the GEMM's 3072-column block
-    public void Cpu_ImagesSpanningSeveralPixelBlocks_MatchTwin(int cin, int h, int w, int stride, int n)
+    /// <summary>The managed im2col path unfolds about 2¹⁸ values at a time: these images need several pixel blocks,
+    /// the later ones starting mid-row (CPU only: the blocks are its own, and the simulator would be slow here). 3×3
+    /// stride 1 takes the Winograd path instead, so the stride-1 cases here are 5×5. Batch 1 runs image by image with
+    /// parallel GEMMs; batch 3 gives the cores whole images and sums uneven weight-gradient partials.</summary>
+    [TestCase(32, 31, 33, 1, 1, 5)]
+    [TestCase(64, 61, 63, 2, 1, 3)]
+    [TestCase(32, 31, 33, 1, 3, 5)]
+    [TestCase(3, 61, 59, 1, 2, 5)]   // few channels (an RGB input conv): one block of 3599 pixels, wider than the GEMM's 3072-column block
+    public void Cpu_ImagesSpanningSeveralPixelBlocks_MatchTwin(int cin, int h, int w, int stride, int n, int k)
     {
         var dev = Device.Cpu;
-        int[] xs = [n, cin, h, w], ws = [3, cin, 3, 3];
-        int ho = Conv2d.OutputSize(h, 3, stride, 1), wo = Conv2d.OutputSize(w, 3, stride, 1);
+        int pad = k / 2;
+        int[] xs = [n, cin, h, w], ws = [3, cin, k, k];
+        int ho = Conv2d.OutputSize(h, k, stride, pad), wo = Conv2d.OutputSize(w, k, stride, pad);
         int[] ys = [n, 3, ho, wo];
-        Assert.That(ho * wo, Is.GreaterThan(Math.Min((1 << 18) / (cin * 9), 3072)), "the image must need more than one pixel block or GEMM column block");
+        Assert.That(ho * wo, Is.GreaterThan(Math.Min((1 << 18) / (cin * k * k) * 5 / 4, 3072)), "the image must need more than one pixel block or GEMM column block");
         var xd = Seeded.Floats(801, Tensor.Count(xs)); var wd = Seeded.Floats(802, Tensor.Count(ws)); var gd = Seeded.Floats(803, Tensor.Count(ys));
         using var x = Seeded.Tensor(dev, xd, xs);
         using var wt = Seeded.Tensor(dev, wd, ws);
         using var dy = Seeded.Tensor(dev, gd, ys);
-        using var y = Conv2d.Forward(x, wt, null, stride, 1);
-        using var dx = Conv2d.BackwardInput(dy, wt, xs, stride, 1);
-        using var dw = Conv2d.BackwardWeight(dy, x, 3, stride, 1);
+        using var y = Conv2d.Forward(x, wt, null, stride, pad);
+        using var dx = Conv2d.BackwardInput(dy, wt, xs, stride, pad);
+        using var dw = Conv2d.BackwardWeight(dy, x, k, stride, pad);
         double[] X = Seeded.ToDouble(xd), W = Seeded.ToDouble(wd), G = Seeded.ToDouble(gd);
-        Compare.Close(y.ToArray(), Conv2dReference.Forward(X, xs, W, ws, null, stride, 1, out _), atol: Atol(cin * 9), what: "forward");
-        Compare.Close(dx.ToArray(), Conv2dReference.BackwardInput(G, W, xs, ws, stride, 1), atol: Atol(27), what: "dx");
-        Compare.Close(dw.ToArray(), Conv2dReference.BackwardWeight(G, X, xs, ws, stride, 1), atol: Atol(n * ho * wo), what: "dw");
+        Compare.Close(y.ToArray(), Conv2dReference.Forward(X, xs, W, ws, null, stride, pad, out _), atol: Atol(cin * k * k), what: "forward");
+        Compare.Close(dx.ToArray(), Conv2dReference.BackwardInput(G, W, xs, ws, stride, pad), atol: Atol(3 * k * k), what: "dx");
+        Compare.Close(dw.ToArray(), Conv2dReference.BackwardWeight(G, X, xs, ws, stride, pad), atol: Atol(n * ho * wo), what: "dw");
     }
 
     /// <summary>
