@@ -14,6 +14,10 @@ public sealed record BenchCase(string Id, double Flops, double Bytes, Func<Devic
 {
     /// <summary>Extra figures a case reports beside its time (boost_128: NFE).</summary>
     public Func<IReadOnlyDictionary<string, double>>? Extra { get; init; }
+
+    /// <summary>How a device computes the case, where its GFLOP/s need reading (a fast algorithm's flops are the
+    /// direct method's, so its "% of peak" can pass 100).</summary>
+    public Func<Device, string?>? Note { get; init; }
 }
 
 public static class Cases
@@ -87,7 +91,10 @@ public static class Cases
             return (backward
                 ? () => { Conv2d.BackwardInput(g, w, [n, c, hw, hw], stride, 1).Dispose(); Conv2d.BackwardWeight(g, x, 3, stride, 1).Dispose(); }
                 : () => Conv2d.Forward(x, w, b, stride, 1).Dispose(), bag);
-        });
+        })
+        {
+            Note = d => d is CpuDevice && stride == 1 ? "Winograd F(2×2, 3×3): 2.25× fewer multiply-adds; GFLOP/s counts direct convolution's" : null,
+        };
     }
 
     private static BenchCase Up(string id, bool bilinear, bool backward, int n = 8, int c = 128, int hw = 32)

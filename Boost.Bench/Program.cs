@@ -59,11 +59,12 @@ foreach (var c in (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => filter is n
         double? gflops = c.Flops > 0 ? c.Flops / ms / 1e6 : null, gbs = c.Bytes > 0 ? c.Bytes / ms / 1e6 : null;
         double? pct = gflops is { } gf ? 100 * gf / peakGflops : gbs is { } gb ? 100 * gb / peakGbs : null;
         var extra = c.Extra?.Invoke();
+        var note = c.Note?.Invoke(dev);
         double? torchMs = Reference.LibtorchMs.TryGetValue(c.Id, out var t) ? t : null, speed = torchMs / ms, target = Reference.Target(c.Id);
         string vsTorch = speed is { } sp ? $"{sp,5:F2}× libtorch{(target is { } tg ? sp >= tg ? $" (≥ {tg:G2}: met)" : $" (< {tg:G2})" : "")}" : "";
-        Console.WriteLine($"{c.Id,-26} {ms,10:F3} ms {(gflops is { } g ? $"{g,8:F1} GFLOP/s" : ""),-16} {(gbs is { } b ? $"{b,8:F1} GB/s" : ""),-12} {(pct is { } p ? $"{p,5:F1}% of peak" : ""),-14} {vsTorch,-30}{(extra is null ? "" : string.Join(" ", extra.Select(kv => $"{kv.Key} {kv.Value:G4}")))}  ({times.Count} runs)");
+        Console.WriteLine($"{c.Id,-26} {ms,10:F3} ms {(gflops is { } g ? $"{g,8:F1} GFLOP/s" : ""),-16} {(gbs is { } b ? $"{b,8:F1} GB/s" : ""),-12} {(pct is { } p ? $"{p,5:F1}% of peak" : ""),-14} {vsTorch,-30}{(extra is null ? "" : string.Join(" ", extra.Select(kv => $"{kv.Key} {kv.Value:G4}")))}  ({times.Count} runs){(note is null ? "" : $"  [{note}]")}");
         medians[c.Id] = ms;
-        results[c.Id] = new { median_ms = ms, gflops, gbs, pct_of_peak = pct, libtorch_ms = torchMs, speed_vs_libtorch = speed, target_speed = target, extra };
+        results[c.Id] = new { median_ms = ms, gflops, gbs, pct_of_peak = pct, libtorch_ms = torchMs, speed_vs_libtorch = speed, target_speed = target, extra, note };
     }
 }
 // PyTorch on this machine, right after our cases: the like-for-like reference (the figures are another CPU).

@@ -37,12 +37,16 @@ def main(path):
     head += ["issue's libtorch ms", "vs issue's libtorch", "issue's bar"]
     print("| " + " | ".join(head) + " |")
     print("|---|" + "---:|" * (len(head) - 2) + "---|")
+    notes = []
     for case, r in doc["cases"].items():
         ms = r["median_ms"]
         speed, target = r.get("speed_vs_libtorch"), r.get("target_speed")
         bar = "" if target is None else (f"≥ {target:g}: met" if speed is not None and speed >= target else f"≥ {target:g}: not met")
         extra = r.get("extra") or {}
         name = f"`{case}`" + "".join(f" ({k} {v:g})" for k, v in extra.items())
+        if r.get("note"):
+            notes.append(f"`{case}`: {r['note']}.")
+            name += f" [{len(notes)}]"
         lib = r.get("libtorch_ms")
         cells = [name, fmt(ms, 3 if ms < 10 else 2), fmt(r.get("gflops"), 1), fmt(r.get("gbs"), 1), fmt(r.get("pct_of_peak"), 1)]
         for run in runs:
@@ -50,6 +54,10 @@ def main(path):
             cells += [fmt(t, 3), ratio(t, ms)]
         cells += [fmt(lib, 3 if lib is not None and lib < 1 else 2), ratio(lib, ms), bar]
         print("| " + " | ".join(cells) + " |")
+    if notes:
+        print()
+        for i, n in enumerate(notes, 1):
+            print(f"[{i}] {n}")
 
 
 if __name__ == "__main__":
