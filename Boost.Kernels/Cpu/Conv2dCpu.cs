@@ -161,17 +161,6 @@ internal static partial class Conv2dCpu
         }
     }
 
-    /// <summary>src → dst; short runs (an image row) in SIMD lanes inline, long ones through CopyTo.</summary>
-    private static void Copy(ReadOnlySpan<float> src, Span<float> dst)
-    {
-        int n = src.Length, w = System.Numerics.Vector<float>.Count, i = 0;
-        if (n >= 256 || dst.Length < n) { src.CopyTo(dst); return; }
-        ref float s0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(src);
-        ref float d0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dst);
-        for (; i + w <= n; i += w) System.Numerics.Vector.LoadUnsafe(ref s0, (nuint)i).StoreUnsafe(ref d0, (nuint)i);
-        for (; i < n; i++) dst[i] = src[i];
-    }
-
     private static void AddScalar(Span<float> v, float a)
     {
         var va = new System.Numerics.Vector<float>(a);
@@ -206,50 +195,50 @@ internal static partial class Conv2dCpu
 
     /// <summary>col[(ci, kh, kw), q] = x[n, ci, oh·s − pad + kh, ow·s − pad + kw] for output pixels p0 + q, q &lt; count
     /// (zero outside the image). Rows of the output are walked in runs so there is no division per element.</summary>
-    private static void Im2Col(in ConvDims d, float[] x, int n, int p0, int count, float[] col)
+    private static unsafe void Im2Col(in ConvDims d, float[] x, int n, int p0, int count, float[] col)
     {
-        int xOff = n * d.Cin * d.HW;
-        for (int row = 0; row < d.Cin * d.KK; row++)
-        {
-            int ci = row / d.KK, kh = row % d.KK / d.K, kw = row % d.K;
-            var dst = col.AsSpan(row * count, count);
-            int q = 0, oh = p0 / d.Wo, ow = p0 % d.Wo;
-            while (q < count)
+        if (col.Length < (long)d.Cin * d.KK * count) throw new ArgumentException("Im2Col: scratch shorter than the block.");
+        int ci = 0, kh = 0, kw = 0;
+        fixed (float* x0 = x, c0 = col)
+            for (int row = 0; row < d.Cin * d.KK; row++)
             {
-                int run = Math.Min(d.Wo - ow, count - q);
-                int ih = oh * d.Stride - d.Pad + kh;
-                if ((uint)ih >= (uint)d.H) dst.Slice(q, run).Clear();
-                else if (d.Stride == 1)
+                float* dst = c0 + (long)row * count, plane = x0 + ((long)n * d.Cin + ci) * d.HW;
+                int q = 0, oh = p0 / d.Wo, ow = p0 % d.Wo;
+                while (q < count)
                 {
-                    // iw = ow + t − pad + kw is contiguous: zero the part left and right of the image (a pad's width,
-                    // written inline: a Clear call per row cost more than the zeros), copy the rest.
-                    int iw0 = ow - d.Pad + kw;
-                    int lo = Math.Clamp(-iw0, 0, run), hi = Math.Clamp(d.W - iw0, lo, run);
-                    for (int t = 0; t < lo; t++) dst[q + t] = 0f;
-                    Copy(x.AsSpan(xOff + (ci * d.H + ih) * d.W + iw0 + lo, hi - lo), dst.Slice(q + lo));
-                    for (int t = hi; t < run; t++) dst[q + t] = 0f;
-                }
-                else if (d.Stride == 2)
-                {
-                    // iw = iw0 + 2t: zeros where it falls outside the row, every other value of the row between.
-                    int iw0 = ow * 2 - d.Pad + kw;
-                    int lo = Math.Clamp((1 - iw0) / 2, 0, run), hi = Math.Clamp((d.W - iw0 + 1) / 2, lo, run);
-                    for (int t = 0; t < lo; t++) dst[q + t] = 0f;
-                    if (hi > lo) Simd.EveryOther(x.AsSpan(xOff + (ci * d.H + ih) * d.W + iw0 + 2 * lo, 2 * (hi - lo) - 1), dst.Slice(q + lo, hi - lo));
-                    for (int t = hi; t < run; t++) dst[q + t] = 0f;
-                }
-                else
-                {
-                    int src = xOff + (ci * d.H + ih) * d.W;
-                    for (int t = 0; t < run; t++)
+                    int run = Math.Min(d.Wo - ow, count - q);
+                    int ih = oh * d.Stride - d.Pad + kh;
+                    float* src = plane + (long)ih * d.W, o = dst + q;
+                    if ((uint)ih >= (uint)d.H) new Span<float>(o, run).Clear();
+                    else if (d.Stride == 1)
                     {
-                        int iw = (ow + t) * d.Stride - d.Pad + kw;
-                        dst[q + t] = (uint)iw < (uint)d.W ? x[src + iw] : 0f;
+                        // iw = ow + t − pad + kw is contiguous: zero the part left and right of the image (a pad's width,
+                        // written inline: a Clear call per row cost more than the zeros), copy the rest.
+                        int iw0 = ow - d.Pad + kw;
+                        int lo = Math.Clamp(-iw0, 0, run), hi = Math.Clamp(d.W - iw0, lo, run);
+                        for (int t = 0; t < lo; t++) o[t] = 0f;
+                        Simd.Copy(src + iw0 + lo, o + lo, hi - lo);
+                        for (int t = hi; t < run; t++) o[t] = 0f;
                     }
+                    else if (d.Stride == 2)
+                    {
+                        // iw = iw0 + 2t: zeros where it falls outside the row, every other value of the row between.
+                        int iw0 = ow * 2 - d.Pad + kw;
+                        int lo = Math.Clamp((1 - iw0) / 2, 0, run), hi = Math.Clamp((d.W - iw0 + 1) / 2, lo, run);
+                        for (int t = 0; t < lo; t++) o[t] = 0f;
+                        Simd.EveryOther(src + iw0 + 2 * lo, o + lo, hi - lo);
+                        for (int t = hi; t < run; t++) o[t] = 0f;
+                    }
+                    else
+                        for (int t = 0; t < run; t++)
+                        {
+                            int iw = (ow + t) * d.Stride - d.Pad + kw;
+                            o[t] = (uint)iw < (uint)d.W ? src[iw] : 0f;
+                        }
+                    q += run; oh++; ow = 0;
                 }
-                q += run; oh++; ow = 0;
+                if (++kw == d.K) { kw = 0; if (++kh == d.K) { kh = 0; ci++; } }
             }
-        }
     }
 
     /// <summary>The adjoint of <see cref="Im2Col"/> for one image: image[ci, ih, iw] += col[(ci, kh, kw), q].</summary>

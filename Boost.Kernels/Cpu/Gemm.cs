@@ -283,14 +283,26 @@ public static unsafe class Gemm
                 float* cp = c + ir * ldc + jr;
                 if (mr == MR && nr == NR) { TK.Compute(kc, ap, bp, cp, ldc, alpha, beta); continue; }
                 TK.Compute(kc, ap, bp, tile, NR, alpha, 0f);
-                for (int i = 0; i < mr; i++)
-                    for (int j = 0; j < nr; j++)
-                    {
-                        float* o = cp + i * ldc + j;
-                        *o = beta == 0f ? tile[i * NR + j] : tile[i * NR + j] + beta * *o;
-                    }
+                for (int i = 0; i < mr; i++) StoreEdgeRow(tile + i * NR, cp + i * ldc, nr, beta);
             }
         }
+    }
+
+    /// <summary>c[0..n) = t[0..n) (+ beta·c): one row of a ragged edge tile, 8 lanes at a time (channel counts are
+    /// rarely multiples of MR = 6, so every product with 64 or 128 rows ends in such tiles).</summary>
+    private static void StoreEdgeRow(float* t, float* c, int n, float beta)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vb = Vector256.Create(beta);
+            for (; j + 8 <= n; j += 8)
+            {
+                var v = Vector256.Load(t + j);
+                (beta == 0f ? v : v + vb * Vector256.Load(c + j)).Store(c + j);
+            }
+        }
+        for (; j < n; j++) c[j] = beta == 0f ? t[j] : t[j] + beta * c[j];
     }
 
     // ---------------------------------------------------------------- packing

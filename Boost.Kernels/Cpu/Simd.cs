@@ -27,14 +27,29 @@ internal static class Simd
         return (Avx2.Permute4x64(e.AsDouble(), 0b11_01_10_00).AsSingle(), Avx2.Permute4x64(o.AsDouble(), 0b11_01_10_00).AsSingle());
     }
 
-    /// <summary>dst[t] = src[2t] for t &lt; dst.Length; reads src[0 .. 2·dst.Length − 1) only.</summary>
-    public static unsafe void EveryOther(ReadOnlySpan<float> src, Span<float> dst)
+    /// <summary>dst[t] = src[2t] for t &lt; n, reading src[0 .. 2n − 1) only: 8 outputs per deinterleave, the last
+    /// block (which cannot read src[2n − 1]) starting one float early and keeping the odd half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void EveryOther(float* src, float* dst, int n)
     {
-        int n = dst.Length, t = 0;
-        if (src.Length < 2 * n - 1) throw new ArgumentException("EveryOther: src is shorter than 2·dst.Length − 1.");
-        if (Avx2.IsSupported)
-            fixed (float* s = src, d = dst)
-                for (; t + 8 < n; t += 8) Avx.Store(d + t, Deinterleave(s + 2 * t).even); // reads s[2t + 15] ≤ s[2n − 3]
+        int t = 0;
+        if (Avx2.IsSupported && n >= 9)
+        {
+            for (; t + 8 < n; t += 8) Avx.Store(dst + t, Deinterleave(src + 2 * t).even); // reads src[2t + 15] ≤ src[2n − 3]
+            if (t < n) Avx.Store(dst + n - 8, Deinterleave(src + 2 * (n - 8) - 1).odd);  // src[2n − 17 … 2n − 2]
+            return;
+        }
         for (; t < n; t++) dst[t] = src[2 * t];
+    }
+
+    /// <summary>dst[0 .. n) = src[0 .. n): an image row's worth inline in SIMD lanes, long runs through the runtime's copy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Copy(float* src, float* dst, int n)
+    {
+        if (n >= 256) { Buffer.MemoryCopy(src, dst, (long)n * sizeof(float), (long)n * sizeof(float)); return; }
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8) Vector256.Load(src + i).Store(dst + i);
+        for (; i < n; i++) dst[i] = src[i];
     }
 }
