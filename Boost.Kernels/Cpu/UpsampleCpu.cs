@@ -106,7 +106,9 @@ public static class UpsampleCpu
     /// <summary>The taps of one axis (outSize ← inSize at this scale), built once per process and shared: a model
     /// resizes a handful of shapes over and over, and the steady state should allocate nothing.</summary>
     private static Tap[] Taps(int outSize, int inSize, float scale)
-        => s_taps.GetOrAdd((outSize, inSize, scale), static k =>
+    {
+        if (s_taps.Count > CachedShapes) s_taps.Clear(); // many one-off sizes (a folder of photos): start over
+        return s_taps.GetOrAdd((outSize, inSize, scale), static k =>
         {
             var taps = new Tap[k.Out];
             for (int o = 0; o < k.Out; o++)
@@ -116,6 +118,10 @@ public static class UpsampleCpu
             }
             return taps;
         });
+    }
+
+    /// <summary>Axis shapes kept in each cache before it is emptied.</summary>
+    private const int CachedShapes = 256;
 
     private static readonly ConcurrentDictionary<(int Out, int In, float Scale), Tap[]> s_taps = new();
 
@@ -184,6 +190,7 @@ public static class UpsampleCpu
     public static void BilinearBackward(float[] dy, float[] dx, int planes, int h, int w, int outH, int outW, float scaleH, float scaleW)
     {
         var rows = Taps(outH, h, scaleH);
+        if (s_gathers.Count > CachedShapes) s_gathers.Clear();
         var (starts, sources, weights) = s_gathers.GetOrAdd((outW, w, scaleW), static k => Gather(Taps(k.Out, k.In, k.Scale), k.In));
         bool half2 = outW == 2 * w && scaleW == 0.5f && Avx2.IsSupported;
         CpuParallel.For(planes, Math.Max(1, (1 << 14) / Math.Max(1, outH * outW)), (s, e) =>

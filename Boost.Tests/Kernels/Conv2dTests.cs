@@ -1,4 +1,6 @@
+using System.Runtime.Intrinsics.X86;
 using Boost.Kernels;
+using Boost.Kernels.Cpu;
 using Boost.Kernels.Reference;
 using Boost.Tests.Support;
 
@@ -169,10 +171,10 @@ public class Conv2dTests
     /// input gradient (a flipped-kernel forward conv through the same path, pad 2 − pad) and the weight gradient (the
     /// transforms' adjoints: per-core sums over the batch), each alone and accumulating.
     /// </summary>
-    [TestCase(1, 3, 5, 17, 33, 1)]
-    [TestCase(3, 4, 6, 16, 16, 1)]
-    [TestCase(2, 5, 3, 15, 31, 0)]
-    [TestCase(2, 3, 4, 9, 35, 2)]
+    [TestCase(1, 16, 17, 33, 35, 1)]
+    [TestCase(3, 16, 17, 16, 16, 1)]
+    [TestCase(2, 17, 16, 15, 31, 0)]
+    [TestCase(2, 16, 18, 9, 35, 2)]
     [TestCase(1, 32, 32, 40, 130, 1)]
     [TestCase(2, 32, 16, 50, 130, 1)]
     public void Cpu_Winograd3x3_MatchTwin(int n, int cin, int cout, int h, int w, int pad)
@@ -181,6 +183,11 @@ public class Conv2dTests
         int[] xs = [n, cin, h, w], ws = [cout, cin, 3, 3];
         int ho = Conv2d.OutputSize(h, 3, 1, pad), wo = Conv2d.OutputSize(w, 3, 1, pad);
         int[] ys = [n, cout, ho, wo];
+        var forward = new ConvDims { N = n, Cin = cin, H = h, W = w, Cout = cout, K = 3, Stride = 1, Pad = pad, Ho = ho, Wo = wo };
+        var inputGrad = new ConvDims { N = n, Cin = cout, H = ho, W = wo, Cout = cin, K = 3, Stride = 1, Pad = 2 - pad, Ho = h, Wo = w };
+        if (Avx2.IsSupported && CpuParallel.Threads > 1) // CI's machines; elsewhere the same checks cover im2col
+            Assert.That(Conv2dCpu.WinogradApplies(forward) && Conv2dCpu.WinogradApplies(inputGrad), Is.True,
+                "the case must take the Winograd path (forward, weight and input gradients)");
         var xd = Seeded.Floats(821, Tensor.Count(xs)); var wd = Seeded.Floats(822, Tensor.Count(ws));
         var bd = Seeded.Floats(823, cout); var gd = Seeded.Floats(824, Tensor.Count(ys)); var old = Seeded.Floats(825, Tensor.Count(xs));
         using var x = Seeded.Tensor(dev, xd, xs);
@@ -202,6 +209,21 @@ public class Conv2dTests
         var wantDw = Conv2dReference.BackwardWeight(G, X, xs, ws, 1, pad);
         Compare.Close(dw.ToArray(), wantDw, atol: Atol(n * ho * wo), what: "dw");
         Compare.Close(dwAcc.ToArray(), wantDw.Select((v, i) => v + wd[i]).ToArray(), atol: Atol(n * ho * wo), what: "dw += ");
+    }
+
+    /// <summary>The shapes the Winograd path leaves to im2col (where it measured slower): small maps, few channels,
+    /// one small image split across the cores; and what it takes.</summary>
+    [TestCase(8, 128, 128, 8, false)]
+    [TestCase(8, 8, 64, 16, false)]
+    [TestCase(8, 64, 4, 16, false)]
+    [TestCase(1, 128, 128, 16, false)]
+    [TestCase(8, 64, 64, 16, true)]
+    [TestCase(1, 128, 128, 32, true)]
+    public void Cpu_WinogradChoice(int n, int cin, int cout, int hw, bool expected)
+    {
+        if (!Avx2.IsSupported || CpuParallel.Threads < 2) Assert.Ignore("the choice is made for AVX2 machines with several cores");
+        var d = new ConvDims { N = n, Cin = cin, H = hw, W = hw, Cout = cout, K = 3, Stride = 1, Pad = 1, Ho = hw, Wo = hw };
+        Assert.That(Conv2dCpu.WinogradApplies(d), Is.EqualTo(expected), $"n {n}, {cin} → {cout} channels, {hw}²");
     }
 
     /// <summary>The managed stride-2 unfolding takes every other value of a row in AVX blocks of 8 outputs between
