@@ -45,8 +45,9 @@ def main(path):
         extra = r.get("extra") or {}
         name = f"`{case}`" + "".join(f" ({k} {v:g})" for k, v in extra.items())
         if r.get("note"):
-            notes.append(f"`{case}`: {r['note']}.")
-            name += f" [{len(notes)}]"
+            if r["note"] not in notes:
+                notes.append(r["note"])
+            name += f" [{notes.index(r['note']) + 1}]"
         lib = r.get("libtorch_ms")
         cells = [name, fmt(ms, 3 if ms < 10 else 2), fmt(r.get("gflops"), 1), fmt(r.get("gbs"), 1), fmt(r.get("pct_of_peak"), 1)]
         for run in runs:
@@ -57,7 +58,7 @@ def main(path):
     if notes:
         print()
         for i, n in enumerate(notes, 1):
-            print(f"[{i}] {n}")
+            print(f"[{i}] {n}.")
 
 
 if __name__ == "__main__":
