@@ -177,6 +177,7 @@ public class Conv2dTests
     [TestCase(2, 16, 18, 9, 35, 2)]
     [TestCase(1, 32, 32, 40, 130, 1)]
     [TestCase(2, 32, 16, 50, 130, 1)]
+    [TestCase(2, 96, 88, 12, 20, 1)]  // enough filters (Cout·Cin ≥ 8192) for their transform to split across the cores
     public void Cpu_Winograd3x3_MatchTwin(int n, int cin, int cout, int h, int w, int pad)
     {
         var dev = Device.Cpu;
