@@ -178,6 +178,7 @@ public class Conv2dTests
     [TestCase(1, 32, 32, 40, 130, 1)]
     [TestCase(2, 32, 16, 50, 130, 1)]
     [TestCase(2, 96, 88, 12, 20, 1)]  // enough filters (Cout·Cin ≥ 8192) for their transform to split across the cores
+    [TestCase(1, 16, 16, 3, 8200, 1)] // rows too wide for the padded-row buffers on the stack, and a GEMM wider than one column block
     public void Cpu_Winograd3x3_MatchTwin(int n, int cin, int cout, int h, int w, int pad)
     {
         var dev = Device.Cpu;
