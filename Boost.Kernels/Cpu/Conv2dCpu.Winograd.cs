@@ -35,23 +35,29 @@ internal static partial class Conv2dCpu
     {
         int tilesH = (d.Ho + 1) / 2, tilesW = (d.Wo + 1) / 2;
         int rowsPerBlock = WinogradRowsPerBlock(d, tilesW, tilesH);
+        // The 16 transformed filter matrices, packed once per call into the GEMM's panel layout; the transformed input
+        // is written there directly, so the 16 products per block pack nothing.
+        int uSize = 16 * d.Cout * d.Cin, uStride = (int)Gemm.PackedSize(d.Cout, d.Cin, forA: true);
         var u = Interlocked.Exchange(ref s_winogradFilters, null);
-        if (u is null || u.Length < 16 * d.Cout * d.Cin) u = GC.AllocateUninitializedArray<float>(16 * d.Cout * d.Cin);
+        if (u is null || u.Length < uSize + 16 * uStride) u = GC.AllocateUninitializedArray<float>(uSize + 16 * uStride);
         FilterTransform(w, u, d.Cout, d.Cin);
+        for (int e = 0; e < 16; e++) Gemm.PackA(u, e * d.Cout * d.Cin, d.Cin, d.Cout, d.Cin, u, uSize + e * uStride);
+        int stride = (tilesW + 7) / 8 * 8;
         ForImages(d, (n, threads) =>
         {
-            int blockTiles = rowsPerBlock * tilesW;
-            var scratch = Scratch.Floats(16 * blockTiles * (d.Cin + d.Cout));
-            int mOff = 16 * blockTiles * d.Cin;
+            int maxTiles = rowsPerBlock * stride;
+            long vSize = 16 * Gemm.PackedSize(maxTiles, d.Cin, forA: false);
+            var scratch = Scratch.Floats((int)(16 + vSize + 16L * maxTiles * d.Cout));
+            int vOff = Scratch.AlignedOffset(scratch), mOff = vOff + (int)vSize;
             for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
             {
-                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = rows * tilesW;
-                var block = new WinogradBlock(d, n, i0, rows, tilesW, mOff);
+                var block = new WinogradBlock(d, n, i0, Math.Min(rowsPerBlock, tilesH - i0), tilesW, stride, Panels: true, vOff, mOff);
+                int tiles = block.Tiles;
                 if (threads <= 1) InputTransform(block, x, 0, d.Cin, scratch);
                 else InputTransformInParallel(block, x, scratch);
                 for (int e = 0; e < 16; e++)
-                    Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, tiles, d.Cin, 1f, u, e * d.Cout * d.Cin, d.Cin,
-                        scratch, e * d.Cin * tiles, tiles, 0f, scratch, mOff + e * d.Cout * tiles, tiles);
+                    Gemm.SgemmPacked(threads, d.Cout, tiles, d.Cin, u, uSize + e * uStride, scratch, vOff + (int)(e * block.VStride),
+                        0f, scratch, mOff + e * d.Cout * tiles, tiles);
                 if (threads <= 1) OutputTransform(block, scratch, 0, d.Cout, y, b, beta);
                 else OutputTransformInParallel(block, scratch, y, b, beta);
             }
@@ -98,7 +104,7 @@ internal static partial class Conv2dCpu
         var scratch = Scratch.Floats(16 * blockTiles * (d.Cin + d.Cout));
         for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
         {
-            var block = new WinogradBlock(d, n, i0, Math.Min(rowsPerBlock, tilesH - i0), tilesW, mOff);
+            var block = new WinogradBlock(d, n, i0, Math.Min(rowsPerBlock, tilesH - i0), tilesW, tilesW, Panels: false, VOff: 0, mOff);
             int tiles = block.Tiles;
             if (threads <= 1) { InputTransform(block, x, 0, d.Cin, scratch); OutputGradTransform(block, dy, 0, d.Cout, scratch); }
             else TransformsForWeightGradInParallel(block, x, dy, scratch);
@@ -127,7 +133,7 @@ internal static partial class Conv2dCpu
     private static unsafe void OutputGradTransform(in WinogradBlock k, float[] dy, int c0, int c1, float[] scratch)
     {
         var d = k.D;
-        int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles;
+        int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, stride = k.RowStride;
         long eStride = (long)d.Cout * tiles;
         fixed (float* g0 = dy, s0 = scratch)
             for (int co = c0; co < c1; co++)
@@ -137,7 +143,7 @@ internal static partial class Conv2dCpu
                 {
                     int oh = 2 * (i0 + r);
                     bool second = oh + 1 < d.Ho;
-                    float* o = s0 + k.MOff + (long)co * tiles + r * tilesW;
+                    float* o = s0 + k.MOff + (long)co * tiles + r * stride;
                     int j = 0;
                     for (; j + 8 <= tilesW && 2 * j + 16 <= d.Wo; j += 8)
                     {
@@ -207,10 +213,18 @@ internal static partial class Conv2dCpu
             }
     }
 
-    /// <summary>One image's block of tile rows: rows [I0, I0 + Rows) of TilesW tiles; the products start at MOff.</summary>
-    private readonly record struct WinogradBlock(ConvDims D, int N, int I0, int Rows, int TilesW, int MOff)
+    /// <summary>
+    /// One image's block of tile rows: rows [I0, I0 + Rows) of TilesW tiles, laid out RowStride tiles apart in the
+    /// buffers (Tiles columns in all). The transformed input starts at VOff: as 16 matrices [Cin, Tiles], or, when
+    /// Panels, as 16 GEMM B operands in the panel layout (<see cref="Gemm.PanelWidth"/>; RowStride then a multiple of
+    /// 8, so each 8-tile vector lands inside one panel). The products start at MOff, 16 matrices [Cout, Tiles].
+    /// </summary>
+    private readonly record struct WinogradBlock(ConvDims D, int N, int I0, int Rows, int TilesW, int RowStride, bool Panels, int VOff, int MOff)
     {
-        public int Tiles => Rows * TilesW;
+        public int Tiles => Rows * RowStride;
+
+        /// <summary>Floats from one transform point's input block to the next.</summary>
+        public long VStride => Panels ? Gemm.PackedSize(Tiles, D.Cin, forA: false) : (long)D.Cin * Tiles;
     }
 
     // With one image at a time (batch below the core count) the transforms split channels across the cores too; the
@@ -262,11 +276,14 @@ internal static partial class Conv2dCpu
     private static unsafe void InputTransform(in WinogradBlock k, float[] x, int c0, int c1, float[] v)
     {
         var d = k.D;
-        int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles;
-        int padded = 2 * tilesW + 2; // patch columns 2j … 2j + 3 for j < tilesW
+        int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, stride = k.RowStride;
+        int groupsEnd = k.Panels ? stride : tilesW; // panel rows are padded to whole 8-tile groups (zeros past the image)
+        int padded = 2 * groupsEnd + 2;             // patch columns 2j … 2j + 3 for j < groupsEnd
         var heapRows = 4 * padded > 16384 ? new float[4 * padded] : null; // past 64 KiB of stack (images ~8k wide)
         float* stackRows = stackalloc float[heapRows is null ? 4 * padded : 0];
-        long eStride = (long)d.Cin * tiles;
+        long eStride = k.VStride;
+        int nr = Gemm.PanelWidth(forA: false), kc = Gemm.SlabDepth(d.Cin);
+        long nPad = (tiles + nr - 1) / nr * nr;
         fixed (float* x0 = x, v0 = v, heap = heapRows)
             for (int ci = c0; ci < c1; ci++)
             {
@@ -285,16 +302,18 @@ internal static partial class Conv2dCpu
                         new ReadOnlySpan<float>(plane + (long)ih * d.W, hi - lo).CopyTo(new Span<float>(dst + lo, hi - lo));
                         for (int c = hi; c < padded; c++) dst[c] = 0f;
                     }
-                    float* out0 = v0 + (long)ci * tiles + r * tilesW;
+                    float* rowStart = v0 + k.VOff + (long)ci * tiles + r * stride; // matrix layout
+                    int pc = ci / kc * kc, kcur = Math.Min(kc, d.Cin - pc);
                     int j = 0;
-                    for (; j + 8 <= tilesW; j += 8)
+                    for (; j + 8 <= groupsEnd; j += 8)
                     {
                         // d[a][c] for 8 tiles: padded row a, columns 2(j + k) + c.
                         var (d00, d01) = Simd.Deinterleave(rowBuf + 2 * j); var (d02, d03) = Simd.Deinterleave(rowBuf + 2 * j + 2);
                         var (d10, d11) = Simd.Deinterleave(rowBuf + padded + 2 * j); var (d12, d13) = Simd.Deinterleave(rowBuf + padded + 2 * j + 2);
                         var (d20, d21) = Simd.Deinterleave(rowBuf + 2 * padded + 2 * j); var (d22, d23) = Simd.Deinterleave(rowBuf + 2 * padded + 2 * j + 2);
                         var (d30, d31) = Simd.Deinterleave(rowBuf + 3 * padded + 2 * j); var (d32, d33) = Simd.Deinterleave(rowBuf + 3 * padded + 2 * j + 2);
-                        float* o = out0 + j;
+                        int t = r * stride + j;
+                        float* o = k.Panels ? v0 + k.VOff + pc * nPad + (long)(t - t % nr) * kcur + (ci - pc) * nr + t % nr : rowStart + j;
                         TransformRow(d00 - d20, d01 - d21, d02 - d22, d03 - d23, o, eStride);                 // Bᵀ row 0
                         TransformRow(d10 + d20, d11 + d21, d12 + d22, d13 + d23, o + 4 * eStride, eStride);   // row 1
                         TransformRow(d20 - d10, d21 - d11, d22 - d12, d23 - d13, o + 8 * eStride, eStride);   // row 2
@@ -303,7 +322,7 @@ internal static partial class Conv2dCpu
                     for (; j < tilesW; j++)
                     {
                         float* p = rowBuf + 2 * j;
-                        float* o = out0 + j;
+                        float* o = rowStart + j; // matrix layout only: panel rows have no remainder
                         for (int r4 = 0; r4 < 4; r4++)
                         {
                             // row r4 of Bᵀ d, then times B along the columns
@@ -341,7 +360,7 @@ internal static partial class Conv2dCpu
     private static unsafe void OutputTransform(in WinogradBlock k, float[] scratch, int c0, int c1, float[] y, float[]? b, float beta)
     {
         var d = k.D;
-        int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, mOff = k.MOff;
+        int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, mOff = k.MOff, stride = k.RowStride;
         long eStride = (long)d.Cout * tiles;
         Span<float> mm = stackalloc float[16];
         fixed (float* s0 = scratch, y0 = y)
@@ -354,7 +373,7 @@ internal static partial class Conv2dCpu
                 {
                     int oh = 2 * (i0 + r);
                     bool second = oh + 1 < d.Ho;
-                    float* m = s0 + mOff + (long)co * tiles + r * tilesW;
+                    float* m = s0 + mOff + (long)co * tiles + r * stride;
                     int j = 0;
                     for (; j + 8 <= tilesW && 2 * j + 16 <= d.Wo; j += 8)
                     {

@@ -88,6 +88,62 @@ public static unsafe class Gemm
         });
     }
 
+    /// <summary>
+    /// The panel layout <see cref="SgemmPacked"/> takes, for the micro-kernel <see cref="Best"/> runs: an operand of
+    /// extent E (M for A, N for B) and depth K is cut into K slabs of <see cref="SlabDepth"/> rows; slab [k0, k0 + kc)
+    /// starts at k0·Ê (Ê = E rounded up to whole panels) and holds the panels of <paramref name="forA"/> ? MR : NR
+    /// consecutive rows (columns), element (k, i) at k0·Ê + (i − i mod w)·kc + (k − k0)·w + i mod w.
+    /// </summary>
+    internal static int PanelWidth(bool forA) => Best switch
+    {
+        MicroKernel.Avx512 => forA ? Avx512Kernel.MR : Avx512Kernel.NR,
+        MicroKernel.Avx2 => forA ? Avx2Kernel.MR : Avx2Kernel.NR,
+        _ => forA ? PortableKernel.MR : PortableKernel.NR,
+    };
+
+    /// <summary>K slab depth of the panel layout for a product of depth <paramref name="k"/>.</summary>
+    internal static int SlabDepth(int k) => Balanced(k, Best switch
+    {
+        MicroKernel.Avx512 => Avx512Kernel.KC,
+        MicroKernel.Avx2 => Avx2Kernel.KC,
+        _ => PortableKernel.KC,
+    }, 1);
+
+    /// <summary>Floats an operand of extent <paramref name="extent"/> and depth <paramref name="k"/> takes in the panel layout.</summary>
+    internal static long PackedSize(int extent, int k, bool forA) => RoundUp(extent, PanelWidth(forA)) * k;
+
+    private static long RoundUp(long x, int m) => (x + m - 1) / m * m;
+
+    /// <summary>A [M, K] row-major (leading dimension lda) into the panel layout at dst[dstOffset ..].</summary>
+    internal static void PackA(float[] a, int aOffset, int lda, int m, int k, float[] dst, int dstOffset)
+    {
+        CheckOperand("A", a, aOffset, lda, m, k);
+        int w = PanelWidth(forA: true), kc = SlabDepth(k);
+        long pad = RoundUp(m, w);
+        if (dstOffset < 0 || dstOffset + pad * k > dst.Length) throw new ArgumentException($"PackA: {pad * k} packed floats do not fit at {dstOffset} in {dst.Length}.");
+        fixed (float* s = a, d = dst)
+            for (int pc = 0; pc < k; pc += kc)
+                PackRowsAsColumns(s + aOffset + pc, lda, m, Math.Min(kc, k - pc), w, d + dstOffset + pc * pad);
+    }
+
+    /// <summary>C = A·B + β·C with both operands already in the panel layout (<see cref="PackA"/>; B written there by
+    /// its producer, e.g. the Winograd input transform), so no call packs anything: one packing serves many products.</summary>
+    internal static void SgemmPacked(int maxThreads, int M, int N, int K, float[] A, int aOffset, float[] B, int bOffset,
+        float beta, float[] C, int cOffset, int ldc)
+    {
+        if (M <= 0 || N <= 0 || K <= 0) throw new ArgumentException($"SgemmPacked: sizes must be positive, got M={M}, N={N}, K={K}.");
+        CheckOperand("C", C, cOffset, ldc, M, N);
+        if (aOffset < 0 || aOffset + PackedSize(M, K, true) > A.Length || bOffset < 0 || bOffset + PackedSize(N, K, false) > B.Length)
+            throw new ArgumentException($"SgemmPacked: packed A ({M}×{K}) or B ({K}×{N}) runs past its array.");
+        var p = new Problem(false, false, M, N, K, 1f, A, aOffset, K, B, bOffset, N, beta, C, cOffset, ldc, APacked: true, BPacked: true);
+        switch (Best)
+        {
+            case MicroKernel.Avx512: Split<Avx512Kernel>(p, maxThreads); break;
+            case MicroKernel.Avx2: Split<Avx2Kernel>(p, maxThreads); break;
+            default: Split<PortableKernel>(p, maxThreads); break;
+        }
+    }
+
     private static void CheckOperand(string name, float[] x, int offset, int ld, int rows, int cols)
     {
         if (rows == 0 || cols == 0) return;
@@ -108,8 +164,12 @@ public static unsafe class Gemm
 
     // ---------------------------------------------------------------- driver
 
+    /// <summary>One product; <c>APacked</c>/<c>BPacked</c>: that operand is already in the panel layout (see
+    /// <see cref="SgemmPacked"/>), its offset pointing at the layout's start and its transpose flag and leading
+    /// dimension unused.</summary>
     private readonly record struct Problem(bool TransA, bool TransB, int M, int N, int K, float Alpha,
-        float[] A, int AOffset, int Lda, float[] B, int BOffset, int Ldb, float Beta, float[] C, int COffset, int Ldc);
+        float[] A, int AOffset, int Lda, float[] B, int BOffset, int Ldb, float Beta, float[] C, int COffset, int Ldc,
+        bool APacked = false, bool BPacked = false);
 
     /// <summary>
     /// Cuts C along its longer dimension into one contiguous share per thread (in whole micro-tiles): each thread then
@@ -233,11 +293,14 @@ public static unsafe class Gemm
         int kc = Balanced(K, TK.KC, 1);
         int mc = Balanced(M, TK.MC, TK.MR);
         int nc = Balanced(N, TK.NC, TK.NR);
-        var buffers = PackBuffers.ForThisThread((long)mc * kc, (long)nc * kc, TK.MR * TK.NR);
+        var buffers = PackBuffers.ForThisThread(p.APacked ? 0 : (long)mc * kc, p.BPacked ? 0 : (long)nc * kc, TK.MR * TK.NR);
+        // Packed operands: slab pc starts at pc·(extent rounded up to whole panels), and within it the panel holding
+        // row (column) i at i·kcur, i a multiple of the panel width.
+        long mPad = RoundUp(p.M, TK.MR), nPad = RoundUp(p.N, TK.NR);
         fixed (float* a0 = p.A, b0 = p.B, c0 = p.C)
         {
-            float* a = a0 + p.AOffset + (p.TransA ? m0 : (long)m0 * p.Lda);
-            float* b = b0 + p.BOffset + (p.TransB ? (long)n0 * p.Ldb : n0);
+            float* a = a0 + p.AOffset + (p.APacked ? 0 : p.TransA ? m0 : (long)m0 * p.Lda);
+            float* b = b0 + p.BOffset + (p.BPacked ? 0 : p.TransB ? (long)n0 * p.Ldb : n0);
             float* c = c0 + p.COffset + (long)m0 * p.Ldc + n0;
             for (int jc = 0; jc < N; jc += nc)
             {
@@ -246,14 +309,18 @@ public static unsafe class Gemm
                 {
                     int kcur = Math.Min(kc, K - pc);
                     float beta = pc == 0 ? p.Beta : 1f; // later K slabs accumulate onto the first
-                    if (p.TransB) PackRowsAsColumns(b + (long)jc * p.Ldb + pc, p.Ldb, ncur, kcur, TK.NR, buffers.B);
-                    else PackRows(b + (long)pc * p.Ldb + jc, p.Ldb, kcur, ncur, TK.NR, buffers.B);
+                    float* pb = buffers.B;
+                    if (p.BPacked) pb = b + pc * nPad + (long)(n0 + jc) * kcur;
+                    else if (p.TransB) PackRowsAsColumns(b + (long)jc * p.Ldb + pc, p.Ldb, ncur, kcur, TK.NR, pb);
+                    else PackRows(b + (long)pc * p.Ldb + jc, p.Ldb, kcur, ncur, TK.NR, pb);
                     for (int ic = 0; ic < M; ic += mc)
                     {
                         int mcur = Math.Min(mc, M - ic);
-                        if (p.TransA) PackRows(a + (long)pc * p.Lda + ic, p.Lda, kcur, mcur, TK.MR, buffers.A);
-                        else PackRowsAsColumns(a + (long)ic * p.Lda + pc, p.Lda, mcur, kcur, TK.MR, buffers.A);
-                        Macro<TK>(mcur, ncur, kcur, buffers.A, buffers.B, c + (long)ic * p.Ldc + jc, p.Ldc, p.Alpha, beta, buffers.Tile);
+                        float* pa = buffers.A;
+                        if (p.APacked) pa = a + pc * mPad + (long)(m0 + ic) * kcur;
+                        else if (p.TransA) PackRows(a + (long)pc * p.Lda + ic, p.Lda, kcur, mcur, TK.MR, pa);
+                        else PackRowsAsColumns(a + (long)ic * p.Lda + pc, p.Lda, mcur, kcur, TK.MR, pa);
+                        Macro<TK>(mcur, ncur, kcur, pa, pb, c + (long)ic * p.Ldc + jc, p.Ldc, p.Alpha, beta, buffers.Tile);
                     }
                 }
             }
@@ -488,8 +555,8 @@ public static unsafe class Gemm
                 for (int i = 0; i < 6; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 15); }
             for (int k = 0; k < kc; k++, a += 6, b += 16)
             {
-                var b0 = Avx.LoadAlignedVector256(b);
-                var b1 = Avx.LoadAlignedVector256(b + 8);
+                var b0 = Avx.LoadVector256(b); // packed panels are 64-byte aligned; producers' panels need not be
+                var b1 = Avx.LoadVector256(b + 8);
                 var x = Vector256.Create(a[0]); c00 = Fma.MultiplyAdd(x, b0, c00); c01 = Fma.MultiplyAdd(x, b1, c01);
                 x = Vector256.Create(a[1]); c10 = Fma.MultiplyAdd(x, b0, c10); c11 = Fma.MultiplyAdd(x, b1, c11);
                 x = Vector256.Create(a[2]); c20 = Fma.MultiplyAdd(x, b0, c20); c21 = Fma.MultiplyAdd(x, b1, c21);
@@ -531,8 +598,8 @@ public static unsafe class Gemm
             Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
             for (int k = 0; k < kc; k++, a += 8, b += 32)
             {
-                var b0 = Vector512.LoadAligned(b);
-                var b1 = Vector512.LoadAligned(b + 16);
+                var b0 = Vector512.Load(b);
+                var b1 = Vector512.Load(b + 16);
                 var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
                 x = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
                 x = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);

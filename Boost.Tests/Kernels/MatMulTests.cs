@@ -165,6 +165,48 @@ public class MatMulTests
         }
     }
 
+    /// <summary>The pre-packed product (both operands in the panel layout, as the Winograd conv feeds it): several K
+    /// slabs, several row blocks, ragged panels, column and row splits across the cores, β = 0 over NaN and β = 1; B
+    /// is laid out here from the layout's definition, independently of the GEMM's own packing.</summary>
+    [TestCase(1, 1, 1)]
+    [TestCase(7, 300, 17)]
+    [TestCase(150, 40, 520)]
+    [TestCase(300, 70, 257)]
+    [TestCase(20, 700, 300)]
+    public void SgemmPacked_MatchesTwin(int M, int N, int K)
+    {
+        var A = Seeded.Floats(11, M * K); var B = Seeded.Floats(12, K * N);
+        int wa = CpuGemm.PanelWidth(forA: true), wb = CpuGemm.PanelWidth(forA: false), kc = CpuGemm.SlabDepth(K);
+        var packedA = new float[CpuGemm.PackedSize(M, K, forA: true) + 5];
+        CpuGemm.PackA(A, 0, K, M, K, packedA, 5);
+        int bOff = 3; long nPad = (N + wb - 1) / wb * wb;
+        var packedB = Seeded.Floats(13, bOff + (int)CpuGemm.PackedSize(N, K, forA: false)); // junk in the pad columns
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < N; j++)
+            {
+                int k0 = k / kc * kc, kcur = Math.Min(kc, K - k0);
+                packedB[bOff + k0 * nPad + (j - j % wb) * kcur + (k - k0) * wb + j % wb] = B[k * N + j];
+            }
+        foreach (float beta in new[] { 0f, 1f })
+        {
+            var C = Seeded.Floats(14, M * N + 2);
+            if (beta == 0f) Array.Fill(C, float.NaN, 0, M * N);
+            var before = (float[])C.Clone();
+            CpuGemm.SgemmPacked(2, M, N, K, packedA, 5, packedB, bOff, beta, C, 0, N);
+            var want = new double[M * N];
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++)
+                {
+                    double t = 0;
+                    for (int k = 0; k < K; k++) t += (double)A[i * K + k] * B[k * N + j];
+                    want[i * N + j] = t + (beta == 0f ? 0 : before[i * N + j]);
+                }
+            Compare.Close(C.AsSpan(0, M * N).ToArray(), want, atol: Atol(K), what: $"packed {M}×{N}×{K}, β {beta}");
+            Assert.That(C[(M * N)..], Is.EqualTo(before[(M * N)..]).AsCollection, "past C's end");
+        }
+        Assert.Throws<ArgumentException>(() => CpuGemm.SgemmPacked(2, M, N, K, packedA, 6, packedB, bOff, 0f, new float[M * N], 0, N), "A runs past its array");
+    }
+
     [Test]
     public void Sgemm_RejectsWindowsOutsideTheArrays()
     {
