@@ -26,7 +26,8 @@ internal static partial class Conv2dCpu
         => d.K == 3 && d.Stride == 1 && d.Pad <= 2 && Avx2.IsSupported && d.Wo >= 16 && d.Cin >= 16 && d.Cout >= 16
            && (ImagesPerCore(d) || (d.Ho + 1) / 2 * ((d.Wo + 1) / 2) >= 256);
 
-    /// <summary>The transformed filters U [16, Cout, Cin], kept between calls (taken, so a concurrent call makes its own).</summary>
+    /// <summary>The transformed filters U [16, Cout, Cin] followed by their 16 packed copies (the GEMM's A operands),
+    /// kept between calls (taken, so a concurrent call makes its own).</summary>
     private static float[]? s_winogradFilters;
 
     /// <summary>y[n] = conv3×3(x[n], w) + b (+ beta·y[n]) through F(2×2, 3×3), in blocks of whole tile rows so that the
