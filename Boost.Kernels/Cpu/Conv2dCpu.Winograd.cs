@@ -428,10 +428,7 @@ internal static partial class Conv2dCpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void StorePairs(float* dst, Vector256<float> even, Vector256<float> odd, float beta)
     {
-        var lo = Avx.UnpackLow(even, odd);   // e0 o0 e1 o1 | e4 o4 e5 o5
-        var hi = Avx.UnpackHigh(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
-        var first = Avx.Permute2x128(lo, hi, 0x20);
-        var second = Avx.Permute2x128(lo, hi, 0x31);
+        var (first, second) = Simd.Interleave(even, odd);
         if (beta != 0f)
         {
             var vb = Vector256.Create(beta);

@@ -60,7 +60,7 @@ public static class GroupNormCpu
         // Kept between calls (taken, so a concurrent call makes its own): no allocation in steady state.
         var sums = Interlocked.Exchange(ref s_rowSums, null);
         if (sums is null || sums.Length < 2 * n * c) sums = new double[2 * n * c];
-        var rowG = sums.AsMemory(0, n * c); var rowGX = sums.AsMemory(n * c, n * c);
+        int gx0 = n * c; // sums[i]: Σ dy of row i; sums[gx0 + i]: Σ dy·x̂
         CpuParallel.For((long)n * groups, Math.Max(1, (1 << 15) / Math.Max(1, count)), (s, e) =>
         {
             for (long ng = s; ng < e; ng++)
@@ -73,7 +73,7 @@ public static class GroupNormCpu
                 {
                     var (g, gx) = GradSums(dy.AsSpan(start + k * hw, hw), x.AsSpan(start + k * hw, hw), mu);
                     gx *= r;
-                    rowG.Span[img * c + c0 + k] = g; rowGX.Span[img * c + c0 + k] = gx;
+                    sums[img * c + c0 + k] = g; sums[gx0 + img * c + c0 + k] = gx;
                     float w = weight is null ? 1f : weight[c0 + k];
                     sumG += w * g; sumGX += w * gx;
                 }
@@ -91,7 +91,7 @@ public static class GroupNormCpu
             for (int ch = 0; ch < c; ch++)
             {
                 double sumW = 0, sumB = 0;
-                for (int b = 0; b < n; b++) { sumW += rowGX.Span[b * c + ch]; sumB += rowG.Span[b * c + ch]; }
+                for (int b = 0; b < n; b++) { sumW += sums[gx0 + b * c + ch]; sumB += sums[b * c + ch]; }
                 dweight[ch] = (float)sumW; dbias[ch] = (float)sumB;
             }
         s_rowSums = sums;

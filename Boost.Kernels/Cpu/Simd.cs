@@ -27,6 +27,15 @@ internal static class Simd
         return (Avx2.Permute4x64(e.AsDouble(), 0b11_01_10_00).AsSingle(), Avx2.Permute4x64(o.AsDouble(), 0b11_01_10_00).AsSingle());
     }
 
+    /// <summary>AVX: the inverse of <see cref="Deinterleave"/>, (e, o) → the 16 values e0 o0 e1 o1 … e7 o7, as two vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector256<float> first, Vector256<float> second) Interleave(Vector256<float> even, Vector256<float> odd)
+    {
+        var lo = Avx.UnpackLow(even, odd);   // e0 o0 e1 o1 | e4 o4 e5 o5
+        var hi = Avx.UnpackHigh(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
+        return (Avx.Permute2x128(lo, hi, 0x20), Avx.Permute2x128(lo, hi, 0x31));
+    }
+
     /// <summary>dst[t] = src[2t] for t &lt; n, reading src[0 .. 2n − 1) only: 8 outputs per deinterleave, the last
     /// block (which cannot read src[2n − 1]) starting one float early and keeping the odd half.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -42,10 +42,9 @@ public static class UpsampleCpu
                 for (; i <= src.Length - 8; i += 8)
                 {
                     var v = Avx.LoadVector256(s + i);
-                    var lo = Avx.UnpackLow(v, v);   // a0 a0 a1 a1 | a4 a4 a5 a5
-                    var hi = Avx.UnpackHigh(v, v);  // a2 a2 a3 a3 | a6 a6 a7 a7
-                    Avx.Store(d + 2 * i, Avx.Permute2x128(lo, hi, 0x20));
-                    Avx.Store(d + 2 * i + 8, Avx.Permute2x128(lo, hi, 0x31));
+                    var (first, second) = Simd.Interleave(v, v);
+                    Avx.Store(d + 2 * i, first);
+                    Avx.Store(d + 2 * i + 8, second);
                 }
         }
         for (; i < src.Length; i++) dst[2 * i] = dst[2 * i + 1] = src[i];
@@ -272,10 +271,9 @@ public static class UpsampleCpu
                 var mid = Avx.LoadVector256(c);
                 var even = Avx.Add(Avx.Multiply(q, Avx.LoadVector256(c - 1)), Avx.Multiply(t, mid));
                 var odd = Avx.Add(Avx.Multiply(t, mid), Avx.Multiply(q, Avx.LoadVector256(c + 1)));
-                var lo = Avx.UnpackLow(even, odd);   // e0 o0 e1 o1 | e4 o4 e5 o5
-                var hi = Avx.UnpackHigh(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
-                Avx.Store(d + 2 * i, Avx.Permute2x128(lo, hi, 0x20));
-                Avx.Store(d + 2 * i + 8, Avx.Permute2x128(lo, hi, 0x31));
+                var (first, second) = Simd.Interleave(even, odd);
+                Avx.Store(d + 2 * i, first);
+                Avx.Store(d + 2 * i + 8, second);
                 if (i == w - 9) break;
             }
         return 2 * w - 4;
