@@ -26,8 +26,8 @@ internal static partial class Conv2dCpu
         => d.K == 3 && d.Stride == 1 && d.Pad <= 2 && Avx2.IsSupported && d.Wo >= 16 && d.Cin >= 16 && d.Cout >= 16
            && (ImagesPerCore(d) || (d.Ho + 1) / 2 * ((d.Wo + 1) / 2) >= 256);
 
-    /// <summary>The transformed filters U [16, Cout, Cin] followed by their 16 packed copies (the GEMM's A operands),
-    /// kept between calls (taken, so a concurrent call makes its own).</summary>
+    /// <summary>The 16 transformed filter matrices in the GEMM's packed A layout (<see cref="PackedFilterTransform{TF}"/>),
+    /// kept between calls (taken, so a concurrent call makes its own); the stride-2 path uses it too.</summary>
     private static float[]? s_winogradFilters;
 
     /// <summary>y[n] = conv3×3(x[n], w) + b (+ beta·y[n]) through F(2×2, 3×3), in blocks of whole tile rows so that the
@@ -36,13 +36,12 @@ internal static partial class Conv2dCpu
     {
         int tilesH = (d.Ho + 1) / 2, tilesW = (d.Wo + 1) / 2;
         int rowsPerBlock = WinogradRowsPerBlock(d, tilesW, tilesH);
-        // The 16 transformed filter matrices, packed once per call into the GEMM's panel layout; the transformed input
-        // is written there directly, so the 16 products per block pack nothing.
-        int uSize = 16 * d.Cout * d.Cin, uStride = (int)Gemm.PackedSize(d.Cout, d.Cin, forA: true);
+        // The 16 transformed filter matrices, written once per call in the GEMM's panel layout, as is the transformed
+        // input, so the 16 products per block pack nothing.
+        int uStride = (int)Gemm.PackedSize(d.Cout, d.Cin, forA: true);
         var u = Interlocked.Exchange(ref s_winogradFilters, null);
-        if (u is null || u.Length < uSize + 16 * uStride) u = GC.AllocateUninitializedArray<float>(uSize + 16 * uStride);
-        FilterTransform(w, u, d.Cout, d.Cin);
-        for (int e = 0; e < 16; e++) Gemm.PackA(u, e * d.Cout * d.Cin, d.Cin, d.Cout, d.Cin, u, uSize + e * uStride);
+        if (u is null || u.Length < 16 * uStride) u = GC.AllocateUninitializedArray<float>(16 * uStride);
+        PackedFilterTransform<F2x3>(w, u, d.Cout, d.Cin);
         int stride = (tilesW + 7) / 8 * 8;
         ForImages(d, (n, threads) =>
         {
@@ -57,7 +56,7 @@ internal static partial class Conv2dCpu
                 if (threads <= 1) InputTransform(block, x, 0, d.Cin, scratch);
                 else InputTransformInParallel(block, x, scratch);
                 for (int e = 0; e < 16; e++)
-                    Gemm.SgemmPacked(threads, d.Cout, tiles, d.Cin, u, uSize + e * uStride, scratch, vOff + (int)(e * block.VStride),
+                    Gemm.SgemmPacked(threads, d.Cout, tiles, d.Cin, u, e * uStride, scratch, vOff + (int)(e * block.VStride),
                         0f, scratch, mOff + e * d.Cout * tiles, tiles);
                 if (threads <= 1) OutputTransform(block, scratch, 0, d.Cout, y, b, beta);
                 else OutputTransformInParallel(block, scratch, y, b, beta);
@@ -236,37 +235,76 @@ internal static partial class Conv2dCpu
     private static void OutputTransformInParallel(WinogradBlock k, float[] m, float[] y, float[]? b, float beta)
         => CpuParallel.For(k.D.Cout, 8, (s, e) => OutputTransform(k, m, (int)s, (int)e, y, b, beta));
 
-    /// <summary>U[e, co, ci] = (G g Gᵀ)[e], G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].</summary>
-    private static void FilterTransform(float[] w, float[] u, int cout, int cin)
+    /// <summary>A Winograd filter transform: the 3×3 filter g (row-major) → its 16 distinct transformed values, the
+    /// e-th stored at o + e·s.</summary>
+    private unsafe interface IFilterTransform
     {
-        // Redone every call (training changes w in place), so split across the cores: at batch 1 (sampling) it is
-        // ~10 % of a 128-channel conv.
-        if (CpuParallel.Threads > 1 && (long)cout * cin >= 8192) FilterTransformInParallel(w, u, cout, cin);
-        else FilterTransform(w, u, cout, cin, 0, cout);
+        static abstract void Apply(float* g, float* o, long s);
     }
 
-    private static void FilterTransformInParallel(float[] w, float[] u, int cout, int cin)
-        => CpuParallel.For(cout, 1, (s, e) => FilterTransform(w, u, cout, cin, (int)s, (int)e));
-
-    private static void FilterTransform(float[] w, float[] u, int cout, int cin, int co0, int co1)
+    /// <summary>Stores a, b, c, d at o, o + s, o + 2s, o + 3s and returns o + 4s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float* Store4(float* o, long s, float a, float b, float c, float d)
     {
-        Span<float> t = stackalloc float[12];
-        for (int co = co0; co < co1; co++)
-            for (int ci = 0; ci < cin; ci++)
-            {
-                var g = w.AsSpan((co * cin + ci) * 9, 9);
-                for (int c = 0; c < 3; c++) // G g: rows of the 4×3 intermediate
+        *o = a; o += s; *o = b; o += s; *o = c; o += s; *o = d;
+        return o + s;
+    }
+
+    /// <summary>F(2×2, 3×3): o[(4r + c)·s] = (G g Gᵀ)[r, c], G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].</summary>
+    private readonly unsafe struct F2x3 : IFilterTransform
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Apply(float* g, float* o, long s)
+        {
+            o = Row(o, s, g[0], g[1], g[2]);                                                    // rows of G g
+            o = Row(o, s, 0.5f * (g[0] + g[3] + g[6]), 0.5f * (g[1] + g[4] + g[7]), 0.5f * (g[2] + g[5] + g[8]));
+            o = Row(o, s, 0.5f * (g[0] - g[3] + g[6]), 0.5f * (g[1] - g[4] + g[7]), 0.5f * (g[2] - g[5] + g[8]));
+            Row(o, s, g[6], g[7], g[8]);
+        }
+
+        /// <summary>One row (a0, a1, a2) of G g times Gᵀ.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static float* Row(float* o, long s, float a0, float a1, float a2)
+            => Store4(o, s, a0, 0.5f * (a0 + a1 + a2), 0.5f * (a0 - a1 + a2), a2);
+    }
+
+    /// <summary>
+    /// U[e] = the transformed filters of w [Cout, Cin, 3, 3] for the 16 distinct transform points, written straight
+    /// into the panel layout of the GEMMs' A operands [Cout × Cin] (<see cref="Gemm.PackA"/>'s, matrix e at
+    /// e·<see cref="Gemm.PackedSize"/>; the rows that pad the last panel zero). Redone every call (training changes w
+    /// in place), so it packs while it transforms and splits panels across the cores: at batch 1 (sampling) the
+    /// transform and a separate packing pass had cost ~10 % of a 128-channel conv.
+    /// </summary>
+    private static void PackedFilterTransform<TF>(float[] w, float[] u, int cout, int cin) where TF : struct, IFilterTransform
+    {
+        int panels = (cout + Gemm.PanelWidth(forA: true) - 1) / Gemm.PanelWidth(forA: true);
+        if (CpuParallel.Threads > 1 && (long)cout * cin >= 8192) PackedFilterTransformInParallel<TF>(w, u, cout, cin, panels);
+        else PackedFilterTransform<TF>(w, u, cout, cin, 0, panels);
+    }
+
+    private static void PackedFilterTransformInParallel<TF>(float[] w, float[] u, int cout, int cin, int panels) where TF : struct, IFilterTransform
+        => CpuParallel.For(panels, 1, (s, e) => PackedFilterTransform<TF>(w, u, cout, cin, (int)s, (int)e));
+
+    private static unsafe void PackedFilterTransform<TF>(float[] w, float[] u, int cout, int cin, int panel0, int panel1) where TF : struct, IFilterTransform
+    {
+        int mr = Gemm.PanelWidth(forA: true), kc = Gemm.SlabDepth(cin);
+        long mPad = (cout + mr - 1) / mr * mr, eStride = mPad * cin;
+        if (u.Length < 16 * eStride) throw new ArgumentException($"Winograd: {u.Length} floats cannot hold 16 packed {cout}×{cin} filter matrices.");
+        fixed (float* w0 = w, u0 = u)
+            for (int panel = panel0; panel < panel1; panel++)
+                for (int pc = 0; pc < cin; pc += kc)
                 {
-                    float g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
-                    t[c] = g0; t[3 + c] = 0.5f * (g0 + g1 + g2); t[6 + c] = 0.5f * (g0 - g1 + g2); t[9 + c] = g2;
+                    int kcur = Math.Min(kc, cin - pc);
+                    float* slab = u0 + pc * mPad + (long)panel * mr * kcur; // element (co, ci) at (ci − pc)·mr + co mod mr
+                    for (int ci = pc; ci < pc + kcur; ci++)
+                        for (int r = 0; r < mr; r++)
+                        {
+                            int co = panel * mr + r;
+                            float* o = slab + (ci - pc) * mr + r;
+                            if (co < cout) TF.Apply(w0 + ((long)co * cin + ci) * 9, o, eStride);
+                            else for (int e = 0; e < 16; e++) o[e * eStride] = 0f;
+                        }
                 }
-                for (int r = 0; r < 4; r++) // (G g) Gᵀ
-                {
-                    float a0 = t[3 * r], a1 = t[3 * r + 1], a2 = t[3 * r + 2];
-                    int at = ((r * 4) * cout + co) * cin + ci, step = cout * cin;
-                    u[at] = a0; u[at + step] = 0.5f * (a0 + a1 + a2); u[at + 2 * step] = 0.5f * (a0 - a1 + a2); u[at + 3 * step] = a2;
-                }
-            }
     }
 
     /// <summary>

@@ -20,8 +20,12 @@ internal static class Simd
     /// <summary>AVX2: 16 values at p → (p[0], p[2], …, p[14]) and (p[1], p[3], …, p[15]).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe (Vector256<float> even, Vector256<float> odd) Deinterleave(float* p)
+        => Deinterleave(Avx.LoadVector256(p), Avx.LoadVector256(p + 8));
+
+    /// <summary>AVX2: the 16 values a0 … a7 b0 … b7 → (a0, a2, …, b6) and (a1, a3, …, b7).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector256<float> even, Vector256<float> odd) Deinterleave(Vector256<float> a, Vector256<float> b)
     {
-        var a = Avx.LoadVector256(p); var b = Avx.LoadVector256(p + 8);
         var e = Avx.Shuffle(a, b, 0b10_00_10_00); // a0 a2 b0 b2 | a4 a6 b4 b6
         var o = Avx.Shuffle(a, b, 0b11_01_11_01); // a1 a3 b1 b3 | a5 a7 b5 b7
         return (Avx2.Permute4x64(e.AsDouble(), 0b11_01_10_00).AsSingle(), Avx2.Permute4x64(o.AsDouble(), 0b11_01_10_00).AsSingle());
