@@ -34,6 +34,7 @@ internal static partial class Conv2dCpu
     /// transformed input and products (16·(Cin + Cout) floats per tile) stay near <see cref="BlockFloats"/>.</summary>
     private static void WinogradForward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta)
     {
+        if (WinogradF4Applies(d)) { WinogradF4Forward(d, x, w, b, y, beta); return; }
         int tilesH = (d.Ho + 1) / 2, tilesW = (d.Wo + 1) / 2;
         int rowsPerBlock = WinogradRowsPerBlock(d, tilesW, tilesH);
         // The 16 transformed filter matrices, written once per call in the GEMM's panel layout, as is the transformed
@@ -55,9 +56,8 @@ internal static partial class Conv2dCpu
                 int tiles = block.Tiles;
                 if (threads <= 1) InputTransform(block, x, 0, d.Cin, scratch);
                 else InputTransformInParallel(block, x, scratch);
-                for (int e = 0; e < 16; e++)
-                    Gemm.SgemmPacked(threads, d.Cout, tiles, d.Cin, u, e * uStride, scratch, vOff + (int)(e * block.VStride),
-                        0f, scratch, mOff + e * d.Cout * tiles, tiles);
+                if (threads <= 1) WinogradProducts(block, u, uStride, scratch, 0, 16);
+                else WinogradProductsInParallel(block, u, uStride, scratch);
                 if (threads <= 1) OutputTransform(block, scratch, 0, d.Cout, y, b, beta);
                 else OutputTransformInParallel(block, scratch, y, b, beta);
             }
@@ -108,12 +108,37 @@ internal static partial class Conv2dCpu
             int tiles = block.Tiles;
             if (threads <= 1) { InputTransform(block, x, 0, d.Cin, scratch); OutputGradTransform(block, dy, 0, d.Cout, scratch); }
             else TransformsForWeightGradInParallel(block, x, dy, scratch);
-            for (int e = 0; e < 16; e++)
-                Gemm.Sgemm(Gemm.Best, threads, false, true, d.Cout, d.Cin, tiles, 1f, scratch, mOff + e * d.Cout * tiles, tiles,
-                    scratch, e * d.Cin * tiles, tiles, beta, acc, accOff + e * d.Cout * d.Cin, d.Cin);
+            if (threads <= 1) WeightGradProducts(block, scratch, acc, accOff, beta, 0, 16);
+            else WeightGradProductsInParallel(block, scratch, acc, accOff, beta);
             beta = 1f;
         }
     }
+
+    /// <summary>The forward GEMMs of points [e0, e1), each on one core.</summary>
+    private static void WinogradProducts(in WinogradBlock k, float[] u, int uStride, float[] scratch, int e0, int e1)
+    {
+        var d = k.D;
+        for (int e = e0; e < e1; e++)
+            Gemm.SgemmPacked(1, d.Cout, k.Tiles, d.Cin, u, e * uStride, scratch, k.VOff + (int)(e * k.VStride),
+                0f, scratch, k.MOff + e * d.Cout * k.Tiles, k.Tiles);
+    }
+
+    /// <summary>One image at a time: the products split across the cores whole, one fork for all 16 rather than one
+    /// per product (as in <see cref="F4ProductsInParallel"/>).</summary>
+    private static void WinogradProductsInParallel(WinogradBlock k, float[] u, int uStride, float[] scratch)
+        => CpuParallel.For(16, 1, (s, e) => WinogradProducts(k, u, uStride, scratch, (int)s, (int)e));
+
+    /// <summary>acc[e] = dM[e]·V[e]ᵀ + beta·acc[e] for points [e0, e1), each on one core.</summary>
+    private static void WeightGradProducts(in WinogradBlock k, float[] scratch, float[] acc, int accOff, float beta, int e0, int e1)
+    {
+        var d = k.D;
+        for (int e = e0; e < e1; e++)
+            Gemm.Sgemm(Gemm.Best, 1, false, true, d.Cout, d.Cin, k.Tiles, 1f, scratch, k.MOff + e * d.Cout * k.Tiles, k.Tiles,
+                scratch, e * d.Cin * k.Tiles, k.Tiles, beta, acc, accOff + e * d.Cout * d.Cin, d.Cin);
+    }
+
+    private static void WeightGradProductsInParallel(WinogradBlock k, float[] scratch, float[] acc, int accOff, float beta)
+        => CpuParallel.For(16, 1, (s, e) => WeightGradProducts(k, scratch, acc, accOff, beta, (int)s, (int)e));
 
     private static void TransformsForWeightGradInParallel(WinogradBlock k, float[] x, float[] dy, float[] scratch)
     {
@@ -239,6 +264,9 @@ internal static partial class Conv2dCpu
     /// e-th stored at o + e·s.</summary>
     private unsafe interface IFilterTransform
     {
+        /// <summary>Distinct transformed values per filter: the GEMMs (A operands) the transform feeds.</summary>
+        static abstract int Points { get; }
+
         static abstract void Apply(float* g, float* o, long s);
     }
 
@@ -253,6 +281,8 @@ internal static partial class Conv2dCpu
     /// <summary>F(2×2, 3×3): o[(4r + c)·s] = (G g Gᵀ)[r, c], G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].</summary>
     private readonly unsafe struct F2x3 : IFilterTransform
     {
+        public static int Points => 16;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Apply(float* g, float* o, long s)
         {
@@ -269,7 +299,7 @@ internal static partial class Conv2dCpu
     }
 
     /// <summary>
-    /// U[e] = the transformed filters of w [Cout, Cin, 3, 3] for the 16 distinct transform points, written straight
+    /// U[e] = the transformed filters of w [Cout, Cin, 3, 3] for the TF.Points distinct transform points, written straight
     /// into the panel layout of the GEMMs' A operands [Cout × Cin] (<see cref="Gemm.PackA"/>'s, matrix e at
     /// e·<see cref="Gemm.PackedSize"/>; the rows that pad the last panel zero). Redone every call (training changes w
     /// in place), so it packs while it transforms and splits panels across the cores: at batch 1 (sampling) the
@@ -289,7 +319,7 @@ internal static partial class Conv2dCpu
     {
         int mr = Gemm.PanelWidth(forA: true), kc = Gemm.SlabDepth(cin);
         long mPad = (cout + mr - 1) / mr * mr, eStride = mPad * cin;
-        if (u.Length < 16 * eStride) throw new ArgumentException($"Winograd: {u.Length} floats cannot hold 16 packed {cout}×{cin} filter matrices.");
+        if (u.Length < TF.Points * eStride) throw new ArgumentException($"Winograd: {u.Length} floats cannot hold {TF.Points} packed {cout}×{cin} filter matrices.");
         fixed (float* w0 = w, u0 = u)
             for (int panel = panel0; panel < panel1; panel++)
                 for (int pc = 0; pc < cin; pc += kc)
@@ -302,7 +332,7 @@ internal static partial class Conv2dCpu
                             int co = panel * mr + r;
                             float* o = slab + (ci - pc) * mr + r;
                             if (co < cout) TF.Apply(w0 + ((long)co * cin + ci) * 9, o, eStride);
-                            else for (int e = 0; e < 16; e++) o[e * eStride] = 0f;
+                            else for (int e = 0; e < TF.Points; e++) o[e * eStride] = 0f;
                         }
                 }
     }

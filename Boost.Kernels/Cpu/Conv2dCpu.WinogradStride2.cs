@@ -46,12 +46,12 @@ internal static partial class Conv2dCpu
 
     /// <summary>
     /// One image's block of tile rows [I0, I0 + Rows), RowStride tiles apart (a multiple of 8: whole AVX groups) in
-    /// Tiles columns (Rows·RowStride rounded up to whole GEMM panels, so every copy of every point starts on a panel
-    /// and the 25 points share one panel geometry). The transformed input starts at VOff: distinct filter e's B operand
-    /// [Cin × copies·Tiles] in the panel layout at VOff + <see cref="Stride2Columns"/>(e)·Tiles·Cin; the products at
-    /// MOff, e's [Cout × copies·Tiles] at MOff + <see cref="Stride2Columns"/>(e)·Tiles·Cout.
+    /// Tiles columns (Rows·RowStride rounded up to whole GEMM panels, so every GEMM operand starts on a panel and all
+    /// transform points share one panel geometry), the transformed input (the GEMMs' B operands, panel layout) at VOff
+    /// and the products at MOff of the scratch. Used by the stride-2 and the F(4×4, 3×3) paths; where each point's
+    /// operands lie is theirs to say.
     /// </summary>
-    private readonly record struct Stride2Block(ConvDims D, int N, int I0, int Rows, int TilesW, int RowStride, int Tiles, int VOff, int MOff);
+    private readonly record struct TileBlock(ConvDims D, int N, int I0, int Rows, int TilesW, int RowStride, int Tiles, int VOff, int MOff);
 
     /// <summary>y[n] = conv3×3 stride 2(x[n], w) + b (+ beta·y[n]), in blocks of whole tile rows so that the transformed
     /// input and products (25·(Cin + Cout) floats per tile) stay near 4·<see cref="BlockFloats"/>.</summary>
@@ -72,7 +72,7 @@ internal static partial class Conv2dCpu
             for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
             {
                 int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = (rows * stride + nr - 1) / nr * nr;
-                var block = new Stride2Block(d, n, i0, rows, tilesW, stride, tiles, vOff, mOff);
+                var block = new TileBlock(d, n, i0, rows, tilesW, stride, tiles, vOff, mOff);
                 if (threads <= 1) Stride2InputTransform(block, x, 0, d.Cin, scratch);
                 else Stride2InputTransformInParallel(block, x, scratch);
                 for (int e = 0; e < 16; e++)
@@ -88,16 +88,18 @@ internal static partial class Conv2dCpu
         s_winogradFilters = u;
     }
 
-    private static void Stride2InputTransformInParallel(Stride2Block k, float[] x, float[] v)
+    private static void Stride2InputTransformInParallel(TileBlock k, float[] x, float[] v)
         => CpuParallel.For(k.D.Cin, 8, (s, e) => Stride2InputTransform(k, x, (int)s, (int)e, v));
 
-    private static void Stride2OutputTransformInParallel(Stride2Block k, float[] m, float[] y, float[]? b, float beta)
+    private static void Stride2OutputTransformInParallel(TileBlock k, float[] m, float[] y, float[]? b, float beta)
         => CpuParallel.For(k.D.Cout, 8, (s, e) => Stride2OutputTransform(k, m, (int)s, (int)e, y, b, beta));
 
     /// <summary>o[(4r + c)·s] = (G g Gᵀ)[r, c], G = [[1, 0, 0], [1, 0, 1], [0, 0, 1], [0, 1, 0]]: the distinct rows
     /// of the 5×3 filter transform (its last row repeats the fourth).</summary>
     private readonly unsafe struct Stride2F2x2 : IFilterTransform
     {
+        public static int Points => 16;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Apply(float* g, float* o, long s)
         {
@@ -120,7 +122,7 @@ internal static partial class Conv2dCpu
     /// reads in bounds; a patch's columns are every fourth input column, two rounds of the deinterleave shuffle.
     /// Columns past the block's tile rows (padding to whole panels) are zeroed.
     /// </summary>
-    private static unsafe void Stride2InputTransform(in Stride2Block k, float[] x, int c0, int c1, float[] v)
+    private static unsafe void Stride2InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v)
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tiles = k.Tiles, stride = k.RowStride;
@@ -148,17 +150,7 @@ internal static partial class Conv2dCpu
                 float* channel = v0 + k.VOff + (ci - pc) * nr;
                 for (int r = 0; r < rows; r++)
                 {
-                    for (int a = 0; a < 5; a++)
-                    {
-                        float* row = rowBuf + a * padded;
-                        int ih = 4 * (i0 + r) - d.Pad + a;
-                        if ((uint)ih >= (uint)d.H) { new Span<float>(row, padded).Clear(); continue; }
-                        // column c' holds input column c' − pad; zeros after the image up to the last 8-tile group's patches
-                        int lo = Math.Min(d.Pad, padded), hi = Math.Clamp(d.W + d.Pad, lo, padded - 8);
-                        for (int c = 0; c < lo; c++) row[c] = 0f;
-                        Simd.Copy(plane + (long)ih * d.W, row + lo, hi - lo);
-                        for (int c = hi; c < padded - 8; c += 8) Vector256<float>.Zero.Store(row + c);
-                    }
+                    for (int a = 0; a < 5; a++) PaddedRow(d, plane, 4 * (i0 + r) - d.Pad + a, rowBuf + a * padded, padded);
                     for (int j = 0; j < stride; j += 8)
                     {
                         // Rows of Bᵀ d: x0 − x2, x2, x4 − x2, x1, x3 over the patch rows, each as its 5 patch columns.
@@ -182,6 +174,17 @@ internal static partial class Conv2dCpu
                     for (int p = 0; p < 25; p++) Vector256<float>.Zero.Store(o + delta[p]);
                 }
             }
+    }
+
+    /// <summary>row[c] = input row ih's column c − pad (zero outside the image) for c &lt; padded − 8: the padded rows the
+    /// 4-column tile paths gather their patches from (their last 8-tile group reads up to column 4·RowStride + 1).</summary>
+    private static unsafe void PaddedRow(in ConvDims d, float* plane, int ih, float* row, int padded)
+    {
+        if ((uint)ih >= (uint)d.H) { new Span<float>(row, padded).Clear(); return; }
+        int lo = Math.Min(d.Pad, padded - 8), hi = Math.Clamp(d.W + d.Pad, lo, padded - 8);
+        for (int c = 0; c < lo; c++) row[c] = 0f;
+        Simd.Copy(plane + (long)ih * d.W, row + lo, hi - lo);
+        for (int c = hi; c < padded - 8; c += 8) Vector256<float>.Zero.Store(row + c);
     }
 
     /// <summary>The 8 tiles' patch columns x0 … x4 from the padded row at p (columns p[4k + c], k &lt; 8), reading p[0 .. 32].</summary>
@@ -213,7 +216,7 @@ internal static partial class Conv2dCpu
     /// y[n, co] tile by tile = Aᵀ m A (+ b[co], + beta·y) for channels [c0, c1), m the tile's 5×5 products, Aᵀ = [[1, 1,
     /// 0, 1, 0], [0, 1, 1, 0, 1]]; 8 tiles at a time where their 16 outputs per row lie inside the image, else one by one.
     /// </summary>
-    private static unsafe void Stride2OutputTransform(in Stride2Block k, float[] scratch, int c0, int c1, float[] y, float[]? b, float beta)
+    private static unsafe void Stride2OutputTransform(in TileBlock k, float[] scratch, int c0, int c1, float[] y, float[]? b, float beta)
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, stride = k.RowStride;

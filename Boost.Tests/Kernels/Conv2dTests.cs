@@ -165,7 +165,8 @@ public class Conv2dTests
     }
 
     /// <summary>
-    /// The managed 3×3 stride-1 path (Winograd F(2×2, 3×3)): tile rows of 8-tile AVX groups plus a scalar remainder,
+    /// The managed 3×3 stride-1 path (Winograd F(2×2, 3×3); the forwards of the 16-wide, 35-wide and 37-wide maps
+    /// here stay on it, the others take F(4×4), tested on its own below): tile rows of 8-tile AVX groups plus a scalar remainder,
     /// odd output sizes (a tile half outside the image), pads 0, 1 and 2, batch 1 (transforms split across the cores)
     /// and batches that give each core whole images, several blocks of tile rows per image; forward with bias, the
     /// input gradient (a flipped-kernel forward conv through the same path, pad 2 − pad) and the weight gradient (the
@@ -211,6 +212,48 @@ public class Conv2dTests
         var wantDw = Conv2dReference.BackwardWeight(G, X, xs, ws, 1, pad);
         Compare.Close(dw.ToArray(), wantDw, atol: Atol(n * ho * wo), what: "dw");
         Compare.Close(dwAcc.ToArray(), wantDw.Select((v, i) => v + wd[i]).ToArray(), atol: Atol(n * ho * wo), what: "dw += ");
+    }
+
+    /// <summary>
+    /// The F(4×4, 3×3) forward (maps 32 and more wide) and the input gradient through it: 8-tile groups that run past
+    /// the image (outputs through a buffer), odd sizes, pads 0, 1 and 2, batch 1 (transforms split across the cores),
+    /// per-core batches, several blocks of tile rows, two K slabs of the panel layout (300 channels), rows too wide for
+    /// the stack; forward with bias, and the input gradient alone and accumulating.
+    /// </summary>
+    [TestCase(1, 16, 17, 64, 66, 1)]
+    [TestCase(3, 16, 17, 31, 31, 1)]
+    [TestCase(2, 17, 16, 34, 66, 0)]
+    [TestCase(2, 16, 18, 30, 62, 2)]
+    [TestCase(2, 96, 88, 40, 130, 1)]
+    [TestCase(2, 300, 20, 32, 32, 1)]
+    [TestCase(1, 16, 16, 8, 3000, 1)]
+    public void Cpu_WinogradF4_MatchTwin(int n, int cin, int cout, int h, int w, int pad)
+    {
+        var dev = Device.Cpu;
+        int[] xs = [n, cin, h, w], ws = [cout, cin, 3, 3];
+        int ho = Conv2d.OutputSize(h, 3, 1, pad), wo = Conv2d.OutputSize(w, 3, 1, pad);
+        int[] ys = [n, cout, ho, wo];
+        var forward = new ConvDims { N = n, Cin = cin, H = h, W = w, Cout = cout, K = 3, Stride = 1, Pad = pad, Ho = ho, Wo = wo };
+        var inputGrad = new ConvDims { N = n, Cin = cout, H = ho, W = wo, Cout = cin, K = 3, Stride = 1, Pad = 2 - pad, Ho = h, Wo = w };
+        if (Avx2.IsSupported && Fma.IsSupported && CpuParallel.Threads > 1)
+            Assert.That(Conv2dCpu.WinogradF4Applies(forward) && Conv2dCpu.WinogradF4Applies(inputGrad), Is.True,
+                "the case must take the F(4×4) path (forward and input gradient)");
+        var xd = Seeded.Floats(841, Tensor.Count(xs)); var wd = Seeded.Floats(842, Tensor.Count(ws));
+        var bd = Seeded.Floats(843, cout); var gd = Seeded.Floats(844, Tensor.Count(ys)); var old = Seeded.Floats(845, Tensor.Count(xs));
+        using var x = Seeded.Tensor(dev, xd, xs);
+        using var wt = Seeded.Tensor(dev, wd, ws);
+        using var b = Seeded.Tensor(dev, bd, cout);
+        using var dy = Seeded.Tensor(dev, gd, ys);
+        using var y = Seeded.Tensor(dev, Seeded.Floats(846, Tensor.Count(ys)), ys); // poisoned: every value must be written
+        Conv2d.ForwardInto(x, wt, b, 1, pad, y);
+        using var dx = Conv2d.BackwardInput(dy, wt, xs, 1, pad);
+        using var acc = Seeded.Tensor(dev, old, xs);
+        Conv2d.BackwardInputInto(dy, wt, 1, pad, acc, 1f);
+        double[] X = Seeded.ToDouble(xd), W = Seeded.ToDouble(wd), G = Seeded.ToDouble(gd);
+        Compare.Close(y.ToArray(), Conv2dReference.Forward(X, xs, W, ws, Seeded.ToDouble(bd), 1, pad, out _), atol: Atol(cin * 9), what: "forward");
+        var wantDx = Conv2dReference.BackwardInput(G, W, xs, ws, 1, pad);
+        Compare.Close(dx.ToArray(), wantDx, atol: Atol(cout * 9), what: "dx");
+        Compare.Close(acc.ToArray(), wantDx.Select((v, i) => v + old[i]).ToArray(), atol: Atol(cout * 9), what: "dx += ");
     }
 
     /// <summary>The shapes the Winograd path leaves to im2col (where it measured slower): small maps, few channels,

@@ -1,0 +1,281 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Boost.Kernels.Cpu;
+
+/// <summary>
+/// 3×3 stride-1 convolution by Winograd's F(4×4, 3×3) (Lavin &amp; Gray 2015, interpolation points 0, ±1, ±2, ∞): a
+/// 4×4 output tile is Aᵀ[U ⊙ V]A with U = G g Gᵀ and V = Bᵀ d B over the tile's 6×6 input patch, 36 products for 16
+/// outputs instead of 144 — 4× fewer multiply-adds, against F(2×2, 3×3)'s 2.25× (measured 1.33–1.57× faster than
+/// F(2×2) on 32–128-wide maps, batches 1 and 8). Its transforms scale by up to 8 and the filters by 1/24, so it rounds
+/// worse: 128 channels of values in [−2, 2] at 32², max abs error 1.3e-3 on outputs up to 195 (F(2×2): 9e-5), well
+/// inside the tests' float tolerance. The forward convs of maps 32 and more wide take it (the input gradient too,
+/// which runs as a forward conv); the weight gradient stays on F(2×2).
+/// <code>
+/// Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]]
+/// G  = [[¼, 0, 0], [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙], [1/24, 1/12, ⅙], [1/24, −1/12, ⅙], [0, 0, 1]]
+/// Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0], [0, 1, −1, 8, −8, 1]]
+/// </code>
+/// Point e = 6a + b's GEMM [Cout × Cin]·[Cin × Tiles]: its B operand (panel layout) at VOff + e·Tiles·Cin, its
+/// product at MOff + e·Cout·Tiles.
+/// </summary>
+internal static partial class Conv2dCpu
+{
+    /// <summary>
+    /// Among the convs <see cref="WinogradApplies"/> takes, those whose forward runs F(4×4): where its GEMM columns
+    /// (36 per tile, tile rows padded to 8-tile groups) come to under ¾ of F(2×2)'s (16 per tile) — so not on 16-wide
+    /// maps, where half of each 8-tile group would be padding.
+    /// </summary>
+    internal static bool WinogradF4Applies(in ConvDims d)
+    {
+        if (!WinogradApplies(d) || !Fma.IsSupported) return false;
+        long f4 = 36L * ((d.Wo + 3) / 4 + 7) / 8 * 8 * ((d.Ho + 3) / 4);
+        long f2 = 16L * ((d.Wo + 1) / 2 + 7) / 8 * 8 * ((d.Ho + 1) / 2);
+        return 4 * f4 < 3 * f2;
+    }
+
+    /// <summary>o[(6r + c)·s] = (G g Gᵀ)[r, c].</summary>
+    private readonly unsafe struct F4x3 : IFilterTransform
+    {
+        public static int Points => 36;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Apply(float* g, float* o, long s)
+        {
+            for (int r = 0; r < 6; r++)
+            {
+                // row r of G g: G's row r applied to each column of g
+                float a0 = GRow(r, g[0], g[3], g[6]), a1 = GRow(r, g[1], g[4], g[7]), a2 = GRow(r, g[2], g[5], g[8]);
+                for (int c = 0; c < 6; c++) { *o = GRow(c, a0, a1, a2); o += s; }
+            }
+        }
+
+        /// <summary>Row r of G times (v0, v1, v2).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static float GRow(int r, float v0, float v1, float v2) => r switch
+        {
+            0 => 0.25f * v0,
+            1 => -(v0 + v1 + v2) / 6f,
+            2 => -(v0 - v1 + v2) / 6f,
+            3 => v0 / 24f + v1 / 12f + v2 / 6f,
+            4 => v0 / 24f - v1 / 12f + v2 / 6f,
+            _ => v2,
+        };
+    }
+
+    /// <summary>y[n] = conv3×3(x[n], w) + b (+ beta·y[n]) through F(4×4, 3×3), in blocks of whole tile rows so that the
+    /// transformed input and products (36·(Cin + Cout) floats per tile) stay near 4·<see cref="BlockFloats"/>.</summary>
+    private static void WinogradF4Forward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta)
+    {
+        int tilesH = (d.Ho + 3) / 4, tilesW = (d.Wo + 3) / 4, stride = (tilesW + 7) / 8 * 8, nr = Gemm.PanelWidth(forA: false);
+        if (!BitOperations.IsPow2(nr) || nr % 8 != 0) throw new InvalidOperationException($"Winograd F(4×4): panel width {nr} is not a power of two of whole AVX groups.");
+        int rowsPerBlock = Math.Clamp(4 * BlockFloats / (36 * (d.Cin + d.Cout) * stride), 1, tilesH);
+        int uStride = (int)Gemm.PackedSize(d.Cout, d.Cin, forA: true);
+        var u = Interlocked.Exchange(ref s_winogradFilters, null);
+        if (u is null || u.Length < 36 * uStride) u = GC.AllocateUninitializedArray<float>(36 * uStride);
+        PackedFilterTransform<F4x3>(w, u, d.Cout, d.Cin);
+        ForImages(d, (n, threads) =>
+        {
+            int maxTiles = (rowsPerBlock * stride + nr - 1) / nr * nr;
+            var scratch = Scratch.Floats(16 + 36 * maxTiles * (d.Cin + d.Cout));
+            int vOff = Scratch.AlignedOffset(scratch), mOff = vOff + 36 * maxTiles * d.Cin;
+            for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
+            {
+                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = (rows * stride + nr - 1) / nr * nr;
+                var block = new TileBlock(d, n, i0, rows, tilesW, stride, tiles, vOff, mOff);
+                if (threads <= 1) F4InputTransform(block, x, 0, d.Cin, scratch);
+                else F4InputTransformInParallel(block, x, scratch);
+                if (threads <= 1) F4Products(block, u, uStride, scratch, 0, 36);
+                else F4ProductsInParallel(block, u, uStride, scratch);
+                if (threads <= 1) F4OutputTransform(block, scratch, 0, d.Cout, y, b, beta);
+                else F4OutputTransformInParallel(block, scratch, y, b, beta);
+            }
+        });
+        s_winogradFilters = u;
+    }
+
+    /// <summary>The GEMMs of points [e0, e1), each on one core.</summary>
+    private static void F4Products(in TileBlock k, float[] u, int uStride, float[] scratch, int e0, int e1)
+    {
+        var d = k.D;
+        for (int e = e0; e < e1; e++)
+            Gemm.SgemmPacked(1, d.Cout, k.Tiles, d.Cin, u, e * uStride,
+                scratch, k.VOff + e * k.Tiles * d.Cin, 0f, scratch, k.MOff + e * d.Cout * k.Tiles, k.Tiles);
+    }
+
+    /// <summary>With one image at a time the 36 products split across the cores whole: one fork for all of them rather
+    /// than one per product (36 forks per block had made batch 1 slower than F(2×2)).</summary>
+    private static void F4ProductsInParallel(TileBlock k, float[] u, int uStride, float[] scratch)
+        => CpuParallel.For(36, 1, (s, e) => F4Products(k, u, uStride, scratch, (int)s, (int)e));
+
+    private static void F4InputTransformInParallel(TileBlock k, float[] x, float[] v)
+        => CpuParallel.For(k.D.Cin, 8, (s, e) => F4InputTransform(k, x, (int)s, (int)e, v));
+
+    private static void F4OutputTransformInParallel(TileBlock k, float[] m, float[] y, float[]? b, float beta)
+        => CpuParallel.For(k.D.Cout, 8, (s, e) => F4OutputTransform(k, m, (int)s, (int)e, y, b, beta));
+
+    /// <summary>
+    /// V = Bᵀ d B for the block's tiles and channels [c0, c1), 8 tiles per AVX vector, written straight into the panel
+    /// layout: each of the six patch rows (from padded copies of the input rows) is gathered as its six patch columns
+    /// (every fourth input column) and transformed along the columns into a small buffer, then each column of that
+    /// along the rows. Columns past the block's tile rows (padding to whole panels) are zeroed.
+    /// </summary>
+    private static unsafe void F4InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v)
+    {
+        var d = k.D;
+        int n = k.N, i0 = k.I0, rows = k.Rows, tiles = k.Tiles, stride = k.RowStride;
+        int padded = 4 * stride + 16;
+        var heapRows = 6 * padded > 16384 ? new float[6 * padded] : null;
+        float* stackRows = stackalloc float[heapRows is null ? 6 * padded : 0];
+        float* h = stackalloc float[36 * 8]; // (B-transformed columns of) patch row a, point column c: h + (6a + c)·8
+        int nr = Gemm.PanelWidth(forA: false), kc = Gemm.SlabDepth(d.Cin);
+        long eStride = (long)tiles * d.Cin;
+        fixed (float* x0 = x, v0 = v, heap = heapRows)
+            for (int ci = c0; ci < c1; ci++)
+            {
+                float* rowBuf = heap != null ? heap : stackRows;
+                float* plane = x0 + ((long)n * d.Cin + ci) * d.HW;
+                int pc = ci / kc * kc, kcur = Math.Min(kc, d.Cin - pc);
+                float* channel = v0 + k.VOff + (long)pc * tiles + (ci - pc) * nr; // point 0's slab, this channel's row
+                for (int r = 0; r < rows; r++)
+                {
+                    for (int a = 0; a < 6; a++) PaddedRow(d, plane, 4 * (i0 + r) - d.Pad + a, rowBuf + a * padded, padded);
+                    for (int j = 0; j < stride; j += 8)
+                    {
+                        for (int a = 0; a < 6; a++)
+                        {
+                            Gather6(rowBuf + a * padded + 4 * j, out var z0, out var z1, out var z2, out var z3, out var z4, out var z5);
+                            BtStore(z0, z1, z2, z3, z4, z5, h + 6 * 8 * a, 8);
+                        }
+                        int t = r * stride + j;
+                        float* o = channel + (long)(t & -nr) * kcur + (t & (nr - 1));
+                        for (int c = 0; c < 6; c++)
+                        {
+                            float* q = h + 8 * c;
+                            BtStore(Vector256.Load(q), Vector256.Load(q + 48), Vector256.Load(q + 96), Vector256.Load(q + 144),
+                                Vector256.Load(q + 192), Vector256.Load(q + 240), o + c * eStride, 6 * eStride);
+                        }
+                    }
+                }
+                for (int t = rows * stride; t < tiles; t += 8)
+                {
+                    float* o = channel + (long)(t & -nr) * kcur + (t & (nr - 1));
+                    for (int e = 0; e < 36; e++) Vector256<float>.Zero.Store(o + e * eStride);
+                }
+            }
+    }
+
+    /// <summary>The 8 tiles' patch columns z0 … z5 from the padded row at p (p[4k + c], k &lt; 8), reading p[0 .. 33].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Gather6(float* p, out Vector256<float> c0, out Vector256<float> c1, out Vector256<float> c2,
+        out Vector256<float> c3, out Vector256<float> c4, out Vector256<float> c5)
+    {
+        Gather5(p, out c0, out c1, out c2, out c3, out c4);
+        c5 = Avx.Blend(Avx2.PermuteVar8x32(c1, Vector256.Create(1, 2, 3, 4, 5, 6, 7, 7)), Vector256.Create(p[33]), 0b1000_0000);
+    }
+
+    /// <summary>Bᵀ·(z0 … z5), its six rows stored at o, o + s, …, o + 5s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void BtStore(Vector256<float> z0, Vector256<float> z1, Vector256<float> z2, Vector256<float> z3,
+        Vector256<float> z4, Vector256<float> z5, float* o, long s)
+    {
+        var four = Vector256.Create(4f);
+        var t1 = Fma.MultiplyAddNegated(four, z2, z4); // z4 − 4z2
+        var t2 = Fma.MultiplyAddNegated(four, z1, z3); // z3 − 4z1
+        var t3 = z4 - z2;
+        var t4 = (z3 - z1) + (z3 - z1);
+        Fma.MultiplyAdd(four, z0, Fma.MultiplyAdd(Vector256.Create(-5f), z2, z4)).Store(o);   // 4z0 − 5z2 + z4
+        (t1 + t2).Store(o + s);                                                            // −4z1 − 4z2 + z3 + z4
+        (t1 - t2).Store(o + 2 * s);                                                        // 4z1 − 4z2 − z3 + z4
+        (t3 + t4).Store(o + 3 * s);                                                        // −2z1 − z2 + 2z3 + z4
+        (t3 - t4).Store(o + 4 * s);                                                        // 2z1 − z2 − 2z3 + z4
+        Fma.MultiplyAdd(four, z1, Fma.MultiplyAdd(Vector256.Create(-5f), z3, z5)).Store(o + 5 * s); // 4z1 − 5z3 + z5
+    }
+
+    /// <summary>
+    /// y[n, co] = Aᵀ m A (+ b[co], + beta·y) for channels [c0, c1), m the tiles' 6×6 products, 8 tiles at a time: rows
+    /// of Aᵀ m into a small buffer, then each times A, the four columns interleaved into 32 outputs (through a buffer
+    /// where the group runs past the image's right edge).
+    /// </summary>
+    private static unsafe void F4OutputTransform(in TileBlock k, float[] scratch, int c0, int c1, float[] y, float[]? b, float beta)
+    {
+        var d = k.D;
+        int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, stride = k.RowStride;
+        long eStride = (long)d.Cout * tiles;
+        float* q = stackalloc float[24 * 8]; // row i of Aᵀ m, point column c: q + (6i + c)·8
+        float* edge = stackalloc float[32];
+        fixed (float* s0 = scratch, y0 = y)
+            for (int co = c0; co < c1; co++)
+            {
+                float bias = b is null ? 0f : b[co];
+                var vb = Vector256.Create(bias);
+                float* plane = y0 + ((long)n * d.Cout + co) * d.HWo;
+                float* m0 = s0 + k.MOff + (long)co * tiles;
+                for (int r = 0; r < rows; r++)
+                {
+                    int oh = 4 * (i0 + r);
+                    for (int j = 0; j < tilesW; j += 8)
+                    {
+                        float* m = m0 + r * stride + j;
+                        for (int c = 0; c < 6; c++)
+                        {
+                            float* p = m + c * eStride;
+                            AtStore(Vector256.Load(p), Vector256.Load(p + 6 * eStride), Vector256.Load(p + 12 * eStride),
+                                Vector256.Load(p + 18 * eStride), Vector256.Load(p + 24 * eStride), Vector256.Load(p + 30 * eStride), q + 8 * c, 48);
+                        }
+                        int width = Math.Min(32, d.Wo - 4 * j); // the last group may run past the image: through a buffer
+                        for (int i = 0; i < 4 && oh + i < d.Ho; i++)
+                        {
+                            float* p = q + 48 * i;
+                            At(Vector256.Load(p), Vector256.Load(p + 8), Vector256.Load(p + 16), Vector256.Load(p + 24),
+                                Vector256.Load(p + 32), Vector256.Load(p + 40), out var y0v, out var y1v, out var y2v, out var y3v);
+                            float* dst = plane + (long)(oh + i) * d.Wo + 4 * j;
+                            if (width == 32) { StoreQuads(dst, y0v + vb, y1v + vb, y2v + vb, y3v + vb, beta); continue; }
+                            StoreQuads(edge, y0v + vb, y1v + vb, y2v + vb, y3v + vb, 0f);
+                            for (int c = 0; c < width; c++) dst[c] = beta == 0f ? edge[c] : edge[c] + beta * dst[c];
+                        }
+                    }
+                }
+            }
+    }
+
+    /// <summary>Aᵀ·(m0 … m5): its four rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void At(Vector256<float> m0, Vector256<float> m1, Vector256<float> m2, Vector256<float> m3, Vector256<float> m4,
+        Vector256<float> m5, out Vector256<float> r0, out Vector256<float> r1, out Vector256<float> r2, out Vector256<float> r3)
+    {
+        Vector256<float> s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+        r0 = m0 + s12 + s34;
+        r1 = Fma.MultiplyAdd(Vector256.Create(2f), d34, d12);
+        r2 = Fma.MultiplyAdd(Vector256.Create(4f), s34, s12);
+        r3 = Fma.MultiplyAdd(Vector256.Create(8f), d34, d12) + m5;
+    }
+
+    /// <summary>Aᵀ·(m0 … m5), its four rows stored at o, o + s, o + 2s, o + 3s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void AtStore(Vector256<float> m0, Vector256<float> m1, Vector256<float> m2, Vector256<float> m3,
+        Vector256<float> m4, Vector256<float> m5, float* o, long s)
+    {
+        At(m0, m1, m2, m3, m4, m5, out var r0, out var r1, out var r2, out var r3);
+        r0.Store(o); r1.Store(o + s); r2.Store(o + 2 * s); r3.Store(o + 3 * s);
+    }
+
+    /// <summary>dst[4k + c] = v_c[k] for k &lt; 8 (+ beta·dst): the inverse of the patch gather's four columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreQuads(float* dst, Vector256<float> v0, Vector256<float> v1, Vector256<float> v2, Vector256<float> v3, float beta)
+    {
+        var (a0, a1) = Simd.Interleave(v0, v2); // v0[0] v2[0] v0[1] v2[1] …
+        var (b0, b1) = Simd.Interleave(v1, v3);
+        var (f0, f1) = Simd.Interleave(a0, b0); // v0[0] v1[0] v2[0] v3[0] v0[1] …
+        var (f2, f3) = Simd.Interleave(a1, b1);
+        if (beta != 0f)
+        {
+            var vb = Vector256.Create(beta);
+            f0 = Fma.MultiplyAdd(vb, Vector256.Load(dst), f0); f1 = Fma.MultiplyAdd(vb, Vector256.Load(dst + 8), f1);
+            f2 = Fma.MultiplyAdd(vb, Vector256.Load(dst + 16), f2); f3 = Fma.MultiplyAdd(vb, Vector256.Load(dst + 24), f3);
+        }
+        f0.Store(dst); f1.Store(dst + 8); f2.Store(dst + 16); f3.Store(dst + 24);
+    }
+}
