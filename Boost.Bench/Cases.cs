@@ -93,7 +93,10 @@ public static class Cases
                 : () => Conv2d.Forward(x, w, b, stride, 1).Dispose(), bag);
         })
         {
-            Note = d => d is CpuDevice && stride == 1 ? "Winograd F(2×2, 3×3): 2.25× fewer multiply-adds; GFLOP/s counts direct convolution's" : null,
+            Note = d => d is not CpuDevice ? null
+                : stride == 2 ? "polyphase Winograd F(2, 2): 1.44× fewer multiply-adds; GFLOP/s counts direct convolution's"
+                : backward ? "Winograd: dX by F(4×4, 3×3) (4× fewer multiply-adds), dW by F(2×2, 3×3) (2.25×); GFLOP/s counts direct convolution's"
+                : "Winograd F(4×4, 3×3): 4× fewer multiply-adds; GFLOP/s counts direct convolution's",
         };
     }
 
