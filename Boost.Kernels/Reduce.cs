@@ -171,6 +171,20 @@ public static class Reduce
         return acc;
     }
 
+    /// <summary>Σ map(a, b) over runs [q0, q1) of <paramref name="run"/> consecutive reduced elements (contiguous
+    /// when run &gt; 1) of the output at <paramref name="kept"/>.</summary>
+    private static double SumRuns<TMap>(TMap map, in ReduceLayout layout, float[] a, float[] b, int kept, int run, int q0, int q1)
+        where TMap : struct, IBinaryOp
+    {
+        double acc = 0;
+        for (int q = q0; q < q1; q++)
+        {
+            int at = kept + layout.ReducedOffset(q * run);
+            acc += run > 1 ? RunSum(map, a, b, at, run) : map.Apply(a[at], b[at]);
+        }
+        return acc;
+    }
+
     private static void ReduceCpu<TMap>(TMap map, ReduceLayout layout, float[] a, float[] b, float[] y, float scale)
         where TMap : struct, IBinaryOp
     {
@@ -190,17 +204,16 @@ public static class Reduce
             });
             return;
         }
+        // Otherwise the innermost reduced axis, when it is contiguous (a sum over the batch and H·W keeping channels),
+        // is still summed a run at a time in SIMD lanes; only the runs' starts go through the index map (its divisions
+        // per element had cost 4 % of a UNet training step).
+        int run = layout.RS3 == 1 && count % Math.Max(1, layout.R3) == 0 ? Math.Max(1, layout.R3) : 1, runs = count / run;
         if (layout.OutCount >= CpuParallel.Threads || count < 1 << 16)
         {
             CpuParallel.For(layout.OutCount, Math.Max(1, (1 << 14) / Math.Max(1, count)), (s, e) =>
             {
                 for (long o = s; o < e; o++)
-                {
-                    int kept = layout.KeptOffset((int)o);
-                    double acc = 0;
-                    for (int r = 0; r < count; r++) { int at = kept + layout.ReducedOffset(r); acc += map.Apply(a[at], b[at]); }
-                    y[o] = (float)(acc * scale);
-                }
+                    y[o] = (float)(SumRuns(map, layout, a, b, layout.KeptOffset((int)o), run, 0, runs) * scale);
             });
             return;
         }
@@ -212,12 +225,7 @@ public static class Reduce
             CpuParallel.For(CpuParallel.Threads, 1, (s, e) =>
             {
                 for (long p = s; p < e; p++)
-                {
-                    long begin = count * p / CpuParallel.Threads, end = count * (p + 1) / CpuParallel.Threads;
-                    double acc = 0;
-                    for (long r = begin; r < end; r++) { int at = kept + layout.ReducedOffset((int)r); acc += map.Apply(a[at], b[at]); }
-                    partial[p] = acc;
-                }
+                    partial[p] = SumRuns(map, layout, a, b, kept, run, (int)(runs * p / CpuParallel.Threads), (int)(runs * (p + 1) / CpuParallel.Threads));
             });
             y[o] = (float)(partial.Sum() * scale);
         }

@@ -16,6 +16,7 @@ public class ReduceTests
         new object[] { new[] { 1, 70000 }, new[] { 1 } },           // long: the two-pass path
         new object[] { new[] { 2, 3, 29, 37 }, new[] { 2, 3 } },    // contiguous runs of 1073: SIMD lanes, flushed every 512, tails
         new object[] { new[] { 5, 3, 1 }, new[] { 1, 2 } },         // runs of 3: shorter than a SIMD vector
+        new object[] { new[] { 3, 4, 29, 37 }, new[] { 0, 2, 3 } }, // over N, H, W: contiguous runs of 1073 at strides of 4·1073
     ];
 
     [TestCaseSource(nameof(Cases))]
@@ -135,6 +136,25 @@ public class OptimTests
         Compare.Close(p.ToArray(), P, rtol: 1e-5, atol: 1e-6, what: "param");
         Compare.Close(m.ToArray(), M, rtol: 1e-5, atol: 1e-6, what: "exp_avg");
         Compare.Close(v.ToArray(), V, rtol: 1e-5, atol: 1e-7, what: "exp_avg_sq");
+    }
+
+    /// <summary>The managed AdamW runs the scalar update in SIMD lanes, split across the cores: over a length with
+    /// two chunks and ragged tails it must give exactly the scalar update's bits (no fused multiply-adds).</summary>
+    [Test]
+    public void AdamW_Cpu_LanesMatchScalarBitForBit()
+    {
+        int n = 70001;
+        var pd = Seeded.Floats(21, n); var gd = Seeded.Floats(22, n); var md = Seeded.Floats(23, n, -0.1f, 0.1f); var vd = Seeded.Floats(24, n, 0f, 0.1f);
+        using var p = Seeded.Tensor(Device.Cpu, pd, n); using var g = Seeded.Tensor(Device.Cpu, gd, n);
+        using var m = Seeded.Tensor(Device.Cpu, md, n); using var v = Seeded.Tensor(Device.Cpu, vd, n);
+        var h = AdamWParams.At(7, lr: 3e-3f, weightDecay: 0.05f, gradScale: 0.7f);
+        Optim.AdamW(p, g, m, v, h);
+        float[] P = (float[])pd.Clone(), M = (float[])md.Clone(), V = (float[])vd.Clone();
+        for (int i = 0; i < n; i++) Optim.AdamWUpdate(ref P[i], gd[i], ref M[i], ref V[i], h);
+        Assert.That(p.ToArray(), Is.EqualTo(P), "param");
+        Assert.That(m.ToArray(), Is.EqualTo(M), "exp_avg");
+        Assert.That(v.ToArray(), Is.EqualTo(V), "exp_avg_sq");
+        Assert.That(P, Is.Not.EqualTo(pd), "the step must move the parameters");
     }
 
     [Test]
