@@ -85,8 +85,8 @@ internal static partial class Conv2dCpu
             {
                 int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = (rows * stride + nr - 1) / nr * nr;
                 var block = new TileBlock(d, n, i0, rows, tilesW, stride, tiles, vOff, mOff);
-                if (threads <= 1) F4InputTransform(block, x, 0, d.Cin, scratch);
-                else F4InputTransformInParallel(block, x, scratch);
+                if (threads <= 1) F4InputTransform(block, x, 0, d.Cin, scratch, panels: true);
+                else F4InputTransformInParallel(block, x, scratch, panels: true);
                 if (threads <= 1) F4Products(block, u, uStride, scratch, 0, 36);
                 else F4ProductsInParallel(block, u, uStride, scratch);
                 if (threads <= 1) F4OutputTransform(block, scratch, 0, d.Cout, y, b, beta);
@@ -110,8 +110,8 @@ internal static partial class Conv2dCpu
     private static void F4ProductsInParallel(TileBlock k, float[] u, int uStride, float[] scratch)
         => CpuParallel.For(36, 1, (s, e) => F4Products(k, u, uStride, scratch, (int)s, (int)e));
 
-    private static void F4InputTransformInParallel(TileBlock k, float[] x, float[] v)
-        => CpuParallel.For(k.D.Cin, 8, (s, e) => F4InputTransform(k, x, (int)s, (int)e, v));
+    private static void F4InputTransformInParallel(TileBlock k, float[] x, float[] v, bool panels)
+        => CpuParallel.For(k.D.Cin, 8, (s, e) => F4InputTransform(k, x, (int)s, (int)e, v, panels));
 
     private static void F4OutputTransformInParallel(TileBlock k, float[] m, float[] y, float[]? b, float beta)
         => CpuParallel.For(k.D.Cout, 8, (s, e) => F4OutputTransform(k, m, (int)s, (int)e, y, b, beta));
@@ -120,9 +120,11 @@ internal static partial class Conv2dCpu
     /// V = Bᵀ d B for the block's tiles and channels [c0, c1), 8 tiles per AVX vector, written straight into the panel
     /// layout: each of the six patch rows (from padded copies of the input rows) is gathered as its six patch columns
     /// (every fourth input column) and transformed along the columns into a small buffer, then each column of that
-    /// along the rows. Columns past the block's tile rows (padding to whole panels) are zeroed.
+    /// along the rows. Columns past the block's tile rows (padding to whole panels) are zeroed. Without
+    /// <paramref name="panels"/> (the weight gradient's operands) point e is the plain matrix [Cin × Tiles] at VOff +
+    /// e·Tiles·Cin.
     /// </summary>
-    private static unsafe void F4InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v)
+    private static unsafe void F4InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v, bool panels)
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tiles = k.Tiles, stride = k.RowStride;
@@ -138,7 +140,9 @@ internal static partial class Conv2dCpu
                 float* rowBuf = heap != null ? heap : stackRows;
                 float* plane = x0 + ((long)n * d.Cin + ci) * d.HW;
                 int pc = ci / kc * kc, kcur = Math.Min(kc, d.Cin - pc);
-                float* channel = v0 + k.VOff + (long)pc * tiles + (ci - pc) * nr; // point 0's slab, this channel's row
+                float* channel = panels
+                    ? v0 + k.VOff + (long)pc * tiles + (ci - pc) * nr // point 0's slab, this channel's row in its panels
+                    : v0 + k.VOff + (long)ci * tiles;
                 for (int r = 0; r < rows; r++)
                 {
                     for (int a = 0; a < 6; a++) PaddedRow(d, plane, 4 * (i0 + r) - d.Pad + a, rowBuf + a * padded, padded);
@@ -150,7 +154,7 @@ internal static partial class Conv2dCpu
                             BtStore(z0, z1, z2, z3, z4, z5, h + 6 * 8 * a, 8);
                         }
                         int t = r * stride + j;
-                        float* o = channel + (long)(t & -nr) * kcur + (t & (nr - 1));
+                        float* o = panels ? channel + (long)(t & -nr) * kcur + (t & (nr - 1)) : channel + t;
                         for (int c = 0; c < 6; c++)
                         {
                             float* q = h + 8 * c;
@@ -161,10 +165,182 @@ internal static partial class Conv2dCpu
                 }
                 for (int t = rows * stride; t < tiles; t += 8)
                 {
-                    float* o = channel + (long)(t & -nr) * kcur + (t & (nr - 1));
+                    float* o = panels ? channel + (long)(t & -nr) * kcur + (t & (nr - 1)) : channel + t;
                     for (int e = 0; e < 36; e++) Vector256<float>.Zero.Store(o + e * eStride);
                 }
             }
+    }
+
+    /// <summary>
+    /// dw = Gᵀ dU G + beta·dw with dU[e] = Σ over images and tiles of (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ: the exact gradient of
+    /// <see cref="WinogradF4Forward"/> (the transforms are linear) as 36 GEMMs [Cout × tiles]·[tiles × Cin] per block,
+    /// 1.78× fewer multiply-adds than F(2×2)'s 16 over 4× the tiles. Per-core sums over whole images, added in core
+    /// order, as in <see cref="WinogradBackwardWeight"/>.
+    /// </summary>
+    private static void WinogradF4BackwardWeight(ConvDims d, float[] dy, float[] x, float[] dw, float beta)
+    {
+        int size = 36 * d.Cout * d.Cin;
+        int chunks = ImagesPerCore(d) ? Math.Min(CpuParallel.Threads, d.N) : 1;
+        var sums = Interlocked.Exchange(ref s_winogradGrads, null);
+        if (sums is null || sums.Length < chunks * size) sums = GC.AllocateUninitializedArray<float>(chunks * size);
+        if (chunks == 1)
+            for (int n = 0; n < d.N; n++) F4WeightGradImage(d, dy, x, n, sums, 0, n == 0 ? 0f : 1f, CpuParallel.Threads);
+        else
+            CpuParallel.For(chunks, 1, (s, e) =>
+            {
+                for (long c = s; c < e; c++)
+                {
+                    int first = (int)(d.N * c / chunks), last = (int)(d.N * (c + 1) / chunks);
+                    for (int n = first; n < last; n++) F4WeightGradImage(d, dy, x, n, sums, (int)c * size, n == first ? 0f : 1f, 1);
+                }
+            });
+        for (int c = 1; c < chunks; c++) Simd.AddTo(sums.AsSpan(0, size), sums.AsSpan(c * size, size));
+        F4InverseFilterTransform(sums, dw, d.Cout, d.Cin, beta);
+        s_winogradGrads = sums;
+    }
+
+    /// <summary>acc[accOff ..] = Σ_tiles of image n (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ + beta·acc, both transforms as plain
+    /// matrices (the GEMM packs them: the product's depth is the tiles).</summary>
+    private static void F4WeightGradImage(in ConvDims d, float[] dy, float[] x, int n, float[] acc, int accOff, float beta, int threads)
+    {
+        int tilesH = (d.Ho + 3) / 4, tilesW = (d.Wo + 3) / 4, stride = (tilesW + 7) / 8 * 8;
+        int rowsPerBlock = Math.Clamp(4 * BlockFloats / (36 * (d.Cin + d.Cout) * stride), 1, tilesH);
+        int blockTiles = rowsPerBlock * stride, mOff = 36 * blockTiles * d.Cin;
+        var scratch = Scratch.Floats(36 * blockTiles * (d.Cin + d.Cout));
+        for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
+        {
+            int rows = Math.Min(rowsPerBlock, tilesH - i0);
+            var block = new TileBlock(d, n, i0, rows, tilesW, stride, rows * stride, 0, mOff);
+            if (threads <= 1)
+            {
+                F4InputTransform(block, x, 0, d.Cin, scratch, panels: false);
+                F4OutputGradTransform(block, dy, 0, d.Cout, scratch);
+                F4WeightGradProducts(block, scratch, acc, accOff, beta, 0, 36);
+            }
+            else
+            {
+                F4InputTransformInParallel(block, x, scratch, panels: false);
+                F4OutputGradTransformInParallel(block, dy, scratch);
+                F4WeightGradProductsInParallel(block, scratch, acc, accOff, beta);
+            }
+            beta = 1f;
+        }
+    }
+
+    private static void F4OutputGradTransformInParallel(TileBlock k, float[] dy, float[] scratch)
+        => CpuParallel.For(k.D.Cout, 8, (s, e) => F4OutputGradTransform(k, dy, (int)s, (int)e, scratch));
+
+    /// <summary>acc[e] = dM[e]·V[e]ᵀ + beta·acc[e] for points [e0, e1), each on one core.</summary>
+    private static void F4WeightGradProducts(in TileBlock k, float[] scratch, float[] acc, int accOff, float beta, int e0, int e1)
+    {
+        var d = k.D;
+        for (int e = e0; e < e1; e++)
+            Gemm.Sgemm(Gemm.Best, 1, false, true, d.Cout, d.Cin, k.Tiles, 1f, scratch, k.MOff + e * d.Cout * k.Tiles, k.Tiles,
+                scratch, k.VOff + e * d.Cin * k.Tiles, k.Tiles, beta, acc, accOff + e * d.Cout * d.Cin, d.Cin);
+    }
+
+    private static void F4WeightGradProductsInParallel(TileBlock k, float[] scratch, float[] acc, int accOff, float beta)
+        => CpuParallel.For(36, 1, (s, e) => F4WeightGradProducts(k, scratch, acc, accOff, beta, (int)s, (int)e));
+
+    /// <summary>
+    /// dM[e, co, t] = (A g Aᵀ)[e] for the block's 4×4 output-gradient tiles g (zero past the image), the adjoint of
+    /// the output transform, A = (Aᵀ)ᵀ: along the columns of each of the four gradient rows (padded copies, gathered
+    /// 8 tiles per vector) into a small buffer, then along the rows.
+    /// </summary>
+    private static unsafe void F4OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] scratch)
+    {
+        var d = k.D;
+        var grad = new ConvDims { H = d.Ho, W = d.Wo, Pad = 0 }; // the gradient rows, padded on the right only
+        int n = k.N, i0 = k.I0, rows = k.Rows, tiles = k.Tiles, stride = k.RowStride;
+        int padded = 4 * stride + 16;
+        var heapRows = 4 * padded > 16384 ? new float[4 * padded] : null;
+        float* stackRows = stackalloc float[heapRows is null ? 4 * padded : 0];
+        float* h = stackalloc float[24 * 8]; // gradient row a, point column c: h + (6a + c)·8
+        long eStride = (long)d.Cout * tiles;
+        fixed (float* g0 = dy, s0 = scratch, heap = heapRows)
+            for (int co = c0; co < c1; co++)
+            {
+                float* rowBuf = heap != null ? heap : stackRows;
+                float* plane = g0 + ((long)n * d.Cout + co) * d.HWo;
+                float* channel = s0 + k.MOff + (long)co * tiles;
+                for (int r = 0; r < rows; r++)
+                {
+                    for (int a = 0; a < 4; a++) PaddedRow(grad, plane, 4 * (i0 + r) + a, rowBuf + a * padded, padded);
+                    for (int j = 0; j < stride; j += 8)
+                    {
+                        for (int a = 0; a < 4; a++)
+                        {
+                            Gather5(rowBuf + a * padded + 4 * j, out var z0, out var z1, out var z2, out var z3, out _);
+                            AStore(z0, z1, z2, z3, h + 48 * a, 8);
+                        }
+                        float* o = channel + r * stride + j;
+                        for (int c = 0; c < 6; c++)
+                        {
+                            float* q = h + 8 * c;
+                            AStore(Vector256.Load(q), Vector256.Load(q + 48), Vector256.Load(q + 96), Vector256.Load(q + 144), o + c * eStride, 6 * eStride);
+                        }
+                    }
+                }
+            }
+    }
+
+    /// <summary>A·(g0 … g3) = (g0, g0 + g1 + g2 + g3, g0 − g1 + g2 − g3, g0 + 2g1 + 4g2 + 8g3, g0 − 2g1 + 4g2 − 8g3, g3),
+    /// stored at o, o + s, …, o + 5s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void AStore(Vector256<float> g0, Vector256<float> g1, Vector256<float> g2, Vector256<float> g3, float* o, long s)
+    {
+        Vector256<float> s02 = g0 + g2, s13 = g1 + g3;
+        var t02 = Fma.MultiplyAdd(Vector256.Create(4f), g2, g0);                   // g0 + 4g2
+        var t13 = Fma.MultiplyAdd(Vector256.Create(8f), g3, g1 + g1);              // 2g1 + 8g3
+        g0.Store(o); (s02 + s13).Store(o + s); (s02 - s13).Store(o + 2 * s);
+        (t02 + t13).Store(o + 3 * s); (t02 - t13).Store(o + 4 * s); g3.Store(o + 5 * s);
+    }
+
+    /// <summary>dw[co, ci] = Gᵀ dU[·, co, ci] G (+ beta·dw): the adjoint of <see cref="F4x3"/>, split across the cores
+    /// for large layers.</summary>
+    private static void F4InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta)
+    {
+        if (CpuParallel.Threads > 1 && (long)cout * cin >= 8192) F4InverseFilterTransformInParallel(du, dw, cout, cin, beta);
+        else F4InverseFilterTransform(du, dw, cout, cin, beta, 0, cout);
+    }
+
+    private static void F4InverseFilterTransformInParallel(float[] du, float[] dw, int cout, int cin, float beta)
+        => CpuParallel.For(cout, 1, (s, e) => F4InverseFilterTransform(du, dw, cout, cin, beta, (int)s, (int)e));
+
+    private static unsafe void F4InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta, int co0, int co1)
+    {
+        long step = (long)cout * cin;
+        float* q = stackalloc float[18]; // Gᵀ dU: 3 rows × 6 columns
+        fixed (float* u0 = du, w0 = dw)
+            for (int co = co0; co < co1; co++)
+                for (int ci = 0; ci < cin; ci++)
+                {
+                    float* u = u0 + (long)co * cin + ci;
+                    for (int c = 0; c < 6; c++)
+                    {
+                        float* col = u + c * step; // column c of dU: rows at 6·step apart
+                        GtColumn(col[0], col[6 * step], col[12 * step], col[18 * step], col[24 * step], col[30 * step], out q[c], out q[6 + c], out q[12 + c]);
+                    }
+                    float* g = w0 + ((long)co * cin + ci) * 9;
+                    for (int i = 0; i < 3; i++)
+                    {
+                        float* row = q + 6 * i;
+                        GtColumn(row[0], row[1], row[2], row[3], row[4], row[5], out float v0, out float v1, out float v2);
+                        if (beta == 0f) { g[3 * i] = v0; g[3 * i + 1] = v1; g[3 * i + 2] = v2; }
+                        else { g[3 * i] = v0 + beta * g[3 * i]; g[3 * i + 1] = v1 + beta * g[3 * i + 1]; g[3 * i + 2] = v2 + beta * g[3 * i + 2]; }
+                    }
+                }
+    }
+
+    /// <summary>Gᵀ·(u0 … u5): the three rows of Gᵀ, G = [[¼, 0, 0], [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙], [1/24, 1/12, ⅙],
+    /// [1/24, −1/12, ⅙], [0, 0, 1]].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GtColumn(float u0, float u1, float u2, float u3, float u4, float u5, out float r0, out float r1, out float r2)
+    {
+        float s12 = u1 + u2, s34 = u3 + u4;
+        r0 = 0.25f * u0 - s12 / 6f + s34 / 24f;
+        r1 = (u2 - u1) / 6f + (u3 - u4) / 12f;
+        r2 = -s12 / 6f + s34 / 6f + u5;
     }
 
     /// <summary>The 8 tiles' patch columns z0 … z5 from the padded row at p (p[4k + c], k &lt; 8), reading p[0 .. 33].</summary>

@@ -215,7 +215,8 @@ public class Conv2dTests
     }
 
     /// <summary>
-    /// The F(4×4, 3×3) forward (maps 32 and more wide) and the input gradient through it: 8-tile groups that run past
+    /// The F(4×4, 3×3) forward (maps 32 and more wide), the input gradient through it and its weight gradient (the
+    /// transforms' adjoints: per-core sums over the batch, alone and accumulating): 8-tile groups that run past
     /// the image (outputs through a buffer), odd sizes, pads 0, 1 and 2, batch 1 (transforms split across the cores),
     /// per-core batches, several blocks of tile rows, two K slabs of the panel layout (300 channels), rows too wide for
     /// the stack; forward with bias, and the input gradient alone and accumulating.
@@ -237,7 +238,7 @@ public class Conv2dTests
         var inputGrad = new ConvDims { N = n, Cin = cout, H = ho, W = wo, Cout = cin, K = 3, Stride = 1, Pad = 2 - pad, Ho = h, Wo = w };
         if (Avx2.IsSupported && Fma.IsSupported && CpuParallel.Threads > 1)
             Assert.That(Conv2dCpu.WinogradF4Applies(forward) && Conv2dCpu.WinogradF4Applies(inputGrad), Is.True,
-                "the case must take the F(4×4) path (forward and input gradient)");
+                "the case must take the F(4×4) path (forward, input and weight gradients)");
         var xd = Seeded.Floats(841, Tensor.Count(xs)); var wd = Seeded.Floats(842, Tensor.Count(ws));
         var bd = Seeded.Floats(843, cout); var gd = Seeded.Floats(844, Tensor.Count(ys)); var old = Seeded.Floats(845, Tensor.Count(xs));
         using var x = Seeded.Tensor(dev, xd, xs);
@@ -254,6 +255,12 @@ public class Conv2dTests
         var wantDx = Conv2dReference.BackwardInput(G, W, xs, ws, 1, pad);
         Compare.Close(dx.ToArray(), wantDx, atol: Atol(cout * 9), what: "dx");
         Compare.Close(acc.ToArray(), wantDx.Select((v, i) => v + old[i]).ToArray(), atol: Atol(cout * 9), what: "dx += ");
+        using var dw = Conv2d.BackwardWeight(dy, x, 3, 1, pad);
+        using var dwAcc = Seeded.Tensor(dev, wd, ws);
+        Conv2d.BackwardWeightInto(dy, x, 1, pad, dwAcc, 1f);
+        var wantDw = Conv2dReference.BackwardWeight(G, X, xs, ws, 1, pad);
+        Compare.Close(dw.ToArray(), wantDw, atol: Atol(n * ho * wo), what: "dw");
+        Compare.Close(dwAcc.ToArray(), wantDw.Select((v, i) => v + wd[i]).ToArray(), atol: Atol(n * ho * wo), what: "dw += ");
     }
 
     /// <summary>The shapes the Winograd path leaves to im2col (where it measured slower): small maps, few channels,
