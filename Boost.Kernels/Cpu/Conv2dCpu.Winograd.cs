@@ -32,9 +32,12 @@ internal static partial class Conv2dCpu
 
     /// <summary>y[n] = conv3×3(x[n], w) + b (+ beta·y[n]) through F(2×2, 3×3), in blocks of whole tile rows so that the
     /// transformed input and products (16·(Cin + Cout) floats per tile) stay near <see cref="BlockFloats"/>.</summary>
-    private static void WinogradForward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta)
+    /// <param name="flipped">w holds the filters of the conv whose input gradient this forward computes, [Cin, Cout,
+    /// 3, 3] of this conv's channels with the taps to be reversed (<see cref="BackwardInput"/>): read as such, so no
+    /// flipped copy is made.</param>
+    private static void WinogradForward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta, bool flipped = false)
     {
-        if (WinogradF4Applies(d)) { WinogradF4Forward(d, x, w, b, y, beta); return; }
+        if (WinogradF4Applies(d)) { WinogradF4Forward(d, x, w, b, y, beta, flipped); return; }
         int tilesH = (d.Ho + 1) / 2, tilesW = (d.Wo + 1) / 2;
         int rowsPerBlock = WinogradRowsPerBlock(d, tilesW, tilesH);
         // The 16 transformed filter matrices, written once per call in the GEMM's panel layout, as is the transformed
@@ -42,7 +45,7 @@ internal static partial class Conv2dCpu
         int uStride = (int)Gemm.PackedSize(d.Cout, d.Cin, forA: true);
         var u = Interlocked.Exchange(ref s_winogradFilters, null);
         if (u is null || u.Length < 16 * uStride) u = GC.AllocateUninitializedArray<float>(16 * uStride);
-        PackedFilterTransform<F2x3>(w, u, d.Cout, d.Cin);
+        PackedFilterTransform<F2x3>(w, u, d.Cout, d.Cin, flipped);
         int stride = (tilesW + 7) / 8 * 8;
         ForImages(d, (n, threads) =>
         {
@@ -305,18 +308,21 @@ internal static partial class Conv2dCpu
     /// in place), so it packs while it transforms and splits panels across the cores: at batch 1 (sampling) the
     /// transform and a separate packing pass had cost ~10 % of a 128-channel conv.
     /// </summary>
-    private static void PackedFilterTransform<TF>(float[] w, float[] u, int cout, int cin) where TF : struct, IFilterTransform
+    private static void PackedFilterTransform<TF>(float[] w, float[] u, int cout, int cin, bool flipped = false) where TF : struct, IFilterTransform
     {
         int panels = (cout + Gemm.PanelWidth(forA: true) - 1) / Gemm.PanelWidth(forA: true);
-        if (CpuParallel.Threads > 1 && (long)cout * cin >= 8192) PackedFilterTransformInParallel<TF>(w, u, cout, cin, panels);
-        else PackedFilterTransform<TF>(w, u, cout, cin, 0, panels);
+        if (CpuParallel.Threads > 1 && (long)cout * cin >= 8192) PackedFilterTransformInParallel<TF>(w, u, cout, cin, panels, flipped);
+        else PackedFilterTransform<TF>(w, u, cout, cin, 0, panels, flipped);
     }
 
-    private static void PackedFilterTransformInParallel<TF>(float[] w, float[] u, int cout, int cin, int panels) where TF : struct, IFilterTransform
-        => CpuParallel.For(panels, 1, (s, e) => PackedFilterTransform<TF>(w, u, cout, cin, (int)s, (int)e));
+    private static void PackedFilterTransformInParallel<TF>(float[] w, float[] u, int cout, int cin, int panels, bool flipped) where TF : struct, IFilterTransform
+        => CpuParallel.For(panels, 1, (s, e) => PackedFilterTransform<TF>(w, u, cout, cin, (int)s, (int)e, flipped));
 
-    private static unsafe void PackedFilterTransform<TF>(float[] w, float[] u, int cout, int cin, int panel0, int panel1) where TF : struct, IFilterTransform
+    /// <summary>Panels [panel0, panel1); <paramref name="flipped"/>: filter (co, ci) is w[ci, co] with its 9 taps
+    /// reversed (see <see cref="WinogradForward"/>).</summary>
+    private static unsafe void PackedFilterTransform<TF>(float[] w, float[] u, int cout, int cin, int panel0, int panel1, bool flipped) where TF : struct, IFilterTransform
     {
+        float* reversed = stackalloc float[9];
         int mr = Gemm.PanelWidth(forA: true), kc = Gemm.SlabDepth(cin);
         long mPad = (cout + mr - 1) / mr * mr, eStride = mPad * cin;
         if (u.Length < TF.Points * eStride) throw new ArgumentException($"Winograd: {u.Length} floats cannot hold {TF.Points} packed {cout}×{cin} filter matrices.");
@@ -331,8 +337,11 @@ internal static partial class Conv2dCpu
                         {
                             int co = panel * mr + r;
                             float* o = slab + (ci - pc) * mr + r;
-                            if (co < cout) TF.Apply(w0 + ((long)co * cin + ci) * 9, o, eStride);
-                            else for (int e = 0; e < TF.Points; e++) o[e * eStride] = 0f;
+                            if (co >= cout) { for (int e = 0; e < TF.Points; e++) o[e * eStride] = 0f; continue; }
+                            if (!flipped) { TF.Apply(w0 + ((long)co * cin + ci) * 9, o, eStride); continue; }
+                            float* g = w0 + ((long)ci * cout + co) * 9;
+                            for (int t = 0; t < 9; t++) reversed[t] = g[8 - t];
+                            TF.Apply(reversed, o, eStride);
                         }
                 }
     }

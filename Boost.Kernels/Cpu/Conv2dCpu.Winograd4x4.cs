@@ -67,7 +67,7 @@ internal static partial class Conv2dCpu
 
     /// <summary>y[n] = conv3×3(x[n], w) + b (+ beta·y[n]) through F(4×4, 3×3), in blocks of whole tile rows so that the
     /// transformed input and products (36·(Cin + Cout) floats per tile) stay near 4·<see cref="BlockFloats"/>.</summary>
-    private static void WinogradF4Forward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta)
+    private static void WinogradF4Forward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta, bool flipped)
     {
         int tilesH = (d.Ho + 3) / 4, tilesW = (d.Wo + 3) / 4, stride = (tilesW + 7) / 8 * 8, nr = Gemm.PanelWidth(forA: false);
         if (!BitOperations.IsPow2(nr) || nr % 8 != 0) throw new InvalidOperationException($"Winograd F(4×4): panel width {nr} is not a power of two of whole AVX groups.");
@@ -75,7 +75,7 @@ internal static partial class Conv2dCpu
         int uStride = (int)Gemm.PackedSize(d.Cout, d.Cin, forA: true);
         var u = Interlocked.Exchange(ref s_winogradFilters, null);
         if (u is null || u.Length < 36 * uStride) u = GC.AllocateUninitializedArray<float>(36 * uStride);
-        PackedFilterTransform<F4x3>(w, u, d.Cout, d.Cin);
+        PackedFilterTransform<F4x3>(w, u, d.Cout, d.Cin, flipped);
         ForImages(d, (n, threads) =>
         {
             int maxTiles = (rowsPerBlock * stride + nr - 1) / nr * nr;

@@ -178,6 +178,7 @@ internal static partial class Conv2dCpu
 
     /// <summary>row[c] = input row ih's column c − pad (zero outside the image) for c &lt; padded − 8: the padded rows the
     /// 4-column tile paths gather their patches from (their last 8-tile group reads up to column 4·RowStride + 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void PaddedRow(in ConvDims d, float* plane, int ih, float* row, int padded)
     {
         if ((uint)ih >= (uint)d.H) { new Span<float>(row, padded).Clear(); return; }

@@ -73,6 +73,9 @@ internal static partial class Conv2dCpu
     {
         if (d.Stride == 1 && !IsPointwise(d) && d.Pad <= d.K - 1)
         {
+            var back = new ConvDims { N = d.N, Cin = d.Cout, H = d.Ho, W = d.Wo, Cout = d.Cin, K = d.K, Stride = 1, Pad = d.K - 1 - d.Pad, Ho = d.H, Wo = d.W };
+            // Winograd reads w flipped as it transforms it; im2col needs the flipped copy.
+            if (WinogradApplies(back)) { WinogradForward(back, dy, w, null, dx, beta, flipped: true); return; }
             var flipped = Interlocked.Exchange(ref s_flipped, null);
             int size = d.Cout * d.Cin * d.KK;
             if (flipped is null || flipped.Length < size) flipped = GC.AllocateUninitializedArray<float>(size);
@@ -80,7 +83,6 @@ internal static partial class Conv2dCpu
                 for (int ci = 0; ci < d.Cin; ci++)
                     for (int t = 0; t < d.KK; t++)
                         flipped[(ci * d.Cout + co) * d.KK + d.KK - 1 - t] = w[(co * d.Cin + ci) * d.KK + t];
-            var back = new ConvDims { N = d.N, Cin = d.Cout, H = d.Ho, W = d.Wo, Cout = d.Cin, K = d.K, Stride = 1, Pad = d.K - 1 - d.Pad, Ho = d.H, Wo = d.W };
             Forward(back, dy, flipped, null, dx, beta);
             s_flipped = flipped;
             return;
