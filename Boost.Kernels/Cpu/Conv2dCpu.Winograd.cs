@@ -263,21 +263,21 @@ internal static partial class Conv2dCpu
     private static void OutputTransformInParallel(WinogradBlock k, float[] m, float[] y, float[]? b, float beta)
         => CpuParallel.For(k.D.Cout, 8, (s, e) => OutputTransform(k, m, (int)s, (int)e, y, b, beta));
 
-    /// <summary>A Winograd filter transform: the 3×3 filter g (row-major) → its 16 distinct transformed values, the
-    /// e-th stored at o + e·s.</summary>
+    /// <summary>A Winograd filter transform of 8 filters at once (one per lane): their 3×3 taps g[0 … 8] (row-major) →
+    /// the Points distinct transformed values, the e-th stored (8 lanes) at o + e·s.</summary>
     private unsafe interface IFilterTransform
     {
         /// <summary>Distinct transformed values per filter: the GEMMs (A operands) the transform feeds.</summary>
         static abstract int Points { get; }
 
-        static abstract void Apply(float* g, float* o, long s);
+        static abstract void Apply(Vector256<float>* g, float* o, long s);
     }
 
     /// <summary>Stores a, b, c, d at o, o + s, o + 2s, o + 3s and returns o + 4s.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe float* Store4(float* o, long s, float a, float b, float c, float d)
+    private static unsafe float* Store4(float* o, long s, Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
     {
-        *o = a; o += s; *o = b; o += s; *o = c; o += s; *o = d;
+        a.Store(o); o += s; b.Store(o); o += s; c.Store(o); o += s; d.Store(o);
         return o + s;
     }
 
@@ -287,18 +287,22 @@ internal static partial class Conv2dCpu
         public static int Points => 16;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Apply(float* g, float* o, long s)
+        public static void Apply(Vector256<float>* g, float* o, long s)
         {
-            o = Row(o, s, g[0], g[1], g[2]);                                                    // rows of G g
-            o = Row(o, s, 0.5f * (g[0] + g[3] + g[6]), 0.5f * (g[1] + g[4] + g[7]), 0.5f * (g[2] + g[5] + g[8]));
-            o = Row(o, s, 0.5f * (g[0] - g[3] + g[6]), 0.5f * (g[1] - g[4] + g[7]), 0.5f * (g[2] - g[5] + g[8]));
+            var half = Vector256.Create(0.5f);
+            o = Row(o, s, g[0], g[1], g[2]);                                              // rows of G g
+            o = Row(o, s, half * (g[0] + g[3] + g[6]), half * (g[1] + g[4] + g[7]), half * (g[2] + g[5] + g[8]));
+            o = Row(o, s, half * (g[0] - g[3] + g[6]), half * (g[1] - g[4] + g[7]), half * (g[2] - g[5] + g[8]));
             Row(o, s, g[6], g[7], g[8]);
         }
 
         /// <summary>One row (a0, a1, a2) of G g times Gᵀ.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float* Row(float* o, long s, float a0, float a1, float a2)
-            => Store4(o, s, a0, 0.5f * (a0 + a1 + a2), 0.5f * (a0 - a1 + a2), a2);
+        private static float* Row(float* o, long s, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2)
+        {
+            var half = Vector256.Create(0.5f);
+            return Store4(o, s, a0, half * (a0 + a1 + a2), half * (a0 - a1 + a2), a2);
+        }
     }
 
     /// <summary>
@@ -318,32 +322,42 @@ internal static partial class Conv2dCpu
     private static void PackedFilterTransformInParallel<TF>(float[] w, float[] u, int cout, int cin, int panels, bool flipped) where TF : struct, IFilterTransform
         => CpuParallel.For(panels, 1, (s, e) => PackedFilterTransform<TF>(w, u, cout, cin, (int)s, (int)e, flipped));
 
-    /// <summary>Panels [panel0, panel1); <paramref name="flipped"/>: filter (co, ci) is w[ci, co] with its 9 taps
-    /// reversed (see <see cref="WinogradForward"/>).</summary>
+    /// <summary>Panels [panel0, panel1), one panel's rows in the lanes (gathered 9 taps at a time, rows past Cout
+    /// zero); <paramref name="flipped"/>: filter (co, ci) is w[ci, co] with its 9 taps reversed (see
+    /// <see cref="WinogradForward"/>).</summary>
     private static unsafe void PackedFilterTransform<TF>(float[] w, float[] u, int cout, int cin, int panel0, int panel1, bool flipped) where TF : struct, IFilterTransform
     {
-        float* reversed = stackalloc float[9];
         int mr = Gemm.PanelWidth(forA: true), kc = Gemm.SlabDepth(cin);
+        if (mr > 8) throw new InvalidOperationException($"Winograd: panel width {mr} is wider than an AVX vector.");
         long mPad = (cout + mr - 1) / mr * mr, eStride = mPad * cin;
         if (u.Length < TF.Points * eStride) throw new ArgumentException($"Winograd: {u.Length} floats cannot hold {TF.Points} packed {cout}×{cin} filter matrices.");
+        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        var index = lane * (flipped ? 9 : 9 * cin);                 // lane r: filter (co0 + r, ci)
+        Vector256<float>* g = stackalloc Vector256<float>[9];
+        float* stage = stackalloc float[8 * TF.Points];
         fixed (float* w0 = w, u0 = u)
             for (int panel = panel0; panel < panel1; panel++)
+            {
+                int co0 = panel * mr;
+                var rows = Vector256.LessThan(lane, Vector256.Create(cout - co0)).AsSingle(); // rows past Cout gather as zero
                 for (int pc = 0; pc < cin; pc += kc)
                 {
                     int kcur = Math.Min(kc, cin - pc);
                     float* slab = u0 + pc * mPad + (long)panel * mr * kcur; // element (co, ci) at (ci − pc)·mr + co mod mr
                     for (int ci = pc; ci < pc + kcur; ci++)
-                        for (int r = 0; r < mr; r++)
-                        {
-                            int co = panel * mr + r;
-                            float* o = slab + (ci - pc) * mr + r;
-                            if (co >= cout) { for (int e = 0; e < TF.Points; e++) o[e * eStride] = 0f; continue; }
-                            if (!flipped) { TF.Apply(w0 + ((long)co * cin + ci) * 9, o, eStride); continue; }
-                            float* g = w0 + ((long)ci * cout + co) * 9;
-                            for (int t = 0; t < 9; t++) reversed[t] = g[8 - t];
-                            TF.Apply(reversed, o, eStride);
-                        }
+                    {
+                        float* src = flipped ? w0 + ((long)ci * cout + co0) * 9 : w0 + ((long)co0 * cin + ci) * 9;
+                        for (int t = 0; t < 9; t++)
+                            g[t] = Avx2.GatherMaskVector256(Vector256<float>.Zero, src + (flipped ? 8 - t : t), index, rows, 4);
+                        // 8 lanes stored over a panel of mr ≤ 8 rows spill into the next filter's slot, which the next
+                        // ci overwrites; the slab's last one goes through a buffer (masked stores are slow on AMD).
+                        if (ci + 1 < pc + kcur || mr == 8) { TF.Apply(g, slab + (ci - pc) * mr, eStride); continue; }
+                        TF.Apply(g, stage, 8);
+                        for (int e = 0; e < TF.Points; e++)
+                            for (int r = 0; r < mr; r++) slab[(ci - pc) * mr + e * eStride + r] = stage[8 * e + r];
+                    }
                 }
+            }
     }
 
     /// <summary>

@@ -101,7 +101,7 @@ internal static partial class Conv2dCpu
         public static int Points => 16;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Apply(float* g, float* o, long s)
+        public static void Apply(Vector256<float>* g, float* o, long s)
         {
             o = Row(o, s, g[0], g[1], g[2]);                         // rows g0, g0 + g2, g2, g1 of G g
             o = Row(o, s, g[0] + g[6], g[1] + g[7], g[2] + g[8]);
@@ -111,7 +111,8 @@ internal static partial class Conv2dCpu
 
         /// <summary>One row (a0, a1, a2) of G g times Gᵀ: a0, a0 + a2, a2, a1.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float* Row(float* o, long s, float a0, float a1, float a2) => Store4(o, s, a0, a0 + a2, a2, a1);
+        private static float* Row(float* o, long s, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2)
+            => Store4(o, s, a0, a0 + a2, a2, a1);
     }
 
     /// <summary>
