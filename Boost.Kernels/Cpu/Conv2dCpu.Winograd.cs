@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -37,7 +38,7 @@ internal static partial class Conv2dCpu
     /// flipped copy is made.</param>
     private static void WinogradForward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta, bool flipped = false)
     {
-        if (WinogradF4Applies(d)) { WinogradF4Forward(d, x, w, b, y, beta, flipped); return; }
+        if (WinogradF4Applies(d)) { TiledForward<F4Tiles>(d, x, w, b, y, beta, flipped); return; }
         int tilesH = (d.Ho + 1) / 2, tilesW = (d.Wo + 1) / 2;
         int rowsPerBlock = WinogradRowsPerBlock(d, tilesW, tilesH);
         // The 16 transformed filter matrices, written once per call in the GEMM's panel layout, as is the transformed
@@ -67,6 +68,66 @@ internal static partial class Conv2dCpu
         });
         s_winogradFilters = u;
     }
+
+    /// <summary>
+    /// A tiled fast convolution whose forward writes its transformed input straight into the GEMMs' panel layout
+    /// (<see cref="TileBlock"/>): F(4×4, 3×3) and the stride-2 polyphase F(2, 2). <see cref="TiledForward{TA}"/> runs
+    /// either; each says its tile, its domain points (transformed floats per tile and channel) and its filters.
+    /// </summary>
+    private interface ITileAlgorithm
+    {
+        /// <summary>Output rows (and columns) per tile.</summary>
+        static abstract int TileSide { get; }
+
+        /// <summary>Transform-domain points per tile: floats per tile and channel of the transformed input and products.</summary>
+        static abstract int Points { get; }
+
+        /// <summary>Distinct transformed filters: packed A operands.</summary>
+        static abstract int Filters { get; }
+
+        static abstract void TransformFilters(float[] w, float[] u, int cout, int cin, bool flipped);
+        static abstract void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v);
+        static abstract void Products(in TileBlock k, float[] u, int uStride, float[] scratch, int threads);
+        static abstract void OutputTransform(in TileBlock k, float[] m, int c0, int c1, float[] y, float[]? b, float beta);
+    }
+
+    /// <summary>y[n] = conv(x[n], w) + b (+ beta·y[n]) through <typeparamref name="TA"/>, in blocks of whole tile rows so
+    /// that the transformed input and products (Points·(Cin + Cout) floats per tile) stay near 4·<see cref="BlockFloats"/>;
+    /// <paramref name="flipped"/> as in <see cref="WinogradForward"/>.</summary>
+    private static void TiledForward<TA>(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta, bool flipped) where TA : struct, ITileAlgorithm
+    {
+        int side = TA.TileSide, tilesH = (d.Ho + side - 1) / side, tilesW = (d.Wo + side - 1) / side;
+        int stride = (tilesW + 7) / 8 * 8, nr = Gemm.PanelWidth(forA: false);
+        if (!BitOperations.IsPow2(nr) || nr % 8 != 0) throw new InvalidOperationException($"Winograd: panel width {nr} is not a power of two of whole AVX groups.");
+        int rowsPerBlock = Math.Clamp(4 * BlockFloats / (TA.Points * (d.Cin + d.Cout) * stride), 1, tilesH);
+        int uStride = (int)Gemm.PackedSize(d.Cout, d.Cin, forA: true);
+        var u = Interlocked.Exchange(ref s_winogradFilters, null);
+        if (u is null || u.Length < TA.Filters * uStride) u = GC.AllocateUninitializedArray<float>(TA.Filters * uStride);
+        TA.TransformFilters(w, u, d.Cout, d.Cin, flipped);
+        ForImages(d, (n, threads) =>
+        {
+            int maxTiles = (rowsPerBlock * stride + nr - 1) / nr * nr;
+            var scratch = Scratch.Floats(16 + TA.Points * maxTiles * (d.Cin + d.Cout));
+            int vOff = Scratch.AlignedOffset(scratch), mOff = vOff + TA.Points * maxTiles * d.Cin;
+            for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
+            {
+                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = (rows * stride + nr - 1) / nr * nr;
+                var block = new TileBlock(d, n, i0, rows, tilesW, stride, tiles, vOff, mOff);
+                if (threads <= 1) TA.InputTransform(block, x, 0, d.Cin, scratch);
+                else TiledInputInParallel<TA>(block, x, scratch);
+                TA.Products(block, u, uStride, scratch, threads);
+                if (threads <= 1) TA.OutputTransform(block, scratch, 0, d.Cout, y, b, beta);
+                else TiledOutputInParallel<TA>(block, scratch, y, b, beta);
+            }
+        });
+        s_winogradFilters = u;
+    }
+
+    private static void TiledInputInParallel<TA>(TileBlock k, float[] x, float[] v) where TA : struct, ITileAlgorithm
+        => CpuParallel.For(k.D.Cin, 8, (s, e) => TA.InputTransform(k, x, (int)s, (int)e, v));
+
+    private static void TiledOutputInParallel<TA>(TileBlock k, float[] m, float[] y, float[]? b, float beta) where TA : struct, ITileAlgorithm
+        => CpuParallel.For(k.D.Cout, 8, (s, e) => TA.OutputTransform(k, m, (int)s, (int)e, y, b, beta));
 
     /// <summary>The weight-gradient sums dU [16, Cout, Cin] per core, kept between calls.</summary>
     private static float[]? s_winogradGrads;

@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -66,35 +65,23 @@ internal static partial class Conv2dCpu
         };
     }
 
-    /// <summary>y[n] = conv3×3(x[n], w) + b (+ beta·y[n]) through F(4×4, 3×3), in blocks of whole tile rows so that the
-    /// transformed input and products (36·(Cin + Cout) floats per tile) stay near 4·<see cref="BlockFloats"/>.</summary>
-    private static void WinogradF4Forward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta, bool flipped)
+    /// <summary>F(4×4, 3×3) as a <see cref="ITileAlgorithm"/>: 4×4 output tiles, 36 points, one GEMM each.</summary>
+    private readonly struct F4Tiles : ITileAlgorithm
     {
-        int tilesH = (d.Ho + 3) / 4, tilesW = (d.Wo + 3) / 4, stride = (tilesW + 7) / 8 * 8, nr = Gemm.PanelWidth(forA: false);
-        if (!BitOperations.IsPow2(nr) || nr % 8 != 0) throw new InvalidOperationException($"Winograd F(4×4): panel width {nr} is not a power of two of whole AVX groups.");
-        int rowsPerBlock = Math.Clamp(4 * BlockFloats / (36 * (d.Cin + d.Cout) * stride), 1, tilesH);
-        int uStride = (int)Gemm.PackedSize(d.Cout, d.Cin, forA: true);
-        var u = Interlocked.Exchange(ref s_winogradFilters, null);
-        if (u is null || u.Length < 36 * uStride) u = GC.AllocateUninitializedArray<float>(36 * uStride);
-        PackedFilterTransform<F4x3>(w, u, d.Cout, d.Cin, flipped);
-        ForImages(d, (n, threads) =>
+        public static int TileSide => 4;
+        public static int Points => 36;
+        public static int Filters => 36;
+        public static void TransformFilters(float[] w, float[] u, int cout, int cin, bool flipped) => PackedFilterTransform<F4x3>(w, u, cout, cin, flipped);
+        public static void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v) => F4InputTransform(k, x, c0, c1, v, panels: true);
+        public static void OutputTransform(in TileBlock k, float[] m, int c0, int c1, float[] y, float[]? b, float beta) => F4OutputTransform(k, m, c0, c1, y, b, beta);
+
+        /// <summary>With one image at a time the 36 products split across the cores whole: one fork for all of them
+        /// rather than one per product (36 forks per block had made batch 1 slower than F(2×2)).</summary>
+        public static void Products(in TileBlock k, float[] u, int uStride, float[] scratch, int threads)
         {
-            int maxTiles = (rowsPerBlock * stride + nr - 1) / nr * nr;
-            var scratch = Scratch.Floats(16 + 36 * maxTiles * (d.Cin + d.Cout));
-            int vOff = Scratch.AlignedOffset(scratch), mOff = vOff + 36 * maxTiles * d.Cin;
-            for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
-            {
-                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = (rows * stride + nr - 1) / nr * nr;
-                var block = new TileBlock(d, n, i0, rows, tilesW, stride, tiles, vOff, mOff);
-                if (threads <= 1) F4InputTransform(block, x, 0, d.Cin, scratch, panels: true);
-                else F4InputTransformInParallel(block, x, scratch, panels: true);
-                if (threads <= 1) F4Products(block, u, uStride, scratch, 0, 36);
-                else F4ProductsInParallel(block, u, uStride, scratch);
-                if (threads <= 1) F4OutputTransform(block, scratch, 0, d.Cout, y, b, beta);
-                else F4OutputTransformInParallel(block, scratch, y, b, beta);
-            }
-        });
-        s_winogradFilters = u;
+            if (threads <= 1) F4Products(k, u, uStride, scratch, 0, 36);
+            else F4ProductsInParallel(k, u, uStride, scratch);
+        }
     }
 
     /// <summary>The GEMMs of points [e0, e1), each on one core.</summary>
@@ -106,16 +93,11 @@ internal static partial class Conv2dCpu
                 scratch, k.VOff + e * k.Tiles * d.Cin, 0f, scratch, k.MOff + e * d.Cout * k.Tiles, k.Tiles);
     }
 
-    /// <summary>With one image at a time the 36 products split across the cores whole: one fork for all of them rather
-    /// than one per product (36 forks per block had made batch 1 slower than F(2×2)).</summary>
     private static void F4ProductsInParallel(TileBlock k, float[] u, int uStride, float[] scratch)
         => CpuParallel.For(36, 1, (s, e) => F4Products(k, u, uStride, scratch, (int)s, (int)e));
 
     private static void F4InputTransformInParallel(TileBlock k, float[] x, float[] v, bool panels)
         => CpuParallel.For(k.D.Cin, 8, (s, e) => F4InputTransform(k, x, (int)s, (int)e, v, panels));
-
-    private static void F4OutputTransformInParallel(TileBlock k, float[] m, float[] y, float[]? b, float beta)
-        => CpuParallel.For(k.D.Cout, 8, (s, e) => F4OutputTransform(k, m, (int)s, (int)e, y, b, beta));
 
     /// <summary>
     /// V = Bᵀ d B for the block's tiles and channels [c0, c1), 8 tiles per AVX vector, written straight into the panel
@@ -174,7 +156,7 @@ internal static partial class Conv2dCpu
 
     /// <summary>
     /// dw = Gᵀ dU G + beta·dw with dU[e] = Σ over images and tiles of (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ: the exact gradient of
-    /// <see cref="WinogradF4Forward"/> (the transforms are linear) as 36 GEMMs [Cout × tiles]·[tiles × Cin] per block,
+    /// the F(4×4) forward (<see cref="F4Tiles"/>; the transforms are linear) as 36 GEMMs [Cout × tiles]·[tiles × Cin] per block,
     /// 1.78× fewer multiply-adds than F(2×2)'s 16 over 4× the tiles. Per-core sums over whole images, added in core
     /// order, as in <see cref="WinogradBackwardWeight"/>.
     /// </summary>

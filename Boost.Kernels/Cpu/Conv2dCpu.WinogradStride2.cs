@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -53,46 +52,28 @@ internal static partial class Conv2dCpu
     /// </summary>
     private readonly record struct TileBlock(ConvDims D, int N, int I0, int Rows, int TilesW, int RowStride, int Tiles, int VOff, int MOff);
 
-    /// <summary>y[n] = conv3×3 stride 2(x[n], w) + b (+ beta·y[n]), in blocks of whole tile rows so that the transformed
-    /// input and products (25·(Cin + Cout) floats per tile) stay near 4·<see cref="BlockFloats"/>.</summary>
-    private static void Stride2Forward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta)
+    /// <summary>The stride-2 path as a <see cref="ITileAlgorithm"/>: 2×2 output tiles, 25 domain points per tile, 16
+    /// distinct filters whose GEMMs take 1, 2 or 4 points' columns side by side.</summary>
+    private readonly struct Stride2Tiles : ITileAlgorithm
     {
-        int tilesH = (d.Ho + 1) / 2, tilesW = (d.Wo + 1) / 2, stride = (tilesW + 7) / 8 * 8, nr = Gemm.PanelWidth(forA: false);
-        if (!BitOperations.IsPow2(nr) || nr % 8 != 0) throw new InvalidOperationException($"Stride-2 Winograd: panel width {nr} is not a power of two of whole AVX groups.");
-        int rowsPerBlock = Math.Clamp(4 * BlockFloats / (25 * (d.Cin + d.Cout) * stride), 1, tilesH);
-        int uStride = (int)Gemm.PackedSize(d.Cout, d.Cin, forA: true);
-        var u = Interlocked.Exchange(ref s_winogradFilters, null);
-        if (u is null || u.Length < 16 * uStride) u = GC.AllocateUninitializedArray<float>(16 * uStride);
-        PackedFilterTransform<Stride2F2x2>(w, u, d.Cout, d.Cin);
-        ForImages(d, (n, threads) =>
+        public static int TileSide => 2;
+        public static int Points => 25;
+        public static int Filters => 16;
+        public static void TransformFilters(float[] w, float[] u, int cout, int cin, bool flipped) => PackedFilterTransform<Stride2F2x2>(w, u, cout, cin, flipped);
+        public static void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v) => Stride2InputTransform(k, x, c0, c1, v);
+        public static void OutputTransform(in TileBlock k, float[] m, int c0, int c1, float[] y, float[]? b, float beta) => Stride2OutputTransform(k, m, c0, c1, y, b, beta);
+
+        public static void Products(in TileBlock k, float[] u, int uStride, float[] scratch, int threads)
         {
-            int maxTiles = (rowsPerBlock * stride + nr - 1) / nr * nr;
-            var scratch = Scratch.Floats(16 + 25 * maxTiles * (d.Cin + d.Cout));
-            int vOff = Scratch.AlignedOffset(scratch), mOff = vOff + 25 * maxTiles * d.Cin;
-            for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
+            var d = k.D;
+            for (int e = 0; e < 16; e++)
             {
-                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = (rows * stride + nr - 1) / nr * nr;
-                var block = new TileBlock(d, n, i0, rows, tilesW, stride, tiles, vOff, mOff);
-                if (threads <= 1) Stride2InputTransform(block, x, 0, d.Cin, scratch);
-                else Stride2InputTransformInParallel(block, x, scratch);
-                for (int e = 0; e < 16; e++)
-                {
-                    int columns = Stride2Copies(e) * tiles, before = Stride2Columns(e) * tiles;
-                    Gemm.SgemmPacked(threads, d.Cout, columns, d.Cin, u, e * uStride,
-                        scratch, vOff + before * d.Cin, 0f, scratch, mOff + before * d.Cout, columns);
-                }
-                if (threads <= 1) Stride2OutputTransform(block, scratch, 0, d.Cout, y, b, beta);
-                else Stride2OutputTransformInParallel(block, scratch, y, b, beta);
+                int columns = Stride2Copies(e) * k.Tiles, before = Stride2Columns(e) * k.Tiles;
+                Gemm.SgemmPacked(threads, d.Cout, columns, d.Cin, u, e * uStride,
+                    scratch, k.VOff + before * d.Cin, 0f, scratch, k.MOff + before * d.Cout, columns);
             }
-        });
-        s_winogradFilters = u;
+        }
     }
-
-    private static void Stride2InputTransformInParallel(TileBlock k, float[] x, float[] v)
-        => CpuParallel.For(k.D.Cin, 8, (s, e) => Stride2InputTransform(k, x, (int)s, (int)e, v));
-
-    private static void Stride2OutputTransformInParallel(TileBlock k, float[] m, float[] y, float[]? b, float beta)
-        => CpuParallel.For(k.D.Cout, 8, (s, e) => Stride2OutputTransform(k, m, (int)s, (int)e, y, b, beta));
 
     /// <summary>o[(4r + c)·s] = (G g Gᵀ)[r, c], G = [[1, 0, 0], [1, 0, 1], [0, 0, 1], [0, 1, 0]]: the distinct rows
     /// of the 5×3 filter transform (its last row repeats the fourth).</summary>

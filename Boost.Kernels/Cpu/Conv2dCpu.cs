@@ -44,7 +44,7 @@ internal static partial class Conv2dCpu
     public static void Forward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta = 0f)
     {
         if (WinogradApplies(d)) { WinogradForward(d, x, w, b, y, beta); return; }
-        if (Stride2WinogradApplies(d)) { Stride2Forward(d, x, w, b, y, beta); return; }
+        if (Stride2WinogradApplies(d)) { TiledForward<Stride2Tiles>(d, x, w, b, y, beta, flipped: false); return; }
         int depth = d.Cin * d.KK, block = IsPointwise(d) ? d.HWo : BlockPixels(d);
         ForImages(d, (n, threads) =>
         {

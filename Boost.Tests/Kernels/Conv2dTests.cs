@@ -182,36 +182,49 @@ public class Conv2dTests
     [TestCase(1, 16, 16, 3, 8200, 1)] // rows too wide for the padded-row buffers on the stack, and a GEMM wider than one column block
     public void Cpu_Winograd3x3_MatchTwin(int n, int cin, int cout, int h, int w, int pad)
     {
-        var dev = Device.Cpu;
-        int[] xs = [n, cin, h, w], ws = [cout, cin, 3, 3];
-        int ho = Conv2d.OutputSize(h, 3, 1, pad), wo = Conv2d.OutputSize(w, 3, 1, pad);
-        int[] ys = [n, cout, ho, wo];
-        var forward = new ConvDims { N = n, Cin = cin, H = h, W = w, Cout = cout, K = 3, Stride = 1, Pad = pad, Ho = ho, Wo = wo };
-        var inputGrad = new ConvDims { N = n, Cin = cout, H = ho, W = wo, Cout = cin, K = 3, Stride = 1, Pad = 2 - pad, Ho = h, Wo = w };
+        var (forward, inputGrad) = Stride1Dims(n, cin, cout, h, w, pad);
         if (Avx2.IsSupported && CpuParallel.Threads > 1) // CI's machines; elsewhere the same checks cover im2col
             Assert.That(Conv2dCpu.WinogradApplies(forward) && Conv2dCpu.WinogradApplies(inputGrad), Is.True,
                 "the case must take the Winograd path (forward, weight and input gradients)");
-        var xd = Seeded.Floats(821, Tensor.Count(xs)); var wd = Seeded.Floats(822, Tensor.Count(ws));
-        var bd = Seeded.Floats(823, cout); var gd = Seeded.Floats(824, Tensor.Count(ys)); var old = Seeded.Floats(825, Tensor.Count(xs));
+        Stride1ConvMatchesTwin(forward, seed: 821);
+    }
+
+    /// <summary>A 3×3 stride-1 conv's dims and those of the forward conv its input gradient runs as (pad 2 − pad).</summary>
+    private static (ConvDims forward, ConvDims inputGrad) Stride1Dims(int n, int cin, int cout, int h, int w, int pad)
+    {
+        int ho = Conv2d.OutputSize(h, 3, 1, pad), wo = Conv2d.OutputSize(w, 3, 1, pad);
+        return (new ConvDims { N = n, Cin = cin, H = h, W = w, Cout = cout, K = 3, Stride = 1, Pad = pad, Ho = ho, Wo = wo },
+                new ConvDims { N = n, Cin = cout, H = ho, W = wo, Cout = cin, K = 3, Stride = 1, Pad = 2 - pad, Ho = h, Wo = w });
+    }
+
+    /// <summary>The managed 3×3 stride-1 conv against the twin: forward with bias into a poisoned output, the input
+    /// gradient alone and accumulating, the weight gradient alone and accumulating.</summary>
+    private static void Stride1ConvMatchesTwin(ConvDims d, int seed)
+    {
+        var dev = Device.Cpu;
+        int[] xs = [d.N, d.Cin, d.H, d.W], ws = [d.Cout, d.Cin, 3, 3], ys = [d.N, d.Cout, d.Ho, d.Wo];
+        var xd = Seeded.Floats(seed, Tensor.Count(xs)); var wd = Seeded.Floats(seed + 1, Tensor.Count(ws));
+        var bd = Seeded.Floats(seed + 2, d.Cout); var gd = Seeded.Floats(seed + 3, Tensor.Count(ys)); var old = Seeded.Floats(seed + 4, Tensor.Count(xs));
         using var x = Seeded.Tensor(dev, xd, xs);
         using var wt = Seeded.Tensor(dev, wd, ws);
-        using var b = Seeded.Tensor(dev, bd, cout);
+        using var b = Seeded.Tensor(dev, bd, d.Cout);
         using var dy = Seeded.Tensor(dev, gd, ys);
-        using var y = Conv2d.Forward(x, wt, b, 1, pad);
-        using var dx = Conv2d.BackwardInput(dy, wt, xs, 1, pad);
+        using var y = Seeded.Tensor(dev, Seeded.Floats(seed + 5, Tensor.Count(ys)), ys); // poisoned: every value must be written
+        Conv2d.ForwardInto(x, wt, b, 1, d.Pad, y);
+        using var dx = Conv2d.BackwardInput(dy, wt, xs, 1, d.Pad);
         using var acc = Seeded.Tensor(dev, old, xs);
-        Conv2d.BackwardInputInto(dy, wt, 1, pad, acc, 1f);
-        using var dw = Conv2d.BackwardWeight(dy, x, 3, 1, pad);
+        Conv2d.BackwardInputInto(dy, wt, 1, d.Pad, acc, 1f);
+        using var dw = Conv2d.BackwardWeight(dy, x, 3, 1, d.Pad);
         using var dwAcc = Seeded.Tensor(dev, wd, ws);
-        Conv2d.BackwardWeightInto(dy, x, 1, pad, dwAcc, 1f);
+        Conv2d.BackwardWeightInto(dy, x, 1, d.Pad, dwAcc, 1f);
         double[] X = Seeded.ToDouble(xd), W = Seeded.ToDouble(wd), G = Seeded.ToDouble(gd);
-        Compare.Close(y.ToArray(), Conv2dReference.Forward(X, xs, W, ws, Seeded.ToDouble(bd), 1, pad, out _), atol: Atol(cin * 9), what: "forward");
-        var wantDx = Conv2dReference.BackwardInput(G, W, xs, ws, 1, pad);
-        Compare.Close(dx.ToArray(), wantDx, atol: Atol(cout * 9), what: "dx");
-        Compare.Close(acc.ToArray(), wantDx.Select((v, i) => v + old[i]).ToArray(), atol: Atol(cout * 9), what: "dx += ");
-        var wantDw = Conv2dReference.BackwardWeight(G, X, xs, ws, 1, pad);
-        Compare.Close(dw.ToArray(), wantDw, atol: Atol(n * ho * wo), what: "dw");
-        Compare.Close(dwAcc.ToArray(), wantDw.Select((v, i) => v + wd[i]).ToArray(), atol: Atol(n * ho * wo), what: "dw += ");
+        Compare.Close(y.ToArray(), Conv2dReference.Forward(X, xs, W, ws, Seeded.ToDouble(bd), 1, d.Pad, out _), atol: Atol(d.Cin * 9), what: "forward");
+        var wantDx = Conv2dReference.BackwardInput(G, W, xs, ws, 1, d.Pad);
+        Compare.Close(dx.ToArray(), wantDx, atol: Atol(d.Cout * 9), what: "dx");
+        Compare.Close(acc.ToArray(), wantDx.Select((v, i) => v + old[i]).ToArray(), atol: Atol(d.Cout * 9), what: "dx += ");
+        var wantDw = Conv2dReference.BackwardWeight(G, X, xs, ws, 1, d.Pad);
+        Compare.Close(dw.ToArray(), wantDw, atol: Atol(d.N * d.Ho * d.Wo), what: "dw");
+        Compare.Close(dwAcc.ToArray(), wantDw.Select((v, i) => v + wd[i]).ToArray(), atol: Atol(d.N * d.Ho * d.Wo), what: "dw += ");
     }
 
     /// <summary>
@@ -230,37 +243,11 @@ public class Conv2dTests
     [TestCase(1, 16, 16, 8, 3000, 1)]
     public void Cpu_WinogradF4_MatchTwin(int n, int cin, int cout, int h, int w, int pad)
     {
-        var dev = Device.Cpu;
-        int[] xs = [n, cin, h, w], ws = [cout, cin, 3, 3];
-        int ho = Conv2d.OutputSize(h, 3, 1, pad), wo = Conv2d.OutputSize(w, 3, 1, pad);
-        int[] ys = [n, cout, ho, wo];
-        var forward = new ConvDims { N = n, Cin = cin, H = h, W = w, Cout = cout, K = 3, Stride = 1, Pad = pad, Ho = ho, Wo = wo };
-        var inputGrad = new ConvDims { N = n, Cin = cout, H = ho, W = wo, Cout = cin, K = 3, Stride = 1, Pad = 2 - pad, Ho = h, Wo = w };
+        var (forward, inputGrad) = Stride1Dims(n, cin, cout, h, w, pad);
         if (Avx2.IsSupported && Fma.IsSupported && CpuParallel.Threads > 1)
             Assert.That(Conv2dCpu.WinogradF4Applies(forward) && Conv2dCpu.WinogradF4Applies(inputGrad), Is.True,
                 "the case must take the F(4×4) path (forward, input and weight gradients)");
-        var xd = Seeded.Floats(841, Tensor.Count(xs)); var wd = Seeded.Floats(842, Tensor.Count(ws));
-        var bd = Seeded.Floats(843, cout); var gd = Seeded.Floats(844, Tensor.Count(ys)); var old = Seeded.Floats(845, Tensor.Count(xs));
-        using var x = Seeded.Tensor(dev, xd, xs);
-        using var wt = Seeded.Tensor(dev, wd, ws);
-        using var b = Seeded.Tensor(dev, bd, cout);
-        using var dy = Seeded.Tensor(dev, gd, ys);
-        using var y = Seeded.Tensor(dev, Seeded.Floats(846, Tensor.Count(ys)), ys); // poisoned: every value must be written
-        Conv2d.ForwardInto(x, wt, b, 1, pad, y);
-        using var dx = Conv2d.BackwardInput(dy, wt, xs, 1, pad);
-        using var acc = Seeded.Tensor(dev, old, xs);
-        Conv2d.BackwardInputInto(dy, wt, 1, pad, acc, 1f);
-        double[] X = Seeded.ToDouble(xd), W = Seeded.ToDouble(wd), G = Seeded.ToDouble(gd);
-        Compare.Close(y.ToArray(), Conv2dReference.Forward(X, xs, W, ws, Seeded.ToDouble(bd), 1, pad, out _), atol: Atol(cin * 9), what: "forward");
-        var wantDx = Conv2dReference.BackwardInput(G, W, xs, ws, 1, pad);
-        Compare.Close(dx.ToArray(), wantDx, atol: Atol(cout * 9), what: "dx");
-        Compare.Close(acc.ToArray(), wantDx.Select((v, i) => v + old[i]).ToArray(), atol: Atol(cout * 9), what: "dx += ");
-        using var dw = Conv2d.BackwardWeight(dy, x, 3, 1, pad);
-        using var dwAcc = Seeded.Tensor(dev, wd, ws);
-        Conv2d.BackwardWeightInto(dy, x, 1, pad, dwAcc, 1f);
-        var wantDw = Conv2dReference.BackwardWeight(G, X, xs, ws, 1, pad);
-        Compare.Close(dw.ToArray(), wantDw, atol: Atol(n * ho * wo), what: "dw");
-        Compare.Close(dwAcc.ToArray(), wantDw.Select((v, i) => v + wd[i]).ToArray(), atol: Atol(n * ho * wo), what: "dw += ");
+        Stride1ConvMatchesTwin(forward, seed: 841);
     }
 
     /// <summary>The shapes the Winograd path leaves to im2col (where it measured slower): small maps, few channels,
