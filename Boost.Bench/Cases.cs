@@ -95,7 +95,7 @@ public static class Cases
         {
             Note = d => d is not CpuDevice ? null
                 : stride == 2 ? "polyphase Winograd F(2, 2): 1.44× fewer multiply-adds; GFLOP/s counts direct convolution's"
-                : backward ? "Winograd: dX by F(4×4, 3×3) (4× fewer multiply-adds), dW by F(2×2, 3×3) (2.25×); GFLOP/s counts direct convolution's"
+                : backward ? "Winograd F(4×4, 3×3) for dX and dW (4× and 1.78× fewer multiply-adds); GFLOP/s counts direct convolution's"
                 : "Winograd F(4×4, 3×3): 4× fewer multiply-adds; GFLOP/s counts direct convolution's",
         };
     }
