@@ -46,24 +46,37 @@ internal static partial class Conv2dCpu
         if (WinogradApplies(d)) { WinogradForward(d, x, w, b, y, beta); return; }
         if (Stride2WinogradApplies(d)) { TiledForward<Stride2Tiles>(d, x, w, b, y, beta, flipped: false); return; }
         int depth = d.Cin * d.KK, block = IsPointwise(d) ? d.HWo : BlockPixels(d);
+        // w is the A operand of every block's product: packed once here when there are several (a GEMM would pack it
+        // per call: on 8² maps, one block per image, that had been a fifth of the conv).
+        int blocks = d.N * ((d.HWo + block - 1) / block);
+        float[]? packed = null;
+        if (blocks > 1 && d.Cout > 4)
+        {
+            packed = Interlocked.Exchange(ref s_packedWeights, null);
+            long size = Gemm.PackedSize(d.Cout, depth, forA: true);
+            if (packed is null || packed.Length < size) packed = GC.AllocateUninitializedArray<float>((int)size);
+            Gemm.PackA(w, 0, depth, d.Cout, depth, packed, 0);
+        }
         ForImages(d, (n, threads) =>
         {
             for (int p0 = 0; p0 < d.HWo; p0 += block)
             {
                 int count = Math.Min(block, d.HWo - p0), yOff = n * d.Cout * d.HWo + p0;
-                if (IsPointwise(d))
-                    Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, count, depth, 1f, w, 0, depth, x, n * d.Cin * d.HW + p0, d.HW, beta, y, yOff, d.HWo);
-                else
+                float[] b0 = x;
+                int bOff = n * d.Cin * d.HW + p0, ldb = d.HW;
+                if (!IsPointwise(d))
                 {
-                    var col = Scratch.Floats(depth * count);
-                    Im2Col(d, x, n, p0, count, col);
-                    Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, count, depth, 1f, w, 0, depth, col, 0, count, beta, y, yOff, d.HWo);
+                    b0 = Scratch.Floats(depth * count); bOff = 0; ldb = count;
+                    Im2Col(d, x, n, p0, count, b0);
                 }
+                if (packed is not null) Gemm.SgemmPackedA(threads, d.Cout, count, depth, packed, 0, b0, bOff, ldb, beta, y, yOff, d.HWo);
+                else Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, count, depth, 1f, w, 0, depth, b0, bOff, ldb, beta, y, yOff, d.HWo);
             }
             if (b is not null)
                 for (int co = 0; co < d.Cout; co++)
                     AddScalar(y.AsSpan(n * d.Cout * d.HWo + co * d.HWo, d.HWo), b[co]);
         });
+        if (packed is not null) s_packedWeights = packed;
     }
 
     /// <summary>dx[n] = col2im(wᵀ · dy[n]) + beta·dx[n]. Stride 1 (not pointwise) instead runs as the forward conv of
@@ -144,6 +157,10 @@ internal static partial class Conv2dCpu
     }
 
     private static float[]? s_partials, s_flipped;
+
+    /// <summary>The forward's packed weights (<see cref="Gemm.PackA"/>), kept between calls (taken, so a concurrent call
+    /// packs its own).</summary>
+    private static float[]? s_packedWeights;
 
     /// <summary>acc (+)= dy[n] · im2col(x[n])ᵀ, blocks in sequence; beta scales acc before the first block. The
     /// unfolding is the forward's (contiguous runs per row) and the GEMM absorbs the transpose while packing.</summary>

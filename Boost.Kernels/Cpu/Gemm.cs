@@ -144,6 +144,25 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>C = A·B + β·C with A already in the panel layout (<see cref="PackA"/>) and B row-major [K × N]: for one
+    /// weight matrix applied to many blocks of columns (a conv's im2col blocks), packed once rather than per product.</summary>
+    internal static void SgemmPackedA(int maxThreads, int M, int N, int K, float[] A, int aOffset, float[] B, int bOffset, int ldb,
+        float beta, float[] C, int cOffset, int ldc)
+    {
+        if (M <= 0 || N <= 0 || K <= 0) throw new ArgumentException($"SgemmPackedA: sizes must be positive, got M={M}, N={N}, K={K}.");
+        CheckOperand("C", C, cOffset, ldc, M, N);
+        CheckOperand("B", B, bOffset, ldb, K, N);
+        if (aOffset < 0 || aOffset + PackedSize(M, K, true) > A.Length)
+            throw new ArgumentException($"SgemmPackedA: packed A ({M}×{K}) runs past its array.");
+        var p = new Problem(false, false, M, N, K, 1f, A, aOffset, K, B, bOffset, ldb, beta, C, cOffset, ldc, APacked: true);
+        switch (Best)
+        {
+            case MicroKernel.Avx512: Split<Avx512Kernel>(p, maxThreads); break;
+            case MicroKernel.Avx2: Split<Avx2Kernel>(p, maxThreads); break;
+            default: Split<PortableKernel>(p, maxThreads); break;
+        }
+    }
+
     private static void CheckOperand(string name, float[] x, int offset, int ld, int rows, int cols)
     {
         if (rows == 0 || cols == 0) return;

@@ -165,9 +165,10 @@ public class MatMulTests
         }
     }
 
-    /// <summary>The pre-packed product (both operands in the panel layout, as the Winograd conv feeds it): several K
-    /// slabs, several row blocks, ragged panels, column and row splits across the cores, β = 0 over NaN and β = 1; B
-    /// is laid out here from the layout's definition, independently of the GEMM's own packing.</summary>
+    /// <summary>The pre-packed products (both operands in the panel layout, as the Winograd conv feeds it; A alone, as
+    /// the im2col conv does): several K slabs, several row blocks, ragged panels, column and row splits across the
+    /// cores, β = 0 over NaN and β = 1; B is laid out here from the layout's definition, independently of the GEMM's
+    /// own packing.</summary>
     [TestCase(1, 1, 1)]
     [TestCase(7, 300, 17)]
     [TestCase(150, 40, 520)]
@@ -203,6 +204,14 @@ public class MatMulTests
                 }
             Compare.Close(C.AsSpan(0, M * N).ToArray(), want, atol: Atol(K), what: $"packed {M}×{N}×{K}, β {beta}");
             Assert.That(C[(M * N)..], Is.EqualTo(before[(M * N)..]).AsCollection, "past C's end");
+            // A packed, B row-major (at an offset, rows 2 wider than N: the conv's im2col blocks)
+            int ldb = N + 2;
+            var rowB = Seeded.Floats(15, 7 + K * ldb);
+            for (int k = 0; k < K; k++) Array.Copy(B, k * N, rowB, 7 + k * ldb, N);
+            var C2 = (float[])before.Clone();
+            CpuGemm.SgemmPackedA(2, M, N, K, packedA, 5, rowB, 7, ldb, beta, C2, 0, N);
+            Compare.Close(C2.AsSpan(0, M * N).ToArray(), want, atol: Atol(K), what: $"packed A {M}×{N}×{K}, β {beta}");
+            Assert.That(C2[(M * N)..], Is.EqualTo(before[(M * N)..]).AsCollection, "past C's end (packed A)");
         }
         Assert.Throws<ArgumentException>(() => CpuGemm.SgemmPacked(2, M, N, K, packedA, 6, packedB, bOff, 0f, new float[M * N], 0, N), "A runs past its array");
     }
