@@ -12,13 +12,15 @@ namespace Boost.Kernels.Cpu;
 /// channels this is, for each of the 16 points of the transform domain, one GEMM [Cout × Cin]·[Cin × tiles], so
 /// the multiply-adds drop 2.25× and still run in the one GEMM. The transforms only add, subtract and halve, so the
 /// result matches direct convolution to float rounding. The input transform runs 8 tiles per AVX vector (a tile row's
-/// patch columns are every other input column: the deinterleave shuffle), as does the output transform.
+/// patch columns are every other input column: the deinterleave shuffle), as does the output transform. Maps 32 and
+/// more wide take the larger F(4×4, 3×3) instead (Conv2dCpu.Winograd4x4.cs); this file also holds what the Winograd
+/// paths share: the filter transforms into the packed layout and the tiled-forward driver.
 /// </summary>
 internal static partial class Conv2dCpu
 {
     /// <summary>
-    /// Convs that take this path (forward and weight gradient by their own dims, the stride-1 input gradient by those
-    /// of the forward conv it runs as). Measured against im2col on the 2-core VM (interleaved best-of runs): 1.2–1.6×
+    /// Convs that take a Winograd path, F(2×2) or F(4×4) (forward and weight gradient by their own dims, the stride-1
+    /// input gradient by those of the forward conv it runs as). Measured against im2col on the 2-core VM (interleaved best-of runs): 1.2–1.6×
     /// faster from 16 output columns and 16 channels up, but slower on 8² and 4² maps (0.3–0.7×: the transforms go
     /// tile by tile), with 4 or 8 input or output channels (0.4–0.7×: transforms cost like the GEMM), and for one image
     /// of 64 tiles split across the cores (0.7×: each core's GEMM is too narrow).
@@ -27,7 +29,7 @@ internal static partial class Conv2dCpu
         => d.K == 3 && d.Stride == 1 && d.Pad <= 2 && Avx2.IsSupported && d.Wo >= 16 && d.Cin >= 16 && d.Cout >= 16
            && (ImagesPerCore(d) || (d.Ho + 1) / 2 * ((d.Wo + 1) / 2) >= 256);
 
-    /// <summary>The 16 transformed filter matrices in the GEMM's packed A layout (<see cref="PackedFilterTransform{TF}"/>),
+    /// <summary>The transformed filter matrices (16 or 36) in the GEMM's packed A layout (<see cref="PackedFilterTransform{TF}"/>),
     /// kept between calls (taken, so a concurrent call makes its own); the stride-2 path uses it too.</summary>
     private static float[]? s_winogradFilters;
 
@@ -129,7 +131,7 @@ internal static partial class Conv2dCpu
     private static void TiledOutputInParallel<TA>(TileBlock k, float[] m, float[] y, float[]? b, float beta) where TA : struct, ITileAlgorithm
         => CpuParallel.For(k.D.Cout, 8, (s, e) => TA.OutputTransform(k, m, (int)s, (int)e, y, b, beta));
 
-    /// <summary>The weight-gradient sums dU [16, Cout, Cin] per core, kept between calls.</summary>
+    /// <summary>The weight-gradient sums dU [16 or 36, Cout, Cin] per core (F(2×2) or F(4×4)), kept between calls.</summary>
     private static float[]? s_winogradGrads;
 
     /// <summary>

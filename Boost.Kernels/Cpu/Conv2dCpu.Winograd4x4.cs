@@ -10,8 +10,8 @@ namespace Boost.Kernels.Cpu;
 /// outputs instead of 144 — 4× fewer multiply-adds, against F(2×2, 3×3)'s 2.25× (measured 1.33–1.57× faster than
 /// F(2×2) on 32–128-wide maps, batches 1 and 8). Its transforms scale by up to 8 and the filters by 1/24, so it rounds
 /// worse: 128 channels of values in [−2, 2] at 32², max abs error 1.3e-3 on outputs up to 195 (F(2×2): 9e-5), well
-/// inside the tests' float tolerance. The forward convs of maps 32 and more wide take it (the input gradient too,
-/// which runs as a forward conv); the weight gradient stays on F(2×2).
+/// inside the tests' float tolerance. Convs on maps 32 and more wide take it: forward, input gradient (which runs as
+/// a forward conv) and weight gradient (the transforms' adjoints, 1.78× fewer multiply-adds than F(2×2)'s).
 /// <code>
 /// Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]]
 /// G  = [[¼, 0, 0], [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙], [1/24, 1/12, ⅙], [1/24, −1/12, ⅙], [0, 0, 1]]
@@ -23,7 +23,8 @@ namespace Boost.Kernels.Cpu;
 internal static partial class Conv2dCpu
 {
     /// <summary>
-    /// Among the convs <see cref="WinogradApplies"/> takes, those whose forward runs F(4×4): where its GEMM columns
+    /// Among the convs <see cref="WinogradApplies"/> takes, those that run F(4×4) (forward and weight gradient; the
+    /// input gradient by the dims of the forward conv it runs as): where its GEMM columns
     /// (36 per tile, tile rows padded to 8-tile groups) come to under ¾ of F(2×2)'s (16 per tile) — so not on 16-wide
     /// maps, where half of each 8-tile group would be padding.
     /// </summary>
