@@ -55,6 +55,12 @@ public static unsafe class Gemm
         CheckOperand("B", B, bOffset, ldb, transB ? N : K, transB ? K : N);
         var p = new Problem(transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc);
         if (M <= FewRowsMax) { FewRows(p, maxThreads); return; }
+        Split(kernel, p, maxThreads);
+    }
+
+    /// <summary><see cref="Split{TK}"/> with the micro-kernel chosen at run time.</summary>
+    private static void Split(MicroKernel kernel, in Problem p, int maxThreads)
+    {
         switch (kernel)
         {
             case MicroKernel.Avx512: Split<Avx512Kernel>(p, maxThreads); break;
@@ -135,13 +141,7 @@ public static unsafe class Gemm
         CheckOperand("C", C, cOffset, ldc, M, N);
         if (aOffset < 0 || aOffset + PackedSize(M, K, true) > A.Length || bOffset < 0 || bOffset + PackedSize(N, K, false) > B.Length)
             throw new ArgumentException($"SgemmPacked: packed A ({M}×{K}) or B ({K}×{N}) runs past its array.");
-        var p = new Problem(false, false, M, N, K, 1f, A, aOffset, K, B, bOffset, N, beta, C, cOffset, ldc, APacked: true, BPacked: true);
-        switch (Best)
-        {
-            case MicroKernel.Avx512: Split<Avx512Kernel>(p, maxThreads); break;
-            case MicroKernel.Avx2: Split<Avx2Kernel>(p, maxThreads); break;
-            default: Split<PortableKernel>(p, maxThreads); break;
-        }
+        Split(Best, new Problem(false, false, M, N, K, 1f, A, aOffset, K, B, bOffset, N, beta, C, cOffset, ldc, APacked: true, BPacked: true), maxThreads);
     }
 
     /// <summary>C = A·B + β·C with A already in the panel layout (<see cref="PackA"/>) and B row-major [K × N]: for one
@@ -154,13 +154,7 @@ public static unsafe class Gemm
         CheckOperand("B", B, bOffset, ldb, K, N);
         if (aOffset < 0 || aOffset + PackedSize(M, K, true) > A.Length)
             throw new ArgumentException($"SgemmPackedA: packed A ({M}×{K}) runs past its array.");
-        var p = new Problem(false, false, M, N, K, 1f, A, aOffset, K, B, bOffset, ldb, beta, C, cOffset, ldc, APacked: true);
-        switch (Best)
-        {
-            case MicroKernel.Avx512: Split<Avx512Kernel>(p, maxThreads); break;
-            case MicroKernel.Avx2: Split<Avx2Kernel>(p, maxThreads); break;
-            default: Split<PortableKernel>(p, maxThreads); break;
-        }
+        Split(Best, new Problem(false, false, M, N, K, 1f, A, aOffset, K, B, bOffset, ldb, beta, C, cOffset, ldc, APacked: true), maxThreads);
     }
 
     private static void CheckOperand(string name, float[] x, int offset, int ld, int rows, int cols)
