@@ -40,35 +40,25 @@ internal static partial class Conv2dCpu
     /// flipped copy is made.</param>
     private static void WinogradForward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta, bool flipped = false)
     {
-        if (WinogradF4Applies(d)) { TiledForward<F4Tiles>(d, x, w, b, y, beta, flipped); return; }
-        int tilesH = (d.Ho + 1) / 2, tilesW = (d.Wo + 1) / 2;
-        int rowsPerBlock = WinogradRowsPerBlock(d, tilesW, tilesH);
-        // The 16 transformed filter matrices, written once per call in the GEMM's panel layout, as is the transformed
-        // input, so the 16 products per block pack nothing.
-        int uStride = (int)Gemm.PackedSize(d.Cout, d.Cin, forA: true);
-        var u = Interlocked.Exchange(ref s_winogradFilters, null);
-        if (u is null || u.Length < 16 * uStride) u = GC.AllocateUninitializedArray<float>(16 * uStride);
-        PackedFilterTransform<F2x3>(w, u, d.Cout, d.Cin, flipped);
-        int stride = (tilesW + 7) / 8 * 8;
-        ForImages(d, (n, threads) =>
-        {
-            int maxTiles = rowsPerBlock * stride;
-            long vSize = 16 * Gemm.PackedSize(maxTiles, d.Cin, forA: false);
-            var scratch = Scratch.Floats((int)(16 + vSize + 16L * maxTiles * d.Cout));
-            int vOff = Scratch.AlignedOffset(scratch), mOff = vOff + (int)vSize;
-            for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
-            {
-                var block = new WinogradBlock(d, n, i0, Math.Min(rowsPerBlock, tilesH - i0), tilesW, stride, Panels: true, vOff, mOff);
-                int tiles = block.Tiles;
-                if (threads <= 1) InputTransform(block, x, 0, d.Cin, scratch);
-                else InputTransformInParallel(block, x, scratch);
-                if (threads <= 1) WinogradProducts(block, u, uStride, scratch, 0, 16);
-                else WinogradProductsInParallel(block, u, uStride, scratch);
-                if (threads <= 1) OutputTransform(block, scratch, 0, d.Cout, y, b, beta);
-                else OutputTransformInParallel(block, scratch, y, b, beta);
-            }
-        });
-        s_winogradFilters = u;
+        if (WinogradF4Applies(d)) TiledForward<F4Tiles>(d, x, w, b, y, beta, flipped);
+        else TiledForward<F2Tiles>(d, x, w, b, y, beta, flipped);
+    }
+
+    /// <summary>F(2×2, 3×3) as a <see cref="IWinogradWeightGrad"/>: 2×2 output tiles, 16 points, one GEMM each; its
+    /// weight gradient's tile rows unpadded (the transforms finish a row's last tiles one by one).</summary>
+    private readonly struct F2Tiles : IWinogradWeightGrad
+    {
+        public static int TileSide => 2;
+        public static int Points => 16;
+        public static int Filters => 16;
+        public static int GradRowStride(int tilesW) => tilesW;
+        public static void TransformFilters(float[] w, float[] u, int cout, int cin, bool flipped) => PackedFilterTransform<F2x3>(w, u, cout, cin, flipped);
+        public static void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v) => Conv2dCpu.InputTransform(k, x, c0, c1, v, panels: true);
+        public static void MatrixInputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v) => Conv2dCpu.InputTransform(k, x, c0, c1, v, panels: false);
+        public static void Products(in TileBlock k, float[] u, int uStride, float[] scratch, int threads) => PointProducts(k, u, uStride, scratch, threads, 16);
+        public static void OutputTransform(in TileBlock k, float[] m, int c0, int c1, float[] y, float[]? b, float beta) => Conv2dCpu.OutputTransform(k, m, c0, c1, y, b, beta);
+        public static void OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] m) => Conv2dCpu.OutputGradTransform(k, dy, c0, c1, m);
+        public static void InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta) => Conv2dCpu.InverseFilterTransform(du, dw, cout, cin, beta);
     }
 
     /// <summary>
@@ -131,97 +121,124 @@ internal static partial class Conv2dCpu
     private static void TiledOutputInParallel<TA>(TileBlock k, float[] m, float[] y, float[]? b, float beta) where TA : struct, ITileAlgorithm
         => CpuParallel.For(k.D.Cout, 8, (s, e) => TA.OutputTransform(k, m, (int)s, (int)e, y, b, beta));
 
-    /// <summary>The weight-gradient sums dU [16 or 36, Cout, Cin] per core (F(2×2) or F(4×4)), kept between calls.</summary>
+    /// <summary>The GEMMs of points [0, points), each on one core: with one image at a time they split across the cores
+    /// whole, one fork for all of them rather than one per product (a fork per product had made batch 1 slower).</summary>
+    private static void PointProducts(in TileBlock k, float[] u, int uStride, float[] scratch, int threads, int points)
+    {
+        if (threads <= 1) PointProductRange(k, u, uStride, scratch, 0, points);
+        else PointProductsInParallel(k, u, uStride, scratch, points);
+    }
+
+    private static void PointProductRange(in TileBlock k, float[] u, int uStride, float[] scratch, int e0, int e1)
+    {
+        var d = k.D;
+        for (int e = e0; e < e1; e++)
+            Gemm.SgemmPacked(1, d.Cout, k.Tiles, d.Cin, u, e * uStride,
+                scratch, k.VOff + e * k.Tiles * d.Cin, 0f, scratch, k.MOff + e * d.Cout * k.Tiles, k.Tiles);
+    }
+
+    private static void PointProductsInParallel(TileBlock k, float[] u, int uStride, float[] scratch, int points)
+        => CpuParallel.For(points, 1, (s, e) => PointProductRange(k, u, uStride, scratch, (int)s, (int)e));
+
+    /// <summary>
+    /// A Winograd algorithm whose weight gradient runs through <see cref="TiledBackwardWeight{TW}"/>: the input
+    /// transform in plain-matrix layout (point e's [Cin × Tiles] at VOff + e·Tiles·Cin), the output transform's adjoint
+    /// (point e's [Cout × Tiles] at MOff + e·Cout·Tiles), and the filter transform's adjoint.
+    /// </summary>
+    private interface IWinogradWeightGrad : ITileAlgorithm
+    {
+        /// <summary>Tiles from one tile row to the next in the weight gradient's operands.</summary>
+        static abstract int GradRowStride(int tilesW);
+
+        static abstract void MatrixInputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v);
+        static abstract void OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] m);
+        static abstract void InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta);
+    }
+
+    /// <summary>The weight-gradient sums dU [Points, Cout, Cin] per core, kept between calls.</summary>
     private static float[]? s_winogradGrads;
 
     /// <summary>
-    /// dw = Gᵀ dU G + beta·dw with dU[e] = Σ over images and tiles of (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ: the exact gradient of the
-    /// forward above (the transforms are linear), as 16 GEMMs [Cout × tiles]·[tiles × Cin] per block. With whole images
-    /// per core each core sums its contiguous share of the batch into its own dU and the sums are added in core order
-    /// (the order depends on the core count only).
+    /// dw = Gᵀ dU G + beta·dw with dU[e] = Σ over images and tiles of (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ: the exact gradient of
+    /// the forward through <typeparamref name="TW"/> (the transforms are linear), as one GEMM [Cout × tiles]·[tiles × Cin]
+    /// per point and block. With whole images per core each core sums its contiguous share of the batch into its own dU
+    /// and the sums are added in core order (the order depends on the core count only).
     /// </summary>
-    private static void WinogradBackwardWeight(ConvDims d, float[] dy, float[] x, float[] dw, float beta)
+    private static void TiledBackwardWeight<TW>(ConvDims d, float[] dy, float[] x, float[] dw, float beta) where TW : struct, IWinogradWeightGrad
     {
-        int size = 16 * d.Cout * d.Cin;
+        int size = TW.Points * d.Cout * d.Cin;
         int chunks = ImagesPerCore(d) ? Math.Min(CpuParallel.Threads, d.N) : 1;
         var sums = Interlocked.Exchange(ref s_winogradGrads, null);
         if (sums is null || sums.Length < chunks * size) sums = GC.AllocateUninitializedArray<float>(chunks * size);
         if (chunks == 1)
-            for (int n = 0; n < d.N; n++) WinogradWeightGradImage(d, dy, x, n, sums, 0, n == 0 ? 0f : 1f, CpuParallel.Threads);
+            for (int n = 0; n < d.N; n++) TiledWeightGradImage<TW>(d, dy, x, n, sums, 0, n == 0 ? 0f : 1f, CpuParallel.Threads);
         else
             CpuParallel.For(chunks, 1, (s, e) =>
             {
                 for (long c = s; c < e; c++)
                 {
                     int first = (int)(d.N * c / chunks), last = (int)(d.N * (c + 1) / chunks);
-                    for (int n = first; n < last; n++) WinogradWeightGradImage(d, dy, x, n, sums, (int)c * size, n == first ? 0f : 1f, 1);
+                    for (int n = first; n < last; n++) TiledWeightGradImage<TW>(d, dy, x, n, sums, (int)c * size, n == first ? 0f : 1f, 1);
                 }
             });
         for (int c = 1; c < chunks; c++) Simd.AddTo(sums.AsSpan(0, size), sums.AsSpan(c * size, size));
-        InverseFilterTransform(sums, dw, d.Cout, d.Cin, beta);
+        TW.InverseFilterTransform(sums, dw, d.Cout, d.Cin, beta);
         s_winogradGrads = sums;
     }
 
-    /// <summary>acc[accOff ..] = Σ_tiles of image n (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ + beta·acc.</summary>
-    private static void WinogradWeightGradImage(in ConvDims d, float[] dy, float[] x, int n, float[] acc, int accOff, float beta, int threads)
+    /// <summary>acc[accOff ..] = Σ_tiles of image n (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ + beta·acc, in blocks of tile rows whose
+    /// transforms (Points·(Cin + Cout) floats per tile) stay near 4·<see cref="BlockFloats"/>; both transforms as plain
+    /// matrices (the GEMM packs them: the product's depth is the tiles).</summary>
+    private static void TiledWeightGradImage<TW>(in ConvDims d, float[] dy, float[] x, int n, float[] acc, int accOff, float beta, int threads)
+        where TW : struct, IWinogradWeightGrad
     {
-        int tilesH = (d.Ho + 1) / 2, tilesW = (d.Wo + 1) / 2, rowsPerBlock = WinogradRowsPerBlock(d, tilesW, tilesH);
-        int blockTiles = rowsPerBlock * tilesW, mOff = 16 * blockTiles * d.Cin;
-        var scratch = Scratch.Floats(16 * blockTiles * (d.Cin + d.Cout));
+        int side = TW.TileSide, tilesH = (d.Ho + side - 1) / side, tilesW = (d.Wo + side - 1) / side, stride = TW.GradRowStride(tilesW);
+        int rowsPerBlock = Math.Clamp(4 * BlockFloats / (TW.Points * (d.Cin + d.Cout) * stride), 1, tilesH);
+        int blockTiles = rowsPerBlock * stride, mOff = TW.Points * blockTiles * d.Cin;
+        var scratch = Scratch.Floats(TW.Points * blockTiles * (d.Cin + d.Cout));
         for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
         {
-            var block = new WinogradBlock(d, n, i0, Math.Min(rowsPerBlock, tilesH - i0), tilesW, tilesW, Panels: false, VOff: 0, mOff);
-            int tiles = block.Tiles;
-            if (threads <= 1) { InputTransform(block, x, 0, d.Cin, scratch); OutputGradTransform(block, dy, 0, d.Cout, scratch); }
-            else TransformsForWeightGradInParallel(block, x, dy, scratch);
-            if (threads <= 1) WeightGradProducts(block, scratch, acc, accOff, beta, 0, 16);
-            else WeightGradProductsInParallel(block, scratch, acc, accOff, beta);
+            int rows = Math.Min(rowsPerBlock, tilesH - i0);
+            var block = new TileBlock(d, n, i0, rows, tilesW, stride, rows * stride, 0, mOff);
+            if (threads <= 1)
+            {
+                TW.MatrixInputTransform(block, x, 0, d.Cin, scratch);
+                TW.OutputGradTransform(block, dy, 0, d.Cout, scratch);
+                WeightGradProducts(block, scratch, acc, accOff, beta, 0, TW.Points);
+            }
+            else
+            {
+                WeightGradTransformsInParallel<TW>(block, x, dy, scratch);
+                WeightGradProductsInParallel(block, scratch, acc, accOff, beta, TW.Points);
+            }
             beta = 1f;
         }
     }
 
-    /// <summary>The forward GEMMs of points [e0, e1), each on one core.</summary>
-    private static void WinogradProducts(in WinogradBlock k, float[] u, int uStride, float[] scratch, int e0, int e1)
+    private static void WeightGradTransformsInParallel<TW>(TileBlock k, float[] x, float[] dy, float[] scratch) where TW : struct, IWinogradWeightGrad
     {
-        var d = k.D;
-        for (int e = e0; e < e1; e++)
-            Gemm.SgemmPacked(1, d.Cout, k.Tiles, d.Cin, u, e * uStride, scratch, k.VOff + (int)(e * k.VStride),
-                0f, scratch, k.MOff + e * d.Cout * k.Tiles, k.Tiles);
+        CpuParallel.For(k.D.Cin, 8, (s, e) => TW.MatrixInputTransform(k, x, (int)s, (int)e, scratch));
+        CpuParallel.For(k.D.Cout, 8, (s, e) => TW.OutputGradTransform(k, dy, (int)s, (int)e, scratch));
     }
 
-    /// <summary>One image at a time: the products split across the cores whole, one fork for all 16 rather than one
-    /// per product (as in <see cref="F4ProductsInParallel"/>).</summary>
-    private static void WinogradProductsInParallel(WinogradBlock k, float[] u, int uStride, float[] scratch)
-        => CpuParallel.For(16, 1, (s, e) => WinogradProducts(k, u, uStride, scratch, (int)s, (int)e));
-
     /// <summary>acc[e] = dM[e]·V[e]ᵀ + beta·acc[e] for points [e0, e1), each on one core.</summary>
-    private static void WeightGradProducts(in WinogradBlock k, float[] scratch, float[] acc, int accOff, float beta, int e0, int e1)
+    private static void WeightGradProducts(in TileBlock k, float[] scratch, float[] acc, int accOff, float beta, int e0, int e1)
     {
         var d = k.D;
         for (int e = e0; e < e1; e++)
             Gemm.Sgemm(Gemm.Best, 1, false, true, d.Cout, d.Cin, k.Tiles, 1f, scratch, k.MOff + e * d.Cout * k.Tiles, k.Tiles,
-                scratch, e * d.Cin * k.Tiles, k.Tiles, beta, acc, accOff + e * d.Cout * d.Cin, d.Cin);
+                scratch, k.VOff + e * d.Cin * k.Tiles, k.Tiles, beta, acc, accOff + e * d.Cout * d.Cin, d.Cin);
     }
 
-    private static void WeightGradProductsInParallel(WinogradBlock k, float[] scratch, float[] acc, int accOff, float beta)
-        => CpuParallel.For(16, 1, (s, e) => WeightGradProducts(k, scratch, acc, accOff, beta, (int)s, (int)e));
-
-    private static void TransformsForWeightGradInParallel(WinogradBlock k, float[] x, float[] dy, float[] scratch)
-    {
-        CpuParallel.For(k.D.Cin, 8, (s, e) => InputTransform(k, x, (int)s, (int)e, scratch));
-        CpuParallel.For(k.D.Cout, 8, (s, e) => OutputGradTransform(k, dy, (int)s, (int)e, scratch));
-    }
-
-    /// <summary>Tile rows per block: the transformed input and products (16·(Cin + Cout) floats per tile) near 4·<see cref="BlockFloats"/>.</summary>
-    private static int WinogradRowsPerBlock(in ConvDims d, int tilesW, int tilesH)
-        => Math.Clamp(4 * BlockFloats / (16 * (d.Cin + d.Cout) * tilesW), 1, tilesH);
+    private static void WeightGradProductsInParallel(TileBlock k, float[] scratch, float[] acc, int accOff, float beta, int points)
+        => CpuParallel.For(points, 1, (s, e) => WeightGradProducts(k, scratch, acc, accOff, beta, (int)s, (int)e));
 
     /// <summary>
     /// dM[e, co, t] = (A g Aᵀ)[e] for the block's 2×2 output-gradient tiles g (zero past the image's edge), A = [[1, 0],
     /// [1, 1], [1, −1], [0, −1]]: the adjoint of the output transform. 8 tiles per AVX vector where a tile row's 16
     /// gradient columns lie inside, else one by one.
     /// </summary>
-    private static unsafe void OutputGradTransform(in WinogradBlock k, float[] dy, int c0, int c1, float[] scratch)
+    private static unsafe void OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] scratch)
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, stride = k.RowStride;
@@ -303,28 +320,6 @@ internal static partial class Conv2dCpu
                 }
             }
     }
-
-    /// <summary>
-    /// One image's block of tile rows: rows [I0, I0 + Rows) of TilesW tiles, laid out RowStride tiles apart in the
-    /// buffers (Tiles columns in all). The transformed input starts at VOff: as 16 matrices [Cin, Tiles], or, when
-    /// Panels, as 16 GEMM B operands in the panel layout (<see cref="Gemm.PanelWidth"/>; RowStride then a multiple of
-    /// 8, so each 8-tile vector lands inside one panel). The products start at MOff, 16 matrices [Cout, Tiles].
-    /// </summary>
-    private readonly record struct WinogradBlock(ConvDims D, int N, int I0, int Rows, int TilesW, int RowStride, bool Panels, int VOff, int MOff)
-    {
-        public int Tiles => Rows * RowStride;
-
-        /// <summary>Floats from one transform point's input block to the next.</summary>
-        public long VStride => Panels ? Gemm.PackedSize(Tiles, D.Cin, forA: false) : (long)D.Cin * Tiles;
-    }
-
-    // With one image at a time (batch below the core count) the transforms split channels across the cores too; the
-    // parallel forms are separate methods so that the common single-threaded path allocates no closures.
-    private static void InputTransformInParallel(WinogradBlock k, float[] x, float[] v)
-        => CpuParallel.For(k.D.Cin, 8, (s, e) => InputTransform(k, x, (int)s, (int)e, v));
-
-    private static void OutputTransformInParallel(WinogradBlock k, float[] m, float[] y, float[]? b, float beta)
-        => CpuParallel.For(k.D.Cout, 8, (s, e) => OutputTransform(k, m, (int)s, (int)e, y, b, beta));
 
     /// <summary>A Winograd filter transform of 8 filters at once (one per lane): their 3×3 taps g[0 … 8] (row-major) →
     /// the Points distinct transformed values, the e-th stored (8 lanes) at o + e·s.</summary>
@@ -428,37 +423,26 @@ internal static partial class Conv2dCpu
     /// [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]. The four input rows of a tile row are first copied into padded rows
     /// (zeros outside the image), so every patch reads in bounds with no tests.
     /// </summary>
-    private static unsafe void InputTransform(in WinogradBlock k, float[] x, int c0, int c1, float[] v)
+    private static unsafe void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v, bool panels)
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, stride = k.RowStride;
-        int groupsEnd = k.Panels ? stride : tilesW; // panel rows are padded to whole 8-tile groups (zeros past the image)
-        int padded = 2 * groupsEnd + 2;             // patch columns 2j … 2j + 3 for j < groupsEnd
+        int groupsEnd = panels ? stride : tilesW; // panel rows are padded to whole 8-tile groups (zeros past the image)
+        int padded = 2 * groupsEnd + 10;          // patch columns 2j … 2j + 3 for j < groupsEnd, and PaddedRow's slack
         var heapRows = 4 * padded > 16384 ? new float[4 * padded] : null; // past 64 KiB of stack (images ~8k wide)
         float* stackRows = stackalloc float[heapRows is null ? 4 * padded : 0];
-        long eStride = k.VStride;
+        long eStride = (long)d.Cin * tiles;       // panel layout too: Tiles is whole panels there (TiledForward)
         int nr = Gemm.PanelWidth(forA: false), kc = Gemm.SlabDepth(d.Cin);
-        long nPad = (tiles + nr - 1) / nr * nr;
         fixed (float* x0 = x, v0 = v, heap = heapRows)
             for (int ci = c0; ci < c1; ci++)
             {
                 float* rowBuf = heap != null ? heap : stackRows;
                 float* plane = x0 + ((long)n * d.Cin + ci) * d.HW;
+                int pc = ci / kc * kc, kcur = Math.Min(kc, d.Cin - pc);
                 for (int r = 0; r < rows; r++)
                 {
-                    for (int a = 0; a < 4; a++)
-                    {
-                        float* dst = rowBuf + a * padded;
-                        int ih = 2 * (i0 + r) - d.Pad + a;
-                        if ((uint)ih >= (uint)d.H) { new Span<float>(dst, padded).Clear(); continue; }
-                        // padded column c' holds input column c' − pad
-                        int lo = Math.Min(d.Pad, padded), hi = Math.Clamp(d.W + d.Pad, lo, padded);
-                        for (int c = 0; c < lo; c++) dst[c] = 0f;
-                        new ReadOnlySpan<float>(plane + (long)ih * d.W, hi - lo).CopyTo(new Span<float>(dst + lo, hi - lo));
-                        for (int c = hi; c < padded; c++) dst[c] = 0f;
-                    }
+                    for (int a = 0; a < 4; a++) PaddedRow(d, plane, 2 * (i0 + r) - d.Pad + a, rowBuf + a * padded, padded);
                     float* rowStart = v0 + k.VOff + (long)ci * tiles + r * stride; // matrix layout
-                    int pc = ci / kc * kc, kcur = Math.Min(kc, d.Cin - pc);
                     int j = 0;
                     for (; j + 8 <= groupsEnd; j += 8)
                     {
@@ -468,7 +452,7 @@ internal static partial class Conv2dCpu
                         var (d20, d21) = Simd.Deinterleave(rowBuf + 2 * padded + 2 * j); var (d22, d23) = Simd.Deinterleave(rowBuf + 2 * padded + 2 * j + 2);
                         var (d30, d31) = Simd.Deinterleave(rowBuf + 3 * padded + 2 * j); var (d32, d33) = Simd.Deinterleave(rowBuf + 3 * padded + 2 * j + 2);
                         int t = r * stride + j;
-                        float* o = k.Panels ? v0 + k.VOff + pc * nPad + (long)(t - t % nr) * kcur + (ci - pc) * nr + t % nr : rowStart + j;
+                        float* o = panels ? v0 + k.VOff + (long)pc * tiles + (long)(t - t % nr) * kcur + (ci - pc) * nr + t % nr : rowStart + j;
                         TransformRow(d00 - d20, d01 - d21, d02 - d22, d03 - d23, o, eStride);                 // Bᵀ row 0
                         TransformRow(d10 + d20, d11 + d21, d12 + d22, d13 + d23, o + 4 * eStride, eStride);   // row 1
                         TransformRow(d20 - d10, d21 - d11, d22 - d12, d23 - d13, o + 8 * eStride, eStride);   // row 2
@@ -495,6 +479,12 @@ internal static partial class Conv2dCpu
                         }
                     }
                 }
+                if (panels) // the columns that round Tiles up to whole panels
+                    for (int t = rows * stride; t < tiles; t += 8)
+                    {
+                        float* o = v0 + k.VOff + (long)pc * tiles + (long)(t - t % nr) * kcur + (ci - pc) * nr + t % nr;
+                        for (int e = 0; e < 16; e++) Vector256<float>.Zero.Store(o + e * eStride);
+                    }
             }
     }
 
@@ -512,7 +502,7 @@ internal static partial class Conv2dCpu
     /// y[n, co] tile by tile = Aᵀ m A (+ b[co], + beta·y) for channels [c0, c1), m[e] = M[e, co, t], Aᵀ = [[1, 1, 1, 0],
     /// [0, 1, −1, −1]]; 8 tiles at a time where their 16 outputs per row lie inside the image, else one by one.
     /// </summary>
-    private static unsafe void OutputTransform(in WinogradBlock k, float[] scratch, int c0, int c1, float[] y, float[]? b, float beta)
+    private static unsafe void OutputTransform(in TileBlock k, float[] scratch, int c0, int c1, float[] y, float[]? b, float beta)
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, mOff = k.MOff, stride = k.RowStride;

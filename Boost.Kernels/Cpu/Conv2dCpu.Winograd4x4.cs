@@ -66,39 +66,22 @@ internal static partial class Conv2dCpu
         };
     }
 
-    /// <summary>F(4×4, 3×3) as a <see cref="ITileAlgorithm"/>: 4×4 output tiles, 36 points, one GEMM each.</summary>
-    private readonly struct F4Tiles : ITileAlgorithm
+    /// <summary>F(4×4, 3×3) as a <see cref="IWinogradWeightGrad"/>: 4×4 output tiles, 36 points, one GEMM each; tile
+    /// rows padded to 8-tile groups in the weight gradient too (its transforms go 8 tiles at a time throughout).</summary>
+    private readonly struct F4Tiles : IWinogradWeightGrad
     {
         public static int TileSide => 4;
         public static int Points => 36;
         public static int Filters => 36;
+        public static int GradRowStride(int tilesW) => (tilesW + 7) / 8 * 8;
         public static void TransformFilters(float[] w, float[] u, int cout, int cin, bool flipped) => PackedFilterTransform<F4x3>(w, u, cout, cin, flipped);
         public static void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v) => F4InputTransform(k, x, c0, c1, v, panels: true);
+        public static void MatrixInputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v) => F4InputTransform(k, x, c0, c1, v, panels: false);
+        public static void Products(in TileBlock k, float[] u, int uStride, float[] scratch, int threads) => PointProducts(k, u, uStride, scratch, threads, 36);
         public static void OutputTransform(in TileBlock k, float[] m, int c0, int c1, float[] y, float[]? b, float beta) => F4OutputTransform(k, m, c0, c1, y, b, beta);
-
-        /// <summary>With one image at a time the 36 products split across the cores whole: one fork for all of them
-        /// rather than one per product (36 forks per block had made batch 1 slower than F(2×2)).</summary>
-        public static void Products(in TileBlock k, float[] u, int uStride, float[] scratch, int threads)
-        {
-            if (threads <= 1) F4Products(k, u, uStride, scratch, 0, 36);
-            else F4ProductsInParallel(k, u, uStride, scratch);
-        }
+        public static void OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] m) => F4OutputGradTransform(k, dy, c0, c1, m);
+        public static void InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta) => F4InverseFilterTransform(du, dw, cout, cin, beta);
     }
-
-    /// <summary>The GEMMs of points [e0, e1), each on one core.</summary>
-    private static void F4Products(in TileBlock k, float[] u, int uStride, float[] scratch, int e0, int e1)
-    {
-        var d = k.D;
-        for (int e = e0; e < e1; e++)
-            Gemm.SgemmPacked(1, d.Cout, k.Tiles, d.Cin, u, e * uStride,
-                scratch, k.VOff + e * k.Tiles * d.Cin, 0f, scratch, k.MOff + e * d.Cout * k.Tiles, k.Tiles);
-    }
-
-    private static void F4ProductsInParallel(TileBlock k, float[] u, int uStride, float[] scratch)
-        => CpuParallel.For(36, 1, (s, e) => F4Products(k, u, uStride, scratch, (int)s, (int)e));
-
-    private static void F4InputTransformInParallel(TileBlock k, float[] x, float[] v, bool panels)
-        => CpuParallel.For(k.D.Cin, 8, (s, e) => F4InputTransform(k, x, (int)s, (int)e, v, panels));
 
     /// <summary>
     /// V = Bᵀ d B for the block's tiles and channels [c0, c1), 8 tiles per AVX vector, written straight into the panel
@@ -154,77 +137,6 @@ internal static partial class Conv2dCpu
                 }
             }
     }
-
-    /// <summary>
-    /// dw = Gᵀ dU G + beta·dw with dU[e] = Σ over images and tiles of (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ: the exact gradient of
-    /// the F(4×4) forward (<see cref="F4Tiles"/>; the transforms are linear) as 36 GEMMs [Cout × tiles]·[tiles × Cin] per block,
-    /// 1.78× fewer multiply-adds than F(2×2)'s 16 over 4× the tiles. Per-core sums over whole images, added in core
-    /// order, as in <see cref="WinogradBackwardWeight"/>.
-    /// </summary>
-    private static void WinogradF4BackwardWeight(ConvDims d, float[] dy, float[] x, float[] dw, float beta)
-    {
-        int size = 36 * d.Cout * d.Cin;
-        int chunks = ImagesPerCore(d) ? Math.Min(CpuParallel.Threads, d.N) : 1;
-        var sums = Interlocked.Exchange(ref s_winogradGrads, null);
-        if (sums is null || sums.Length < chunks * size) sums = GC.AllocateUninitializedArray<float>(chunks * size);
-        if (chunks == 1)
-            for (int n = 0; n < d.N; n++) F4WeightGradImage(d, dy, x, n, sums, 0, n == 0 ? 0f : 1f, CpuParallel.Threads);
-        else
-            CpuParallel.For(chunks, 1, (s, e) =>
-            {
-                for (long c = s; c < e; c++)
-                {
-                    int first = (int)(d.N * c / chunks), last = (int)(d.N * (c + 1) / chunks);
-                    for (int n = first; n < last; n++) F4WeightGradImage(d, dy, x, n, sums, (int)c * size, n == first ? 0f : 1f, 1);
-                }
-            });
-        for (int c = 1; c < chunks; c++) Simd.AddTo(sums.AsSpan(0, size), sums.AsSpan(c * size, size));
-        F4InverseFilterTransform(sums, dw, d.Cout, d.Cin, beta);
-        s_winogradGrads = sums;
-    }
-
-    /// <summary>acc[accOff ..] = Σ_tiles of image n (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ + beta·acc, both transforms as plain
-    /// matrices (the GEMM packs them: the product's depth is the tiles).</summary>
-    private static void F4WeightGradImage(in ConvDims d, float[] dy, float[] x, int n, float[] acc, int accOff, float beta, int threads)
-    {
-        int tilesH = (d.Ho + 3) / 4, tilesW = (d.Wo + 3) / 4, stride = (tilesW + 7) / 8 * 8;
-        int rowsPerBlock = Math.Clamp(4 * BlockFloats / (36 * (d.Cin + d.Cout) * stride), 1, tilesH);
-        int blockTiles = rowsPerBlock * stride, mOff = 36 * blockTiles * d.Cin;
-        var scratch = Scratch.Floats(36 * blockTiles * (d.Cin + d.Cout));
-        for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
-        {
-            int rows = Math.Min(rowsPerBlock, tilesH - i0);
-            var block = new TileBlock(d, n, i0, rows, tilesW, stride, rows * stride, 0, mOff);
-            if (threads <= 1)
-            {
-                F4InputTransform(block, x, 0, d.Cin, scratch, panels: false);
-                F4OutputGradTransform(block, dy, 0, d.Cout, scratch);
-                F4WeightGradProducts(block, scratch, acc, accOff, beta, 0, 36);
-            }
-            else
-            {
-                F4InputTransformInParallel(block, x, scratch, panels: false);
-                F4OutputGradTransformInParallel(block, dy, scratch);
-                F4WeightGradProductsInParallel(block, scratch, acc, accOff, beta);
-            }
-            beta = 1f;
-        }
-    }
-
-    private static void F4OutputGradTransformInParallel(TileBlock k, float[] dy, float[] scratch)
-        => CpuParallel.For(k.D.Cout, 8, (s, e) => F4OutputGradTransform(k, dy, (int)s, (int)e, scratch));
-
-    /// <summary>acc[e] = dM[e]·V[e]ᵀ + beta·acc[e] for points [e0, e1), each on one core.</summary>
-    private static void F4WeightGradProducts(in TileBlock k, float[] scratch, float[] acc, int accOff, float beta, int e0, int e1)
-    {
-        var d = k.D;
-        for (int e = e0; e < e1; e++)
-            Gemm.Sgemm(Gemm.Best, 1, false, true, d.Cout, d.Cin, k.Tiles, 1f, scratch, k.MOff + e * d.Cout * k.Tiles, k.Tiles,
-                scratch, k.VOff + e * d.Cin * k.Tiles, k.Tiles, beta, acc, accOff + e * d.Cout * d.Cin, d.Cin);
-    }
-
-    private static void F4WeightGradProductsInParallel(TileBlock k, float[] scratch, float[] acc, int accOff, float beta)
-        => CpuParallel.For(36, 1, (s, e) => F4WeightGradProducts(k, scratch, acc, accOff, beta, (int)s, (int)e));
 
     /// <summary>
     /// dM[e, co, t] = (A g Aᵀ)[e] for the block's 4×4 output-gradient tiles g (zero past the image), the adjoint of

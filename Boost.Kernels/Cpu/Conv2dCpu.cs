@@ -128,8 +128,8 @@ internal static partial class Conv2dCpu
     /// the core count only, never on timing.</summary>
     public static void BackwardWeight(ConvDims d, float[] dy, float[] x, float[] dw, float beta)
     {
-        if (WinogradF4Applies(d)) { WinogradF4BackwardWeight(d, dy, x, dw, beta); return; }
-        if (WinogradApplies(d)) { WinogradBackwardWeight(d, dy, x, dw, beta); return; }
+        if (WinogradF4Applies(d)) { TiledBackwardWeight<F4Tiles>(d, dy, x, dw, beta); return; }
+        if (WinogradApplies(d)) { TiledBackwardWeight<F2Tiles>(d, dy, x, dw, beta); return; }
         int depth = d.Cin * d.KK, block = BlockPixels(d), size = d.Cout * depth;
         if (!ImagesPerCore(d))
         {
