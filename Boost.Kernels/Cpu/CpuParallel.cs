@@ -1,9 +1,38 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+
 namespace Boost.Kernels.Cpu;
 
-/// <summary>Splits [0, n) into contiguous chunks across the cores; small ranges run inline on the caller.</summary>
+/// <summary>
+/// Splits [0, n) into contiguous chunks across the cores; small ranges run inline on the caller.
+/// <para>
+/// The chunks go to our own worker threads, which spin for a while after each job before they sleep, so that the
+/// next op's fork finds them awake. <see cref="Parallel.For(int, int, Action{int})"/> lost up to half of a short op
+/// to waking a pool thread: group norm on [8, 128, 32, 32] took 0.24 ms (median 0.36) on 2 threads against 0.21 on
+/// one, and 0.13 ms on these workers. Every participant, the caller included, claims chunk indices from one counter,
+/// so a worker that is slow to wake only means the caller runs its chunk too. A fork from inside a chunk, or from a
+/// second thread while a job runs, goes to <see cref="Parallel.For(int, int, Action{int})"/> instead.
+/// </para>
+/// </summary>
 public static class CpuParallel
 {
     public static int Threads { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>How long an idle worker spins for the next job before it sleeps.</summary>
+    private static readonly long SpinTicks = Stopwatch.Frequency / 2000; // 0.5 ms
+
+    /// <summary>A claim index no job reaches: the finished job's claims end there, so a late worker claims nothing.</summary>
+    private const int Closed = int.MaxValue;
+
+    private static readonly object s_gate = new();
+    private static readonly SemaphoreSlim s_wake = new(0);
+    private static int s_workers, s_sleepers;
+    // The current job. s_state packs (generation << 32 | next chunk index): a worker claims a chunk by a
+    // compare-exchange on it, which fails once the caller has moved on to a newer generation.
+    private static Action<long, long>? s_body;
+    private static long s_n, s_state;
+    private static int s_chunks, s_done;
+    private static ExceptionDispatchInfo? s_error;
 
     /// <summary>Runs <paramref name="body"/>(start, end) over chunks of at least <paramref name="grain"/> items.</summary>
     public static void For(long n, long grain, Action<long, long> body)
@@ -11,10 +40,73 @@ public static class CpuParallel
         if (n <= 0) return;
         int chunks = (int)Math.Min(Threads, Math.Max(1, n / Math.Max(1, grain)));
         if (chunks <= 1) { body(0, n); return; }
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Threads }, c =>
-        {
-            long start = n * c / chunks, end = n * (c + 1) / chunks;
-            body(start, end);
-        });
+        if (Monitor.IsEntered(s_gate) || !Monitor.TryEnter(s_gate)) { Fallback(n, chunks, body); return; }
+        try { Run(n, chunks, body); }
+        finally { Monitor.Exit(s_gate); }
     }
+
+    private static void Run(long n, int chunks, Action<long, long> body)
+    {
+        while (s_workers < chunks - 1) StartWorker();
+        s_body = body; s_n = n; s_chunks = chunks; s_done = 0; s_error = null;
+        long generation = (Volatile.Read(ref s_state) >> 32) + 1;
+        Interlocked.Exchange(ref s_state, generation << 32); // publishes the fields above
+        int sleeping = Volatile.Read(ref s_sleepers);
+        if (sleeping > 0) s_wake.Release(Math.Min(sleeping, chunks - 1));
+        Work(generation);
+        var spin = new SpinWait();
+        while (Volatile.Read(ref s_done) < chunks) spin.SpinOnce(sleep1Threshold: -1);
+        Interlocked.Exchange(ref s_state, generation << 32 | Closed);
+        s_body = null;
+        s_error?.Throw();
+    }
+
+    /// <summary>Claims and runs chunks of job <paramref name="generation"/> until none is left.</summary>
+    private static void Work(long generation)
+    {
+        while (true)
+        {
+            long state = Volatile.Read(ref s_state);
+            int index = (int)state;
+            if (state >> 32 != generation || index >= Volatile.Read(ref s_chunks)) return;
+            if (Interlocked.CompareExchange(ref s_state, state + 1, state) != state) continue;
+            // Claimed: the caller waits for this chunk, so the job's fields stay as they are until it is done.
+            long n = s_n; int chunks = s_chunks;
+            try { s_body!(n * index / chunks, n * (index + 1) / chunks); }
+            catch (Exception e) { Interlocked.CompareExchange(ref s_error, ExceptionDispatchInfo.Capture(e), null); }
+            Interlocked.Increment(ref s_done);
+        }
+    }
+
+    private static void StartWorker()
+    {
+        s_workers++;
+        new Thread(WorkerLoop) { IsBackground = true, Name = $"Boost CPU worker {s_workers}" }.Start();
+    }
+
+    private static void WorkerLoop()
+    {
+        long seen = Volatile.Read(ref s_state) >> 32;
+        while (true)
+        {
+            long idleSince = Stopwatch.GetTimestamp();
+            var spin = new SpinWait();
+            long generation;
+            while ((generation = Volatile.Read(ref s_state) >> 32) == seen)
+            {
+                if (Stopwatch.GetTimestamp() - idleSince < SpinTicks) { spin.SpinOnce(sleep1Threshold: -1); continue; }
+                Interlocked.Increment(ref s_sleepers);
+                // Re-read after announcing the sleep: a caller that published before it saw no sleeper to wake.
+                if (Volatile.Read(ref s_state) >> 32 == seen) s_wake.Wait();
+                Interlocked.Decrement(ref s_sleepers);
+                idleSince = Stopwatch.GetTimestamp();
+            }
+            seen = generation;
+            Work(generation);
+        }
+    }
+
+    private static void Fallback(long n, int chunks, Action<long, long> body)
+        => Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Threads }, c =>
+            body(n * c / chunks, n * (c + 1) / chunks));
 }

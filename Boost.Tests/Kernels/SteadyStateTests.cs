@@ -6,13 +6,14 @@ namespace Boost.Tests.Kernels;
 /// <summary>
 /// Issue 3 asks the managed backend for "no allocation per call in steady state": after warm-up, what an op allocates
 /// must not grow with its tensors (scratch comes from thread-local or pooled buffers, outputs from the device pool).
-/// A few objects per call remain (tensor handles, shape arrays, the parallel loop's closures and tasks); the test
+/// A few objects per call remain (tensor handles, shape arrays, the parallel loops' closures); the test
 /// runs each op at two sizes, the second with 4× the data, and takes the fewest bytes over
 /// several rounds (the counter is process-wide, so a stray allocation elsewhere can only add).
 /// </summary>
 public class SteadyStateTests
 {
-    /// <summary>Bytes per call allowed at the larger size: up to three parallel loops (~2.5 KB each), far below any tensor.</summary>
+    /// <summary>Bytes per call allowed at the larger size: up to three parallel loops (~2.5 KB each when
+    /// they fall back to Parallel.For), far below any tensor.</summary>
     private const long Budget = 10 * 1024;
 
     /// <summary>How much more the larger size may allocate per call (tap tables and such grow with a side, not the data).</summary>
