@@ -5,10 +5,11 @@ namespace Boost.Kernels.Cpu;
 
 /// <summary>
 /// The managed backend's group norm (see <see cref="GroupNorm"/>): (n, g) groups split across the cores, every inner
-/// loop over one channel's contiguous plane in SIMD lanes. Memory-bound, so each pass reads as little as it can:
-/// the forward takes the statistics in one pass (sums of x − x₀ and its square, x₀ the group's first value, so the
-/// variance does not cancel) and writes y in a second; the backward reads dy and x once for the per-channel sums that
-/// serve both dx and the affine gradients, and once more to write dx. Lanes accumulate in float over short runs
+/// loop over one channel's contiguous plane in SIMD lanes. Memory-bound, so each group is read from the outer caches
+/// once: the forward takes a group's statistics (sums of x − x₀ and its square, x₀ the group's first value, so the
+/// variance does not cancel) in the same loop that writes the group before it, and then writes y from L1/L2; the
+/// backward likewise takes a group's per-channel sums of dy and dy·(x − μ), which serve both dx and the affine
+/// gradients, while the group before it writes dx. Lanes accumulate in float over short runs
 /// (<see cref="Run"/> values) that are then added in double, so a 64k-element group loses no more than the kernels.
 /// </summary>
 public static class GroupNormCpu
@@ -24,19 +25,24 @@ public static class GroupNormCpu
         int n, int c, int hw, int groups, float eps)
     {
         int cpg = c / groups, count = cpg * hw;
-        CpuParallel.For((long)n * groups, Math.Max(1, (1 << 15) / Math.Max(1, count)), (s, e) =>
+        if (count == 0) { for (int i = 0; i < n * groups; i++) { mean[i] = 0; rstd[i] = (float)(1 / Math.Sqrt(eps)); } return; }
+        CpuParallel.For((long)n * groups, Math.Max(1, (1 << 15) / count), (s, e) =>
         {
+            // Statistics of the chunk's first group; each later group's are taken while the one before is written.
+            int first = (int)(s * count);
+            float shift = x[first];
+            var (sum, squares) = ShiftedSums(x.AsSpan(first, count), shift);
             for (long ng = s; ng < e; ng++)
             {
-                int start = (int)(ng * count);
-                var group = x.AsSpan(start, count);
-                float shift = count == 0 ? 0f : group[0];
-                var (sum, squares) = ShiftedSums(group, shift);
-                double meanShifted = count == 0 ? 0 : sum / count;
-                double variance = count == 0 ? 0 : Math.Max(0, squares / count - meanShifted * meanShifted);
+                int start = (int)(ng * count), next = start + count;
+                double meanShifted = sum / count;
+                double variance = Math.Max(0, squares / count - meanShifted * meanShifted);
                 float r = (float)(1 / Math.Sqrt(variance + eps));
                 float m = (float)(shift + meanShifted);
                 mean[ng] = m; rstd[ng] = r;
+                bool last = ng + 1 == e;
+                shift = last ? m : x[next];
+                sum = squares = 0;
                 int c0 = (int)(ng % groups) * cpg;
                 for (int k = 0; k < cpg; k++)
                 {
@@ -44,7 +50,9 @@ public static class GroupNormCpu
                     // cancels badly when |μ|·rstd is large).
                     float a = weight is null ? r : r * weight[c0 + k];
                     float b = bias is null ? 0f : bias[c0 + k];
-                    Normalize(x.AsSpan(start + k * hw, hw), y.AsSpan(start + k * hw, hw), m, a, b);
+                    var (s1, s2) = Normalize(x.AsSpan(start + k * hw, hw), y.AsSpan(start + k * hw, hw), m, a, b,
+                        x.AsSpan(last ? start + k * hw : next + k * hw, hw), shift); // the last group sums itself, unused
+                    sum += s1; squares += s2;
                 }
             }
         });
@@ -61,29 +69,38 @@ public static class GroupNormCpu
         var sums = Interlocked.Exchange(ref s_rowSums, null);
         if (sums is null || sums.Length < 2 * n * c) sums = new double[2 * n * c];
         int gx0 = n * c; // sums[i]: Σ dy of row i; sums[gx0 + i]: Σ dy·x̂
+        void RecordGradSums(long ng, int k, (double g, double gx) s)
+        {
+            int row = (int)(ng / groups) * c + (int)(ng % groups) * cpg + k;
+            sums[row] = s.g; sums[gx0 + row] = s.gx * rstd[ng];
+        }
         CpuParallel.For((long)n * groups, Math.Max(1, (1 << 15) / Math.Max(1, count)), (s, e) =>
         {
+            // The chunk's first group's sums; each later group's are taken while the one before writes dx.
+            for (int k = 0; k < cpg; k++)
+                RecordGradSums(s, k, GradSums(dy.AsSpan((int)(s * count) + k * hw, hw), x.AsSpan((int)(s * count) + k * hw, hw), mean[s]));
             for (long ng = s; ng < e; ng++)
             {
-                int start = (int)(ng * count), img = (int)(ng / groups);
+                int start = (int)(ng * count), next = start + count, img = (int)(ng / groups);
                 float mu = mean[ng], r = rstd[ng];
                 int c0 = (int)(ng % groups) * cpg;
                 double sumG = 0, sumGX = 0;
                 for (int k = 0; k < cpg; k++)
                 {
-                    var (g, gx) = GradSums(dy.AsSpan(start + k * hw, hw), x.AsSpan(start + k * hw, hw), mu);
-                    gx *= r;
-                    sums[img * c + c0 + k] = g; sums[gx0 + img * c + c0 + k] = gx;
                     float w = weight is null ? 1f : weight[c0 + k];
-                    sumG += w * g; sumGX += w * gx;
+                    sumG += w * sums[img * c + c0 + k]; sumGX += w * sums[gx0 + img * c + c0 + k];
                 }
                 float meanG = count == 0 ? 0f : (float)(sumG / count), meanGX = count == 0 ? 0f : (float)(sumGX / count);
+                bool last = ng + 1 == e;
                 for (int k = 0; k < cpg; k++)
                 {
                     float w = weight is null ? 1f : weight[c0 + k];
                     // dx = r·(dy·w − meanG − (x − μ)·r·meanGX), kept centred on μ (expanding it cancels).
-                    InputGrad(dy.AsSpan(start + k * hw, hw), x.AsSpan(start + k * hw, hw), dx.AsSpan(start + k * hw, hw),
-                        r * w, mu, r * r * meanGX, r * meanG);
+                    var nextSums = InputGrad(dy.AsSpan(start + k * hw, hw), x.AsSpan(start + k * hw, hw), dx.AsSpan(start + k * hw, hw),
+                        r * w, mu, r * r * meanGX, r * meanG,
+                        dy.AsSpan(last ? start + k * hw : next + k * hw, hw), x.AsSpan(last ? start + k * hw : next + k * hw, hw),
+                        last ? mu : mean[ng + 1]); // the last group sums itself, unused
+                    if (!last) RecordGradSums(ng + 1, k, nextSums);
                 }
             }
         });
@@ -122,22 +139,40 @@ public static class GroupNormCpu
         return (sum, squares);
     }
 
-    /// <summary>y = (x − m)·a + b.</summary>
-    private static void Normalize(ReadOnlySpan<float> x, Span<float> y, float m, float a, float b)
+    /// <summary>
+    /// y = (x − m)·a + b, and in the same loop (Σ (v − shift), Σ (v − shift)²) over <paramref name="next"/>, the next
+    /// group's plane: its loads from the outer caches overlap this plane's stores (group norm [8, 128, 32, 32]: 1.2–1.3×
+    /// over a separate statistics pass).
+    /// </summary>
+    private static (double sum, double squares) Normalize(ReadOnlySpan<float> x, Span<float> y, float m, float a, float b,
+        ReadOnlySpan<float> next, float shift)
     {
+        if (y.Length < x.Length || next.Length < x.Length) throw new ArgumentException("Normalize: y or next shorter than x.");
+        double sum = 0, squares = 0;
         int width = Vector<float>.Count, i = 0;
-        var vm = new Vector<float>(m); var va = new Vector<float>(a); var vb = new Vector<float>(b);
+        var vm = new Vector<float>(m); var va = new Vector<float>(a); var vb = new Vector<float>(b); var k = new Vector<float>(shift);
         ref float x0 = ref MemoryMarshal.GetReference(x); ref float y0 = ref MemoryMarshal.GetReference(y);
-        if (y.Length < x.Length) throw new ArgumentException("Normalize: y shorter than x.");
-        // Two vectors a trip with fused multiply-adds: measured 6–10 % faster than one with separate ops.
-        for (; i <= x.Length - 2 * width; i += 2 * width)
+        ref float n0 = ref MemoryMarshal.GetReference(next);
+        while (i <= x.Length - 2 * width)
         {
-            Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref x0, (nuint)i) - vm, va, vb).StoreUnsafe(ref y0, (nuint)i);
-            Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref x0, (nuint)(i + width)) - vm, va, vb).StoreUnsafe(ref y0, (nuint)(i + width));
+            Vector<float> s1 = default, s2 = default, t1 = default, t2 = default;
+            int end = Math.Min(x.Length - 2 * width, i + Run);
+            for (; i <= end; i += 2 * width)
+            {
+                var d = Vector.LoadUnsafe(ref n0, (nuint)i) - k;
+                var e = Vector.LoadUnsafe(ref n0, (nuint)(i + width)) - k;
+                s1 += d; s2 = Vector.FusedMultiplyAdd(d, d, s2); t1 += e; t2 = Vector.FusedMultiplyAdd(e, e, t2);
+                Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref x0, (nuint)i) - vm, va, vb).StoreUnsafe(ref y0, (nuint)i);
+                Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref x0, (nuint)(i + width)) - vm, va, vb).StoreUnsafe(ref y0, (nuint)(i + width));
+            }
+            sum += Vector.Sum(s1 + t1); squares += Vector.Sum(s2 + t2);
         }
-        for (; i <= x.Length - width; i += width)
-            Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref x0, (nuint)i) - vm, va, vb).StoreUnsafe(ref y0, (nuint)i);
-        for (; i < x.Length; i++) y[i] = MathF.FusedMultiplyAdd(x[i] - m, a, b);
+        for (; i < x.Length; i++)
+        {
+            y[i] = MathF.FusedMultiplyAdd(x[i] - m, a, b);
+            double d = next[i] - shift; sum += d; squares += d * d;
+        }
+        return (sum, squares);
     }
 
     /// <summary>(Σ g, Σ g·(x − μ)), with two accumulator pairs like <see cref="ShiftedSums"/>.</summary>
@@ -165,15 +200,42 @@ public static class GroupNormCpu
         return (sumG, sumGX);
     }
 
-    /// <summary>dx = g·a − (x − μ)·b − c.</summary>
-    private static void InputGrad(ReadOnlySpan<float> g, ReadOnlySpan<float> x, Span<float> dx, float a, float mu, float b, float c)
+    /// <summary>
+    /// dx = g·a − (x − μ)·b − c, and in the same loop <see cref="GradSums"/> of the next group's planes
+    /// (<paramref name="nextG"/>, <paramref name="nextX"/> about <paramref name="nextMu"/>), like <see cref="Normalize"/>.
+    /// </summary>
+    private static (double g, double gx) InputGrad(ReadOnlySpan<float> g, ReadOnlySpan<float> x, Span<float> dx,
+        float a, float mu, float b, float c, ReadOnlySpan<float> nextG, ReadOnlySpan<float> nextX, float nextMu)
     {
+        if (x.Length < g.Length || dx.Length < g.Length || nextG.Length < g.Length || nextX.Length < g.Length)
+            throw new ArgumentException("InputGrad: x, dx or the next planes shorter than g.");
+        double sumG = 0, sumGX = 0;
         int width = Vector<float>.Count, i = 0;
         var va = new Vector<float>(a); var vmu = new Vector<float>(mu); var vb = new Vector<float>(b); var vc = new Vector<float>(c);
-        if (x.Length < g.Length || dx.Length < g.Length) throw new ArgumentException("InputGrad: x or dx shorter than g.");
+        var vnmu = new Vector<float>(nextMu);
         ref float g0 = ref MemoryMarshal.GetReference(g); ref float x0 = ref MemoryMarshal.GetReference(x); ref float d0 = ref MemoryMarshal.GetReference(dx);
-        for (; i <= g.Length - width; i += width)
-            (Vector.LoadUnsafe(ref g0, (nuint)i) * va - (Vector.LoadUnsafe(ref x0, (nuint)i) - vmu) * vb - vc).StoreUnsafe(ref d0, (nuint)i);
-        for (; i < g.Length; i++) dx[i] = g[i] * a - (x[i] - mu) * b - c;
+        ref float ng0 = ref MemoryMarshal.GetReference(nextG); ref float nx0 = ref MemoryMarshal.GetReference(nextX);
+        while (i <= g.Length - 2 * width)
+        {
+            Vector<float> s1 = default, s2 = default, t1 = default, t2 = default;
+            int end = Math.Min(g.Length - 2 * width, i + Run);
+            for (; i <= end; i += 2 * width)
+            {
+                var p = Vector.LoadUnsafe(ref ng0, (nuint)i);
+                var q = Vector.LoadUnsafe(ref ng0, (nuint)(i + width));
+                s1 += p; s2 += p * (Vector.LoadUnsafe(ref nx0, (nuint)i) - vnmu);
+                t1 += q; t2 += q * (Vector.LoadUnsafe(ref nx0, (nuint)(i + width)) - vnmu);
+                (Vector.LoadUnsafe(ref g0, (nuint)i) * va - (Vector.LoadUnsafe(ref x0, (nuint)i) - vmu) * vb - vc).StoreUnsafe(ref d0, (nuint)i);
+                (Vector.LoadUnsafe(ref g0, (nuint)(i + width)) * va - (Vector.LoadUnsafe(ref x0, (nuint)(i + width)) - vmu) * vb - vc)
+                    .StoreUnsafe(ref d0, (nuint)(i + width));
+            }
+            sumG += Vector.Sum(s1 + t1); sumGX += Vector.Sum(s2 + t2);
+        }
+        for (; i < g.Length; i++)
+        {
+            dx[i] = g[i] * a - (x[i] - mu) * b - c;
+            sumG += nextG[i]; sumGX += nextG[i] * (double)(nextX[i] - nextMu);
+        }
+        return (sumG, sumGX);
     }
 }
