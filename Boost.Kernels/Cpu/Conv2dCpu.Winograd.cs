@@ -99,8 +99,8 @@ internal static partial class Conv2dCpu
         ForImages(d, (n, threads) =>
         {
             int maxTiles = (rowsPerBlock * stride + nr - 1) / nr * nr;
-            var scratch = Scratch.Floats(16 + TA.Points * maxTiles * (d.Cin + d.Cout));
-            int vOff = Scratch.AlignedOffset(scratch), mOff = vOff + TA.Points * maxTiles * d.Cin;
+            var scratch = Scratch.Floats(16 + TA.Points * (maxTiles * (d.Cin + d.Cout) + 2 * PointSkew));
+            int vOff = Scratch.AlignedOffset(scratch), mOff = vOff + TA.Points * (maxTiles * d.Cin + PointSkew);
             for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
             {
                 int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = (rows * stride + nr - 1) / nr * nr;
@@ -134,7 +134,7 @@ internal static partial class Conv2dCpu
         var d = k.D;
         for (int e = e0; e < e1; e++)
             Gemm.SgemmPacked(1, d.Cout, k.Tiles, d.Cin, u, e * uStride,
-                scratch, k.VOff + e * k.Tiles * d.Cin, 0f, scratch, k.MOff + e * d.Cout * k.Tiles, k.Tiles);
+                scratch, (int)(k.VOff + e * k.VPoint), 0f, scratch, (int)(k.MOff + e * k.MPoint), k.Tiles);
     }
 
     private static void PointProductsInParallel(TileBlock k, float[] u, int uStride, float[] scratch, int points)
@@ -194,8 +194,8 @@ internal static partial class Conv2dCpu
     {
         int side = TW.TileSide, tilesH = (d.Ho + side - 1) / side, tilesW = (d.Wo + side - 1) / side, stride = TW.GradRowStride(tilesW);
         int rowsPerBlock = Math.Clamp(4 * BlockFloats / (TW.Points * (d.Cin + d.Cout) * stride), 1, tilesH);
-        int blockTiles = rowsPerBlock * stride, mOff = TW.Points * blockTiles * d.Cin;
-        var scratch = Scratch.Floats(TW.Points * blockTiles * (d.Cin + d.Cout));
+        int blockTiles = rowsPerBlock * stride, mOff = TW.Points * (blockTiles * d.Cin + PointSkew);
+        var scratch = Scratch.Floats(TW.Points * (blockTiles * (d.Cin + d.Cout) + 2 * PointSkew));
         for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
         {
             int rows = Math.Min(rowsPerBlock, tilesH - i0);
@@ -226,8 +226,8 @@ internal static partial class Conv2dCpu
     {
         var d = k.D;
         for (int e = e0; e < e1; e++)
-            Gemm.Sgemm(Gemm.Best, 1, false, true, d.Cout, d.Cin, k.Tiles, 1f, scratch, k.MOff + e * d.Cout * k.Tiles, k.Tiles,
-                scratch, k.VOff + e * d.Cin * k.Tiles, k.Tiles, beta, acc, accOff + e * d.Cout * d.Cin, d.Cin);
+            Gemm.Sgemm(Gemm.Best, 1, false, true, d.Cout, d.Cin, k.Tiles, 1f, scratch, (int)(k.MOff + e * k.MPoint), k.Tiles,
+                scratch, (int)(k.VOff + e * k.VPoint), k.Tiles, beta, acc, accOff + e * d.Cout * d.Cin, d.Cin);
     }
 
     private static void WeightGradProductsInParallel(TileBlock k, float[] scratch, float[] acc, int accOff, float beta, int points)
@@ -242,7 +242,7 @@ internal static partial class Conv2dCpu
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, stride = k.RowStride;
-        long eStride = (long)d.Cout * tiles;
+        long eStride = k.MPoint;
         fixed (float* g0 = dy, s0 = scratch)
             for (int co = c0; co < c1; co++)
             {
@@ -431,7 +431,7 @@ internal static partial class Conv2dCpu
         int padded = 2 * groupsEnd + 10;          // patch columns 2j … 2j + 3 for j < groupsEnd, and PaddedRow's slack
         var heapRows = 4 * padded > 16384 ? new float[4 * padded] : null; // past 64 KiB of stack (images ~8k wide)
         float* stackRows = stackalloc float[heapRows is null ? 4 * padded : 0];
-        long eStride = (long)d.Cin * tiles;       // panel layout too: Tiles is whole panels there (TiledForward)
+        long eStride = k.VPoint;                  // panel layout too: Tiles is whole panels there (TiledForward)
         int nr = Gemm.PanelWidth(forA: false), kc = Gemm.SlabDepth(d.Cin);
         fixed (float* x0 = x, v0 = v, heap = heapRows)
             for (int ci = c0; ci < c1; ci++)
@@ -506,7 +506,7 @@ internal static partial class Conv2dCpu
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, mOff = k.MOff, stride = k.RowStride;
-        long eStride = (long)d.Cout * tiles;
+        long eStride = k.MPoint;
         Span<float> mm = stackalloc float[16];
         fixed (float* s0 = scratch, y0 = y)
             for (int co = c0; co < c1; co++)

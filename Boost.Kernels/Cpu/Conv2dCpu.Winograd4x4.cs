@@ -100,7 +100,7 @@ internal static partial class Conv2dCpu
         float* stackRows = stackalloc float[heapRows is null ? 6 * padded : 0];
         float* h = stackalloc float[36 * 8]; // (B-transformed columns of) patch row a, point column c: h + (6a + c)·8
         int nr = Gemm.PanelWidth(forA: false), kc = Gemm.SlabDepth(d.Cin);
-        long eStride = (long)tiles * d.Cin;
+        long eStride = k.VPoint;
         fixed (float* x0 = x, v0 = v, heap = heapRows)
             for (int ci = c0; ci < c1; ci++)
             {
@@ -152,7 +152,7 @@ internal static partial class Conv2dCpu
         var heapRows = 4 * padded > 16384 ? new float[4 * padded] : null;
         float* stackRows = stackalloc float[heapRows is null ? 4 * padded : 0];
         float* h = stackalloc float[24 * 8]; // gradient row a, point column c: h + (6a + c)·8
-        long eStride = (long)d.Cout * tiles;
+        long eStride = k.MPoint;
         fixed (float* g0 = dy, s0 = scratch, heap = heapRows)
             for (int co = c0; co < c1; co++)
             {
@@ -275,7 +275,7 @@ internal static partial class Conv2dCpu
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, stride = k.RowStride;
-        long eStride = (long)d.Cout * tiles;
+        long eStride = k.MPoint;
         float* q = stackalloc float[24 * 8]; // row i of Aᵀ m, point column c: q + (6i + c)·8
         float* edge = stackalloc float[32];
         fixed (float* s0 = scratch, y0 = y)

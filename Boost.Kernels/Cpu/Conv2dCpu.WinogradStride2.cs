@@ -50,7 +50,21 @@ internal static partial class Conv2dCpu
     /// and the products at MOff of the scratch. Used by the stride-2 and the F(4×4, 3×3) paths; where each point's
     /// operands lie is theirs to say.
     /// </summary>
-    private readonly record struct TileBlock(ConvDims D, int N, int I0, int Rows, int TilesW, int RowStride, int Tiles, int VOff, int MOff);
+    private readonly record struct TileBlock(ConvDims D, int N, int I0, int Rows, int TilesW, int RowStride, int Tiles, int VOff, int MOff)
+    {
+        /// <summary>Floats from one point's (or distinct filter's) transformed input to the next: Cin·Tiles and a skew.</summary>
+        public long VPoint => (long)D.Cin * Tiles + PointSkew;
+
+        /// <summary>Floats from one point's products to the next: Cout·Tiles and a skew.</summary>
+        public long MPoint => (long)D.Cout * Tiles + PointSkew;
+    }
+
+    /// <summary>
+    /// Floats added between points in the scratch. A point's operand, C·Tiles floats, is a multiple of 4 KiB whenever
+    /// Tiles is a multiple of 8 (always, in the panel layout), so without it the 16–36 rows a transform writes or reads
+    /// together would all fall into one L1 set; 16 floats (one line) apart they spread over as many sets.
+    /// </summary>
+    private const int PointSkew = 16;
 
     /// <summary>The stride-2 path as a <see cref="ITileAlgorithm"/>: 2×2 output tiles, 25 domain points per tile, 16
     /// distinct filters whose GEMMs take 1, 2 or 4 points' columns side by side.</summary>
@@ -70,7 +84,7 @@ internal static partial class Conv2dCpu
             {
                 int columns = Stride2Copies(e) * k.Tiles, before = Stride2Columns(e) * k.Tiles;
                 Gemm.SgemmPacked(threads, d.Cout, columns, d.Cin, u, e * uStride,
-                    scratch, k.VOff + before * d.Cin, 0f, scratch, k.MOff + before * d.Cout, columns);
+                    scratch, k.VOff + before * d.Cin + e * PointSkew, 0f, scratch, k.MOff + before * d.Cout + e * PointSkew, columns);
             }
         }
     }
@@ -127,7 +141,7 @@ internal static partial class Conv2dCpu
                         var (e, copy) = Stride2Point(p);
                         // e's B operand starts Stride2Columns(e)·Tiles·Cin in; its slab pc at pc·copies·Tiles, and copy's
                         // panels copy·Tiles·kcur into the slab
-                        delta[p] = (long)Stride2Columns(e) * tiles * d.Cin + (long)pc * Stride2Copies(e) * tiles + (long)copy * tiles * kcur;
+                        delta[p] = (long)Stride2Columns(e) * tiles * d.Cin + e * PointSkew + (long)pc * Stride2Copies(e) * tiles + (long)copy * tiles * kcur;
                     }
                 float* channel = v0 + k.VOff + (ci - pc) * nr;
                 for (int r = 0; r < rows; r++)
@@ -209,7 +223,7 @@ internal static partial class Conv2dCpu
         {
             var (e, copy) = Stride2Point(p);
             pRow[p] = (long)Stride2Copies(e) * tiles;
-            pBase[p] = k.MOff + (long)Stride2Columns(e) * tiles * d.Cout + (long)copy * tiles;
+            pBase[p] = k.MOff + (long)Stride2Columns(e) * tiles * d.Cout + e * PointSkew + (long)copy * tiles;
         }
         float** m = stackalloc float*[25];
         float* mm = stackalloc float[25];
