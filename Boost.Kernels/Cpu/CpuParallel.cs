@@ -54,8 +54,8 @@ public static class CpuParallel
         int sleeping = Volatile.Read(ref s_sleepers);
         if (sleeping > 0) s_wake.Release(Math.Min(sleeping, chunks - 1));
         Work(generation);
-        var spin = new SpinWait();
-        while (Volatile.Read(ref s_done) < chunks) spin.SpinOnce(sleep1Threshold: -1);
+        long waitSince = Stopwatch.GetTimestamp();
+        while (Volatile.Read(ref s_done) < chunks) Pause(waitSince);
         Interlocked.Exchange(ref s_state, generation << 32 | Closed);
         s_body = null;
         s_error?.Throw();
@@ -90,11 +90,10 @@ public static class CpuParallel
         while (true)
         {
             long idleSince = Stopwatch.GetTimestamp();
-            var spin = new SpinWait();
             long generation;
             while ((generation = Volatile.Read(ref s_state) >> 32) == seen)
             {
-                if (Stopwatch.GetTimestamp() - idleSince < SpinTicks) { spin.SpinOnce(sleep1Threshold: -1); continue; }
+                if (Stopwatch.GetTimestamp() - idleSince < SpinTicks) { Pause(idleSince); continue; }
                 Interlocked.Increment(ref s_sleepers);
                 // Re-read after announcing the sleep: a caller that published before it saw no sleeper to wake.
                 if (Volatile.Read(ref s_state) >> 32 == seen) s_wake.Wait();
@@ -104,6 +103,18 @@ public static class CpuParallel
             seen = generation;
             Work(generation);
         }
+    }
+
+    /// <summary>
+    /// One wait step: pause instructions for the first <see cref="SpinTicks"/> after <paramref name="since"/>, a yield
+    /// to the scheduler after that (a thread we wait on may need this core). <see cref="SpinWait.SpinOnce()"/> yields
+    /// after a few steps even when the other thread is a chunk away from done: 4–5 % of a training step's CPU samples
+    /// were in sched_yield and the scheduler (1.5 % with this).
+    /// </summary>
+    private static void Pause(long since)
+    {
+        if (Stopwatch.GetTimestamp() - since < SpinTicks) Thread.SpinWait(8);
+        else Thread.Yield();
     }
 
     private static void Fallback(long n, int chunks, Action<long, long> body)
