@@ -217,15 +217,18 @@ public static class Reduce
             });
             return;
         }
-        // Few long reductions: split each one across the threads.
+        // Few long reductions: split each one across the threads, a contiguous one by elements (as runs it would be
+        // cut at its innermost dim: 3 for a 3×3 kernel's weights, whose squared norms the gradient clipping takes).
         for (int o = 0; o < layout.OutCount; o++)
         {
-            int kept = layout.KeptOffset(o);
-            var partial = new double[CpuParallel.Threads];
-            CpuParallel.For(CpuParallel.Threads, 1, (s, e) =>
+            int kept = layout.KeptOffset(o), threads = CpuParallel.Threads;
+            var partial = new double[threads];
+            CpuParallel.For(threads, 1, (s, e) =>
             {
                 for (long p = s; p < e; p++)
-                    partial[p] = SumRuns(map, layout, a, b, kept, run, (int)(runs * p / CpuParallel.Threads), (int)(runs * (p + 1) / CpuParallel.Threads));
+                    partial[p] = contiguous
+                        ? RunSum(map, a, b, kept + (int)(count * p / threads), (int)(count * (p + 1) / threads - count * p / threads))
+                        : SumRuns(map, layout, a, b, kept, run, (int)(runs * p / threads), (int)(runs * (p + 1) / threads));
             });
             y[o] = (float)(partial.Sum() * scale);
         }

@@ -14,6 +14,7 @@ public class ReduceTests
         new object[] { new[] { 3, 4, 5, 6 }, new[] { 0, 1, 2, 3 } },// everything
         new object[] { new[] { 37 }, new[] { 0 } },
         new object[] { new[] { 1, 70000 }, new[] { 1 } },           // long: the two-pass path
+        new object[] { new[] { 37, 41, 7, 7 }, new[] { 0, 1, 2, 3 } }, // long and contiguous, short last dim: split by elements
         new object[] { new[] { 2, 3, 29, 37 }, new[] { 2, 3 } },    // contiguous runs of 1073: SIMD lanes, flushed every 512, tails
         new object[] { new[] { 5, 3, 1 }, new[] { 1, 2 } },         // runs of 3: shorter than a SIMD vector
         new object[] { new[] { 3, 4, 29, 37 }, new[] { 0, 2, 3 } }, // over N, H, W: contiguous runs of 1073 at strides of 4·1073
