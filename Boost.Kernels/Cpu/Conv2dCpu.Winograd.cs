@@ -92,7 +92,7 @@ internal static partial class Conv2dCpu
         int stride = (tilesW + 7) / 8 * 8, nr = Gemm.PanelWidth(forA: false);
         if (!BitOperations.IsPow2(nr) || nr % 8 != 0) throw new InvalidOperationException($"Winograd: panel width {nr} is not a power of two of whole AVX groups.");
         int rowsPerBlock = Math.Clamp(4 * BlockFloats / (TA.Points * (d.Cin + d.Cout) * stride), 1, tilesH);
-        int uStride = (int)Gemm.PackedSize(d.Cout, d.Cin, forA: true);
+        int uStride = (int)FilterStride(d.Cout, d.Cin);
         var u = Interlocked.Exchange(ref s_winogradFilters, null);
         if (u is null || u.Length < TA.Filters * uStride) u = GC.AllocateUninitializedArray<float>(TA.Filters * uStride);
         TA.TransformFilters(w, u, d.Cout, d.Cin, flipped);
@@ -164,9 +164,13 @@ internal static partial class Conv2dCpu
     /// per point and block. With whole images per core each core sums its contiguous share of the batch into its own dU
     /// and the sums are added in core order (the order depends on the core count only).
     /// </summary>
+    /// <summary>Floats from one point's filter gradient dU[e] [Cout × Cin] to the next (<see cref="PointSkew"/> past it):
+    /// the inverse filter transforms read all points of a filter together.</summary>
+    private static int GradStride(int cout, int cin) => cout * cin + PointSkew;
+
     private static void TiledBackwardWeight<TW>(ConvDims d, float[] dy, float[] x, float[] dw, float beta) where TW : struct, IWinogradWeightGrad
     {
-        int size = TW.Points * d.Cout * d.Cin;
+        int size = TW.Points * GradStride(d.Cout, d.Cin);
         int chunks = ImagesPerCore(d) ? Math.Min(CpuParallel.Threads, d.N) : 1;
         var sums = Interlocked.Exchange(ref s_winogradGrads, null);
         if (sums is null || sums.Length < chunks * size) sums = GC.AllocateUninitializedArray<float>(chunks * size);
@@ -227,7 +231,7 @@ internal static partial class Conv2dCpu
         var d = k.D;
         for (int e = e0; e < e1; e++)
             Gemm.Sgemm(Gemm.Best, 1, false, true, d.Cout, d.Cin, k.Tiles, 1f, scratch, (int)(k.MOff + e * k.MPoint), k.Tiles,
-                scratch, (int)(k.VOff + e * k.VPoint), k.Tiles, beta, acc, accOff + e * d.Cout * d.Cin, d.Cin);
+                scratch, (int)(k.VOff + e * k.VPoint), k.Tiles, beta, acc, accOff + e * GradStride(d.Cout, d.Cin), d.Cin);
     }
 
     private static void WeightGradProductsInParallel(TileBlock k, float[] scratch, float[] acc, int accOff, float beta, int points)
@@ -299,7 +303,7 @@ internal static partial class Conv2dCpu
     private static void InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta)
     {
         Span<float> q = stackalloc float[12];
-        int step = cout * cin;
+        int step = GradStride(cout, cin);
         for (int co = 0; co < cout; co++)
             for (int ci = 0; ci < cin; ci++)
             {
@@ -370,6 +374,9 @@ internal static partial class Conv2dCpu
     /// in place), so it packs while it transforms and splits panels across the cores: at batch 1 (sampling) the
     /// transform and a separate packing pass had cost ~10 % of a 128-channel conv.
     /// </summary>
+    /// <summary>Floats from one transformed filter matrix to the next (<see cref="PointSkew"/> past the packed matrix).</summary>
+    private static long FilterStride(int cout, int cin) => Gemm.PackedSize(cout, cin, forA: true) + PointSkew;
+
     private static void PackedFilterTransform<TF>(float[] w, float[] u, int cout, int cin, bool flipped = false) where TF : struct, IFilterTransform
     {
         int panels = (cout + Gemm.PanelWidth(forA: true) - 1) / Gemm.PanelWidth(forA: true);
@@ -387,7 +394,7 @@ internal static partial class Conv2dCpu
     {
         int mr = Gemm.PanelWidth(forA: true), kc = Gemm.SlabDepth(cin);
         if (mr > 8) throw new InvalidOperationException($"Winograd: panel width {mr} is wider than an AVX vector.");
-        long mPad = (cout + mr - 1) / mr * mr, eStride = mPad * cin;
+        long mPad = (cout + mr - 1) / mr * mr, eStride = FilterStride(cout, cin);
         if (u.Length < TF.Points * eStride) throw new ArgumentException($"Winograd: {u.Length} floats cannot hold {TF.Points} packed {cout}×{cin} filter matrices.");
         var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
         var index = lane * (flipped ? 9 : 9 * cin);                 // lane r: filter (co0 + r, ci)

@@ -205,7 +205,7 @@ internal static partial class Conv2dCpu
 
     private static unsafe void F4InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta, int co0, int co1)
     {
-        long step = (long)cout * cin;
+        long step = GradStride(cout, cin);
         float* q = stackalloc float[18]; // Gᵀ dU: 3 rows × 6 columns
         fixed (float* u0 = du, w0 = dw)
             for (int co = co0; co < co1; co++)

@@ -60,9 +60,11 @@ internal static partial class Conv2dCpu
     }
 
     /// <summary>
-    /// Floats added between points in the scratch. A point's operand, C·Tiles floats, is a multiple of 4 KiB whenever
-    /// Tiles is a multiple of 8 (always, in the panel layout), so without it the 16–36 rows a transform writes or reads
-    /// together would all fall into one L1 set; 16 floats (one line) apart they spread over as many sets.
+    /// Floats added between the per-point matrices of the Winograd paths: transformed inputs and products in the
+    /// scratch, transformed filters, filter gradients. Such a matrix is a multiple of 4 KiB whenever its extents are
+    /// multiples of 8 (C·Tiles always, in the panel layout; Cout·Cin in most layers), so the 16–36 rows a transform
+    /// writes or reads together, one per point, all fell into one L1 set (and at 64 KiB multiples one L2 set); a line
+    /// (16 floats) further apart they spread over as many sets.
     /// </summary>
     private const int PointSkew = 16;
 
