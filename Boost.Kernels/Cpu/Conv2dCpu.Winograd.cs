@@ -20,13 +20,15 @@ internal static partial class Conv2dCpu
 {
     /// <summary>
     /// Convs that take a Winograd path, F(2×2) or F(4×4) (forward and weight gradient by their own dims, the stride-1
-    /// input gradient by those of the forward conv it runs as). Measured against im2col on the 2-core VM (interleaved best-of runs): 1.2–1.6×
-    /// faster from 16 output columns and 16 channels up, but slower on 8² and 4² maps (0.3–0.7×: the transforms go
-    /// tile by tile), with 4 or 8 input or output channels (0.4–0.7×: transforms cost like the GEMM), and for one image
-    /// of 64 tiles split across the cores (0.7×: each core's GEMM is too narrow).
+    /// input gradient by those of the forward conv it runs as). Measured against im2col on the 2-core VM (interleaved
+    /// best-of runs): 1.2–1.6× faster from 16 output columns and 16 channels up; on maps exactly 8 wide, with two tile
+    /// rows per vector (Conv2dCpu.WinogradPaired.cs), forward and input gradient 2.2–3× and weight gradient 1.0–1.4×
+    /// (batch 8, 128–256 channels; medians of alternating builds). Slower on other narrow maps (0.3–0.7×: the transforms go tile by tile), with 4 or
+    /// 8 input or output channels (0.4–0.7×: transforms cost like the GEMM), and for one image of 64 tiles split across
+    /// the cores (0.7×: each core's GEMM is too narrow).
     /// </summary>
     internal static bool WinogradApplies(in ConvDims d)
-        => d.K == 3 && d.Stride == 1 && d.Pad <= 2 && Avx2.IsSupported && d.Wo >= 16 && d.Cin >= 16 && d.Cout >= 16
+        => d.K == 3 && d.Stride == 1 && d.Pad <= 2 && Avx2.IsSupported && (d.Wo >= 16 || PairsTileRows(d)) && d.Cin >= 16 && d.Cout >= 16
            && (ImagesPerCore(d) || (d.Ho + 1) / 2 * ((d.Wo + 1) / 2) >= 256);
 
     /// <summary>The transformed filter matrices (16 or 36) in the GEMM's packed A layout (<see cref="PackedFilterTransform{TF}"/>),
@@ -89,21 +91,24 @@ internal static partial class Conv2dCpu
     private static void TiledForward<TA>(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta, bool flipped) where TA : struct, ITileAlgorithm
     {
         int side = TA.TileSide, tilesH = (d.Ho + side - 1) / side, tilesW = (d.Wo + side - 1) / side;
-        int stride = (tilesW + 7) / 8 * 8, nr = Gemm.PanelWidth(forA: false);
+        bool paired = side == 2 && PairsTileRows(d);
+        int stride = paired ? 4 : (tilesW + 7) / 8 * 8, nr = Gemm.PanelWidth(forA: false);
         if (!BitOperations.IsPow2(nr) || nr % 8 != 0) throw new InvalidOperationException($"Winograd: panel width {nr} is not a power of two of whole AVX groups.");
         int rowsPerBlock = Math.Clamp(4 * BlockFloats / (TA.Points * (d.Cin + d.Cout) * stride), 1, tilesH);
+        if (paired) rowsPerBlock = PairedBlockRows(rowsPerBlock, tilesH);
+        int Span(int rows) => (paired ? (rows + 1) / 2 * 2 : rows) * stride; // tile columns a block's rows take
         int uStride = (int)FilterStride(d.Cout, d.Cin);
         var u = Interlocked.Exchange(ref s_winogradFilters, null);
         if (u is null || u.Length < TA.Filters * uStride) u = GC.AllocateUninitializedArray<float>(TA.Filters * uStride);
         TA.TransformFilters(w, u, d.Cout, d.Cin, flipped);
         ForImages(d, (n, threads) =>
         {
-            int maxTiles = (rowsPerBlock * stride + nr - 1) / nr * nr;
+            int maxTiles = (Span(rowsPerBlock) + nr - 1) / nr * nr;
             var scratch = Scratch.Floats(16 + TA.Points * (maxTiles * (d.Cin + d.Cout) + 2 * PointSkew));
             int vOff = Scratch.AlignedOffset(scratch), mOff = vOff + TA.Points * (maxTiles * d.Cin + PointSkew);
             for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
             {
-                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = (rows * stride + nr - 1) / nr * nr;
+                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = (Span(rows) + nr - 1) / nr * nr;
                 var block = new TileBlock(d, n, i0, rows, tilesW, stride, tiles, vOff, mOff);
                 if (threads <= 1) TA.InputTransform(block, x, 0, d.Cin, scratch);
                 else TiledInputInParallel<TA>(block, x, scratch);
@@ -197,13 +202,16 @@ internal static partial class Conv2dCpu
         where TW : struct, IWinogradWeightGrad
     {
         int side = TW.TileSide, tilesH = (d.Ho + side - 1) / side, tilesW = (d.Wo + side - 1) / side, stride = TW.GradRowStride(tilesW);
+        bool paired = side == 2 && PairsTileRows(d) && stride == 4;
         int rowsPerBlock = Math.Clamp(4 * BlockFloats / (TW.Points * (d.Cin + d.Cout) * stride), 1, tilesH);
-        int blockTiles = rowsPerBlock * stride, mOff = TW.Points * (blockTiles * d.Cin + PointSkew);
+        if (paired) rowsPerBlock = PairedBlockRows(rowsPerBlock, tilesH);
+        int Span(int rows) => (paired ? (rows + 1) / 2 * 2 : rows) * stride; // tile columns a block's rows take
+        int blockTiles = Span(rowsPerBlock), mOff = TW.Points * (blockTiles * d.Cin + PointSkew);
         var scratch = Scratch.Floats(TW.Points * (blockTiles * (d.Cin + d.Cout) + 2 * PointSkew));
         for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
         {
             int rows = Math.Min(rowsPerBlock, tilesH - i0);
-            var block = new TileBlock(d, n, i0, rows, tilesW, stride, rows * stride, 0, mOff);
+            var block = new TileBlock(d, n, i0, rows, tilesW, stride, Span(rows), 0, mOff);
             if (threads <= 1)
             {
                 TW.MatrixInputTransform(block, x, 0, d.Cin, scratch);
@@ -244,6 +252,7 @@ internal static partial class Conv2dCpu
     /// </summary>
     private static unsafe void OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] scratch)
     {
+        if (k.Paired) { PairedOutputGradTransform(k, dy, c0, c1, scratch); return; }
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, stride = k.RowStride;
         long eStride = k.MPoint;
@@ -432,6 +441,7 @@ internal static partial class Conv2dCpu
     /// </summary>
     private static unsafe void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v, bool panels)
     {
+        if (k.Paired) { PairedInputTransform(k, x, c0, c1, v, panels); return; }
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, stride = k.RowStride;
         int groupsEnd = panels ? stride : tilesW; // panel rows are padded to whole 8-tile groups (zeros past the image)
@@ -511,6 +521,7 @@ internal static partial class Conv2dCpu
     /// </summary>
     private static unsafe void OutputTransform(in TileBlock k, float[] scratch, int c0, int c1, float[] y, float[]? b, float beta)
     {
+        if (k.Paired) { PairedOutputTransform(k, scratch, c0, c1, y, b, beta); return; }
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, mOff = k.MOff, stride = k.RowStride;
         long eStride = k.MPoint;

@@ -57,6 +57,9 @@ internal static partial class Conv2dCpu
 
         /// <summary>Floats from one point's products to the next: Cout·Tiles and a skew.</summary>
         public long MPoint => (long)D.Cout * Tiles + PointSkew;
+
+        /// <summary>F(2×2) on an 8-wide map: two tile rows per 8-lane group (Conv2dCpu.WinogradPaired.cs).</summary>
+        public bool Paired => RowStride == 4 && PairsTileRows(D);
     }
 
     /// <summary>

@@ -189,6 +189,31 @@ public class Conv2dTests
         Stride1ConvMatchesTwin(forward, seed: 821);
     }
 
+    /// <summary>
+    /// F(2×2, 3×3) on maps 8 wide, two tile rows per 8-lane group (Conv2dCpu.WinogradPaired.cs): batches that give each
+    /// core whole images, odd output heights (a tile row half outside, and an odd count: the last pair's second row
+    /// outside the image), pads 0, 1 and 2 (the input gradient is paired only at pad 1, where its map is 8 wide too;
+    /// elsewhere it runs im2col), odd channel counts, two K slabs (300 channels), and blocks of tile rows (699 channels in
+    /// all: 23 rows a block, rounded to 22, then a block of 3); forward with bias, input and weight gradients alone and
+    /// accumulating.
+    /// </summary>
+    [TestCase(2, 16, 17, 8, 8, 1)]
+    [TestCase(3, 17, 16, 7, 8, 1)]
+    [TestCase(2, 16, 18, 5, 8, 1)]
+    [TestCase(2, 16, 16, 9, 10, 0)]
+    [TestCase(2, 19, 16, 6, 6, 2)]
+    [TestCase(2, 300, 20, 8, 8, 1)]
+    [TestCase(2, 683, 16, 49, 8, 1)]
+    public void Cpu_WinogradPaired_MatchTwin(int n, int cin, int cout, int h, int w, int pad)
+    {
+        var (forward, inputGrad) = Stride1Dims(n, cin, cout, h, w, pad);
+        Assert.That(forward.Wo, Is.EqualTo(8));
+        if (Avx2.IsSupported && CpuParallel.Threads > 1) // CI's machines; elsewhere the same checks cover im2col
+            Assert.That(Conv2dCpu.WinogradApplies(forward) && !Conv2dCpu.WinogradF4Applies(forward)
+                && Conv2dCpu.WinogradApplies(inputGrad) == (pad == 1), Is.True, "the paired path for the forward and weight gradient (and the input gradient at pad 1)");
+        Stride1ConvMatchesTwin(forward, seed: 877);
+    }
+
     /// <summary>A 3×3 stride-1 conv's dims and those of the forward conv its input gradient runs as (pad 2 − pad).</summary>
     private static (ConvDims forward, ConvDims inputGrad) Stride1Dims(int n, int cin, int cout, int h, int w, int pad)
     {
@@ -256,7 +281,9 @@ public class Conv2dTests
     /// pad half of each 8-tile group); F(4×4) from 32 wide. Stride 2: im2col for 8² outputs (the bench UNet's
     /// 128-channel downsampling), few channels, a lone image of 64 tiles; else the polyphase F(2, 2).
     /// </summary>
-    [TestCase(8, 128, 128, 8, 1, "im2col")]
+    [TestCase(8, 128, 128, 8, 1, "F2x2")]
+    [TestCase(1, 128, 128, 8, 1, "im2col")]
+    [TestCase(8, 128, 128, 4, 1, "im2col")]
     [TestCase(8, 8, 64, 16, 1, "im2col")]
     [TestCase(8, 64, 4, 16, 1, "im2col")]
     [TestCase(1, 128, 128, 16, 1, "im2col")]
