@@ -60,7 +60,8 @@ internal static partial class Conv2dCpu
         public static void Products(in TileBlock k, float[] u, int uStride, float[] scratch, int threads) => PointProducts(k, u, uStride, scratch, threads, 16);
         public static void OutputTransform(in TileBlock k, float[] m, int c0, int c1, float[] y, float[]? b, float beta) => Conv2dCpu.OutputTransform(k, m, c0, c1, y, b, beta);
         public static void OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] m) => Conv2dCpu.OutputGradTransform(k, dy, c0, c1, m);
-        public static void InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta) => Conv2dCpu.InverseFilterTransform(du, dw, cout, cin, beta);
+        public static void InverseFilterTransform(float[] du, int copies, int copyStride, float[] dw, int cout, int cin, float beta, int co0, int co1)
+            => Conv2dCpu.InverseFilterTransform(du, copies, copyStride, dw, cout, cin, beta, co0, co1);
     }
 
     /// <summary>
@@ -157,11 +158,17 @@ internal static partial class Conv2dCpu
 
         static abstract void MatrixInputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v);
         static abstract void OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] m);
-        static abstract void InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta);
+        /// <summary>dw[co, ci] (+ beta·dw) for co in [co0, co1) from dU = the sum of <paramref name="copies"/> arrays of
+        /// point matrices (<see cref="GradStride"/> apart), <paramref name="copyStride"/> apart, added in order as read.</summary>
+        static abstract void InverseFilterTransform(float[] du, int copies, int copyStride, float[] dw, int cout, int cin, float beta, int co0, int co1);
     }
 
     /// <summary>The weight-gradient sums dU [Points, Cout, Cin] per core, kept between calls.</summary>
     private static float[]? s_winogradGrads;
+
+    /// <summary>Floats from one point's filter gradient dU[e] [Cout × Cin] to the next (<see cref="PointSkew"/> past it):
+    /// the inverse filter transforms read all points of a filter together.</summary>
+    private static int GradStride(int cout, int cin) => cout * cin + PointSkew;
 
     /// <summary>
     /// dw = Gᵀ dU G + beta·dw with dU[e] = Σ over images and tiles of (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ: the exact gradient of
@@ -169,61 +176,69 @@ internal static partial class Conv2dCpu
     /// per point and block. With whole images per core each core sums its contiguous share of the batch into its own dU
     /// and the sums are added in core order (the order depends on the core count only).
     /// </summary>
-    /// <summary>Floats from one point's filter gradient dU[e] [Cout × Cin] to the next (<see cref="PointSkew"/> past it):
-    /// the inverse filter transforms read all points of a filter together.</summary>
-    private static int GradStride(int cout, int cin) => cout * cin + PointSkew;
-
     private static void TiledBackwardWeight<TW>(ConvDims d, float[] dy, float[] x, float[] dw, float beta) where TW : struct, IWinogradWeightGrad
     {
         int size = TW.Points * GradStride(d.Cout, d.Cin);
         int chunks = ImagesPerCore(d) ? Math.Min(CpuParallel.Threads, d.N) : 1;
         var sums = Interlocked.Exchange(ref s_winogradGrads, null);
         if (sums is null || sums.Length < chunks * size) sums = GC.AllocateUninitializedArray<float>(chunks * size);
-        if (chunks == 1)
-            for (int n = 0; n < d.N; n++) TiledWeightGradImage<TW>(d, dy, x, n, sums, 0, n == 0 ? 0f : 1f, CpuParallel.Threads);
+        if (chunks == 1) TiledWeightGradImages<TW>(d, dy, x, 0, d.N, sums, 0, CpuParallel.Threads);
         else
             CpuParallel.For(chunks, 1, (s, e) =>
             {
                 for (long c = s; c < e; c++)
-                {
-                    int first = (int)(d.N * c / chunks), last = (int)(d.N * (c + 1) / chunks);
-                    for (int n = first; n < last; n++) TiledWeightGradImage<TW>(d, dy, x, n, sums, (int)c * size, n == first ? 0f : 1f, 1);
-                }
+                    TiledWeightGradImages<TW>(d, dy, x, (int)(d.N * c / chunks), (int)(d.N * (c + 1) / chunks), sums, (int)c * size, 1);
             });
-        for (int c = 1; c < chunks; c++) Simd.AddTo(sums.AsSpan(0, size), sums.AsSpan(c * size, size));
-        TW.InverseFilterTransform(sums, dw, d.Cout, d.Cin, beta);
+        // The cores' sums are added while the inverse transform reads them (in core order), split by output channel.
+        if (CpuParallel.Threads > 1 && (long)d.Cout * d.Cin >= 8192)
+            CpuParallel.For(d.Cout, 1, (s, e) => TW.InverseFilterTransform(sums, chunks, size, dw, d.Cout, d.Cin, beta, (int)s, (int)e));
+        else TW.InverseFilterTransform(sums, chunks, size, dw, d.Cout, d.Cin, beta, 0, d.Cout);
         s_winogradGrads = sums;
     }
 
-    /// <summary>acc[accOff ..] = Σ_tiles of image n (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ + beta·acc, in blocks of tile rows whose
-    /// transforms (Points·(Cin + Cout) floats per tile) stay near 4·<see cref="BlockFloats"/>; both transforms as plain
-    /// matrices (the GEMM packs them: the product's depth is the tiles).</summary>
-    private static void TiledWeightGradImage<TW>(in ConvDims d, float[] dy, float[] x, int n, float[] acc, int accOff, float beta, int threads)
+    /// <summary>
+    /// acc[accOff ..] = Σ over images [n0, n1) and their tiles of (A dy Aᵀ)[e]·(Bᵀ d B)[e]ᵀ, in blocks whose transforms
+    /// (Points·(Cin + Cout) floats per tile) stay near 4·<see cref="BlockFloats"/>; both transforms as plain matrices
+    /// (the GEMM packs them: the product's depth is the tiles). A block is some tile rows of one image or, where several
+    /// whole images' transforms fit in <see cref="BlockFloats"/>, those images side by side (image b's tiles b·T columns
+    /// in): one image of an 8² map is only 16 tiles, too shallow a product to pay for reading and writing dU. (Larger
+    /// blocks of several 32² images had made the F(4×4) weight gradient 1.25× slower.)
+    /// </summary>
+    private static void TiledWeightGradImages<TW>(in ConvDims d, float[] dy, float[] x, int n0, int n1, float[] acc, int accOff, int threads)
         where TW : struct, IWinogradWeightGrad
     {
         int side = TW.TileSide, tilesH = (d.Ho + side - 1) / side, tilesW = (d.Wo + side - 1) / side, stride = TW.GradRowStride(tilesW);
         bool paired = side == 2 && PairsTileRows(d) && stride == 4;
-        int rowsPerBlock = Math.Clamp(4 * BlockFloats / (TW.Points * (d.Cin + d.Cout) * stride), 1, tilesH);
+        int budgetRows = Math.Max(1, 4 * BlockFloats / (TW.Points * (d.Cin + d.Cout) * stride));
+        int rowsPerBlock = Math.Min(budgetRows, tilesH);
         if (paired) rowsPerBlock = PairedBlockRows(rowsPerBlock, tilesH);
         int Span(int rows) => (paired ? (rows + 1) / 2 * 2 : rows) * stride; // tile columns a block's rows take
-        int blockTiles = Span(rowsPerBlock), mOff = TW.Points * (blockTiles * d.Cin + PointSkew);
+        int imageTiles = Span(tilesH); // images side by side only while the block stays near L2's size
+        int images = rowsPerBlock < tilesH ? 1 : Math.Clamp(BlockFloats / (TW.Points * (d.Cin + d.Cout) * imageTiles), 1, n1 - n0);
+        int blockTiles = images > 1 ? images * imageTiles : Span(rowsPerBlock), mOff = TW.Points * (blockTiles * d.Cin + PointSkew);
         var scratch = Scratch.Floats(TW.Points * (blockTiles * (d.Cin + d.Cout) + 2 * PointSkew));
-        for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
+        float beta = 0f;
+        for (int g = n0; g < n1; g += images)
         {
-            int rows = Math.Min(rowsPerBlock, tilesH - i0);
-            var block = new TileBlock(d, n, i0, rows, tilesW, stride, Span(rows), 0, mOff);
-            if (threads <= 1)
+            int count = Math.Min(images, n1 - g);
+            for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
             {
-                TW.MatrixInputTransform(block, x, 0, d.Cin, scratch);
-                TW.OutputGradTransform(block, dy, 0, d.Cout, scratch);
-                WeightGradProducts(block, scratch, acc, accOff, beta, 0, TW.Points);
+                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = count > 1 ? count * imageTiles : Span(rows);
+                for (int b = 0; b < count; b++)
+                {
+                    var block = new TileBlock(d, g + b, i0, rows, tilesW, stride, tiles, b * imageTiles, mOff + b * imageTiles);
+                    if (threads <= 1)
+                    {
+                        TW.MatrixInputTransform(block, x, 0, d.Cin, scratch);
+                        TW.OutputGradTransform(block, dy, 0, d.Cout, scratch);
+                    }
+                    else WeightGradTransformsInParallel<TW>(block, x, dy, scratch);
+                }
+                var all = new TileBlock(d, g, i0, rows, tilesW, stride, tiles, 0, mOff);
+                if (threads <= 1) WeightGradProducts(all, scratch, acc, accOff, beta, 0, TW.Points);
+                else WeightGradProductsInParallel(all, scratch, acc, accOff, beta, TW.Points);
+                beta = 1f;
             }
-            else
-            {
-                WeightGradTransformsInParallel<TW>(block, x, dy, scratch);
-                WeightGradProductsInParallel(block, scratch, acc, accOff, beta, TW.Points);
-            }
-            beta = 1f;
         }
     }
 
@@ -308,30 +323,41 @@ internal static partial class Conv2dCpu
         o[0] = a; o[s] = a + b; o[2 * s] = a - b; o[3 * s] = -b;
     }
 
-    /// <summary>dw[co, ci] = Gᵀ dU[·, co, ci] G (+ beta·dw), Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]].</summary>
-    private static void InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta)
+    /// <summary>dw[co, ci] = Gᵀ dU[·, co, ci] G (+ beta·dw), Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]]; dU summed
+    /// over its copies as read (<see cref="IWinogradWeightGrad.InverseFilterTransform"/>).</summary>
+    private static unsafe void InverseFilterTransform(float[] du, int copies, int copyStride, float[] dw, int cout, int cin, float beta, int co0, int co1)
     {
-        Span<float> q = stackalloc float[12];
-        int step = GradStride(cout, cin);
-        for (int co = 0; co < cout; co++)
-            for (int ci = 0; ci < cin; ci++)
-            {
-                int at = co * cin + ci;
-                for (int c = 0; c < 4; c++) // Gᵀ dU: 3 rows × 4 columns
+        float* q = stackalloc float[12];
+        long step = GradStride(cout, cin);
+        fixed (float* u0 = du, w0 = dw)
+            for (int co = co0; co < co1; co++)
+                for (int ci = 0; ci < cin; ci++)
                 {
-                    float u0 = du[(0 * 4 + c) * step + at], u1 = du[(1 * 4 + c) * step + at];
-                    float u2 = du[(2 * 4 + c) * step + at], u3 = du[(3 * 4 + c) * step + at];
-                    q[c] = u0 + 0.5f * (u1 + u2); q[4 + c] = 0.5f * (u1 - u2); q[8 + c] = 0.5f * (u1 + u2) + u3;
+                    float* u = u0 + (long)co * cin + ci;
+                    for (int c = 0; c < 4; c++) // Gᵀ dU: 3 rows × 4 columns
+                    {
+                        float a0 = SumCopies(u + c * step, copies, copyStride), a1 = SumCopies(u + (4 + c) * step, copies, copyStride);
+                        float a2 = SumCopies(u + (8 + c) * step, copies, copyStride), a3 = SumCopies(u + (12 + c) * step, copies, copyStride);
+                        q[c] = a0 + 0.5f * (a1 + a2); q[4 + c] = 0.5f * (a1 - a2); q[8 + c] = 0.5f * (a1 + a2) + a3;
+                    }
+                    float* g = w0 + ((long)co * cin + ci) * 9;
+                    for (int r = 0; r < 3; r++) // (Gᵀ dU) G
+                    {
+                        float a0 = q[4 * r], a1 = q[4 * r + 1], a2 = q[4 * r + 2], a3 = q[4 * r + 3];
+                        float v0 = a0 + 0.5f * (a1 + a2), v1 = 0.5f * (a1 - a2), v2 = 0.5f * (a1 + a2) + a3;
+                        if (beta == 0f) { g[3 * r] = v0; g[3 * r + 1] = v1; g[3 * r + 2] = v2; }
+                        else { g[3 * r] = v0 + beta * g[3 * r]; g[3 * r + 1] = v1 + beta * g[3 * r + 1]; g[3 * r + 2] = v2 + beta * g[3 * r + 2]; }
+                    }
                 }
-                var g = dw.AsSpan(at * 9, 9);
-                for (int r = 0; r < 3; r++) // (Gᵀ dU) G
-                {
-                    float a0 = q[4 * r], a1 = q[4 * r + 1], a2 = q[4 * r + 2], a3 = q[4 * r + 3];
-                    float v0 = a0 + 0.5f * (a1 + a2), v1 = 0.5f * (a1 - a2), v2 = 0.5f * (a1 + a2) + a3;
-                    if (beta == 0f) { g[3 * r] = v0; g[3 * r + 1] = v1; g[3 * r + 2] = v2; }
-                    else { g[3 * r] = v0 + beta * g[3 * r]; g[3 * r + 1] = v1 + beta * g[3 * r + 1]; g[3 * r + 2] = v2 + beta * g[3 * r + 2]; }
-                }
-            }
+    }
+
+    /// <summary>p[0] + p[s] + … (<paramref name="copies"/> terms, left to right: the order the cores' sums had been added in).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float SumCopies(float* p, int copies, long s)
+    {
+        float sum = p[0];
+        for (int c = 1; c < copies; c++) sum += p[c * s];
+        return sum;
     }
 
     /// <summary>A Winograd filter transform of 8 filters at once (one per lane): their 3×3 taps g[0 … 8] (row-major) →

@@ -80,7 +80,8 @@ internal static partial class Conv2dCpu
         public static void Products(in TileBlock k, float[] u, int uStride, float[] scratch, int threads) => PointProducts(k, u, uStride, scratch, threads, 36);
         public static void OutputTransform(in TileBlock k, float[] m, int c0, int c1, float[] y, float[]? b, float beta) => F4OutputTransform(k, m, c0, c1, y, b, beta);
         public static void OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] m) => F4OutputGradTransform(k, dy, c0, c1, m);
-        public static void InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta) => F4InverseFilterTransform(du, dw, cout, cin, beta);
+        public static void InverseFilterTransform(float[] du, int copies, int copyStride, float[] dw, int cout, int cin, float beta, int co0, int co1)
+            => F4InverseFilterTransform(du, copies, copyStride, dw, cout, cin, beta, co0, co1);
     }
 
     /// <summary>
@@ -130,11 +131,12 @@ internal static partial class Conv2dCpu
                         }
                     }
                 }
-                for (int t = rows * stride; t < tiles; t += 8)
-                {
-                    float* o = panels ? channel + (long)(t & -nr) * kcur + (t & (nr - 1)) : channel + t;
-                    for (int e = 0; e < 36; e++) Vector256<float>.Zero.Store(o + e * eStride);
-                }
+                if (panels) // the columns that round Tiles up to whole panels (a plain matrix may hold other images' tiles there)
+                    for (int t = rows * stride; t < tiles; t += 8)
+                    {
+                        float* o = channel + (long)(t & -nr) * kcur + (t & (nr - 1));
+                        for (int e = 0; e < 36; e++) Vector256<float>.Zero.Store(o + e * eStride);
+                    }
             }
     }
 
@@ -192,18 +194,9 @@ internal static partial class Conv2dCpu
         (t02 + t13).Store(o + 3 * s); (t02 - t13).Store(o + 4 * s); g3.Store(o + 5 * s);
     }
 
-    /// <summary>dw[co, ci] = Gᵀ dU[·, co, ci] G (+ beta·dw): the adjoint of <see cref="F4x3"/>, split across the cores
-    /// for large layers.</summary>
-    private static void F4InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta)
-    {
-        if (CpuParallel.Threads > 1 && (long)cout * cin >= 8192) F4InverseFilterTransformInParallel(du, dw, cout, cin, beta);
-        else F4InverseFilterTransform(du, dw, cout, cin, beta, 0, cout);
-    }
-
-    private static void F4InverseFilterTransformInParallel(float[] du, float[] dw, int cout, int cin, float beta)
-        => CpuParallel.For(cout, 1, (s, e) => F4InverseFilterTransform(du, dw, cout, cin, beta, (int)s, (int)e));
-
-    private static unsafe void F4InverseFilterTransform(float[] du, float[] dw, int cout, int cin, float beta, int co0, int co1)
+    /// <summary>dw[co, ci] = Gᵀ dU[·, co, ci] G (+ beta·dw): the adjoint of <see cref="F4x3"/>; dU summed over its
+    /// copies as read (<see cref="IWinogradWeightGrad.InverseFilterTransform"/>).</summary>
+    private static unsafe void F4InverseFilterTransform(float[] du, int copies, int copyStride, float[] dw, int cout, int cin, float beta, int co0, int co1)
     {
         long step = GradStride(cout, cin);
         float* q = stackalloc float[18]; // Gᵀ dU: 3 rows × 6 columns
@@ -215,7 +208,10 @@ internal static partial class Conv2dCpu
                     for (int c = 0; c < 6; c++)
                     {
                         float* col = u + c * step; // column c of dU: rows at 6·step apart
-                        GtColumn(col[0], col[6 * step], col[12 * step], col[18 * step], col[24 * step], col[30 * step], out q[c], out q[6 + c], out q[12 + c]);
+                        GtColumn(SumCopies(col, copies, copyStride), SumCopies(col + 6 * step, copies, copyStride),
+                            SumCopies(col + 12 * step, copies, copyStride), SumCopies(col + 18 * step, copies, copyStride),
+                            SumCopies(col + 24 * step, copies, copyStride), SumCopies(col + 30 * step, copies, copyStride),
+                            out q[c], out q[6 + c], out q[12 + c]);
                     }
                     float* g = w0 + ((long)co * cin + ci) * 9;
                     for (int i = 0; i < 3; i++)

@@ -10,7 +10,7 @@ namespace Boost.Kernels.Cpu;
 /// RowStride 4, tile t = 4·row + column, so a pair's 8 tiles are 8 consecutive columns in either layout). Patch
 /// columns of 4 tiles are every other input column from a padded row; the two rows' halves are loaded as the two
 /// 128-bit lanes of one vector, where one in-lane shuffle deinterleaves both. The GEMMs, filter transforms and
-/// drivers are those of <see cref="TiledForward{TA}"/> and <see cref="TiledWeightGradImage{TW}"/>; a block's rows
+/// drivers are those of <see cref="TiledForward{TA}"/> and <see cref="TiledWeightGradImages{TW}"/>; a block's rows
 /// are even but for the image's last, whose missing partner reads zeros or finite input and is never written out
 /// (its output gradient is zero, so it adds nothing to the weight gradient).
 /// </summary>

@@ -170,7 +170,8 @@ public class Conv2dTests
     /// odd output sizes (a tile half outside the image), pads 0, 1 and 2, batch 1 (transforms split across the cores)
     /// and batches that give each core whole images, several blocks of tile rows per image; forward with bias, the
     /// input gradient (a flipped-kernel forward conv through the same path, pad 2 − pad) and the weight gradient (the
-    /// transforms' adjoints: per-core sums over the batch), each alone and accumulating.
+    /// transforms' adjoints: per-core sums over the batch, several small images side by side in one product), each
+    /// alone and accumulating.
     /// </summary>
     [TestCase(1, 16, 17, 33, 35, 1)]
     [TestCase(3, 16, 17, 16, 16, 1)]
@@ -180,6 +181,7 @@ public class Conv2dTests
     [TestCase(2, 32, 16, 50, 130, 1)]
     [TestCase(2, 96, 88, 12, 20, 1)]  // enough filters (Cout·Cin ≥ 8192) for their transform to split across the cores
     [TestCase(1, 16, 16, 3, 8200, 1)] // rows too wide for the padded-row buffers on the stack, and a GEMM wider than one column block
+    [TestCase(5, 112, 16, 16, 16, 1)] // two whole images to a weight-gradient block: the cores' shares of 2 and 3 images
     public void Cpu_Winograd3x3_MatchTwin(int n, int cin, int cout, int h, int w, int pad)
     {
         var (forward, inputGrad) = Stride1Dims(n, cin, cout, h, w, pad);
