@@ -20,12 +20,12 @@ internal static partial class Conv2dCpu
 {
     /// <summary>
     /// Convs that take a Winograd path, F(2×2) or F(4×4) (forward and weight gradient by their own dims, the stride-1
-    /// input gradient by those of the forward conv it runs as). Measured against im2col on the 2-core VM (interleaved
-    /// best-of runs): 1.2–1.6× faster from 16 output columns and 16 channels up; on maps exactly 8 wide, with two tile
-    /// rows per vector (Conv2dCpu.WinogradPaired.cs), forward and input gradient 2.2–3× and weight gradient 1.0–1.4×
-    /// (batch 8, 128–256 channels; medians of alternating builds). Slower on other narrow maps (0.3–0.7×: the transforms go tile by tile), with 4 or
-    /// 8 input or output channels (0.4–0.7×: transforms cost like the GEMM), and for one image of 64 tiles split across
-    /// the cores (0.7×: each core's GEMM is too narrow).
+    /// input gradient by those of the forward conv it runs as). Measured against im2col on the 2-core VM: 1.2–1.6×
+    /// faster from 16 output columns and 16 channels up (interleaved best-of runs); on maps exactly 8 wide, with two
+    /// tile rows per vector (Conv2dCpu.WinogradPaired.cs), forward and input gradient 2.2–3× and weight gradient
+    /// 1.0–1.4× (batch 8, 128–256 channels; medians of alternating builds). Slower on other narrow maps (0.3–0.7×: the
+    /// transforms go tile by tile), with 4 or 8 input or output channels (0.4–0.7×: transforms cost like the GEMM), and
+    /// for one image of 64 tiles split across the cores (0.7×: each core's GEMM is too narrow).
     /// </summary>
     internal static bool WinogradApplies(in ConvDims d)
         => d.K == 3 && d.Stride == 1 && d.Pad <= 2 && Avx2.IsSupported && (d.Wo >= 16 || PairsTileRows(d)) && d.Cin >= 16 && d.Cout >= 16
@@ -148,8 +148,8 @@ internal static partial class Conv2dCpu
 
     /// <summary>
     /// A Winograd algorithm whose weight gradient runs through <see cref="TiledBackwardWeight{TW}"/>: the input
-    /// transform in plain-matrix layout (point e's [Cin × Tiles] at VOff + e·Tiles·Cin), the output transform's adjoint
-    /// (point e's [Cout × Tiles] at MOff + e·Cout·Tiles), and the filter transform's adjoint.
+    /// transform in plain-matrix layout (point e's [Cin × Tiles] at VOff + e·VPoint), the output transform's adjoint
+    /// (point e's [Cout × Tiles] at MOff + e·MPoint), and the filter transform's adjoint.
     /// </summary>
     private interface IWinogradWeightGrad : ITileAlgorithm
     {
@@ -209,8 +209,7 @@ internal static partial class Conv2dCpu
     {
         int side = TW.TileSide, tilesH = (d.Ho + side - 1) / side, tilesW = (d.Wo + side - 1) / side, stride = TW.GradRowStride(tilesW);
         bool paired = side == 2 && PairsTileRows(d) && stride == 4;
-        int budgetRows = Math.Max(1, 4 * BlockFloats / (TW.Points * (d.Cin + d.Cout) * stride));
-        int rowsPerBlock = Math.Min(budgetRows, tilesH);
+        int rowsPerBlock = Math.Clamp(4 * BlockFloats / (TW.Points * (d.Cin + d.Cout) * stride), 1, tilesH);
         if (paired) rowsPerBlock = PairedBlockRows(rowsPerBlock, tilesH);
         int Span(int rows) => (paired ? (rows + 1) / 2 * 2 : rows) * stride; // tile columns a block's rows take
         int imageTiles = Span(tilesH); // images side by side only while the block stays near L2's size
@@ -405,7 +404,7 @@ internal static partial class Conv2dCpu
     /// <summary>
     /// U[e] = the transformed filters of w [Cout, Cin, 3, 3] for the TF.Points distinct transform points, written straight
     /// into the panel layout of the GEMMs' A operands [Cout × Cin] (<see cref="Gemm.PackA"/>'s, matrix e at
-    /// e·<see cref="Gemm.PackedSize"/>; the rows that pad the last panel zero). Redone every call (training changes w
+    /// e·<see cref="FilterStride"/>; the rows that pad the last panel zero). Redone every call (training changes w
     /// in place), so it packs while it transforms and splits panels across the cores: at batch 1 (sampling) the
     /// transform and a separate packing pass had cost ~10 % of a 128-channel conv.
     /// </summary>

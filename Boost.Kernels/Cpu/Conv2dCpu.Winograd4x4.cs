@@ -17,8 +17,8 @@ namespace Boost.Kernels.Cpu;
 /// G  = [[¼, 0, 0], [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙], [1/24, 1/12, ⅙], [1/24, −1/12, ⅙], [0, 0, 1]]
 /// Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0], [0, 1, −1, 8, −8, 1]]
 /// </code>
-/// Point e = 6a + b's GEMM [Cout × Cin]·[Cin × Tiles]: its B operand (panel layout) at VOff + e·Tiles·Cin, its
-/// product at MOff + e·Cout·Tiles.
+/// Point e = 6a + b's GEMM [Cout × Cin]·[Cin × Tiles]: its B operand (panel layout) at VOff + e·VPoint, its
+/// product at MOff + e·MPoint (TileBlock: a point's size plus a skew).
 /// </summary>
 internal static partial class Conv2dCpu
 {
@@ -90,7 +90,7 @@ internal static partial class Conv2dCpu
     /// (every fourth input column) and transformed along the columns into a small buffer, then each column of that
     /// along the rows. Columns past the block's tile rows (padding to whole panels) are zeroed. Without
     /// <paramref name="panels"/> (the weight gradient's operands) point e is the plain matrix [Cin × Tiles] at VOff +
-    /// e·Tiles·Cin.
+    /// e·VPoint.
     /// </summary>
     private static unsafe void F4InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v, bool panels)
     {

@@ -25,13 +25,20 @@ public static class GroupNormCpu
         int n, int c, int hw, int groups, float eps)
     {
         int cpg = c / groups, count = cpg * hw;
+        if (ReferenceEquals(x, y)) throw new ArgumentException("GroupNormCpu.Forward: y must not be x (a group's y is written before it is read).");
         if (count == 0) { for (int i = 0; i < n * groups; i++) { mean[i] = 0; rstd[i] = (float)(1 / Math.Sqrt(eps)); } return; }
         CpuParallel.For((long)n * groups, Math.Max(1, (1 << 15) / count), (s, e) =>
         {
-            // Statistics of the chunk's first group; each later group's are taken while the one before is written.
+            // Each group's statistics are taken while the one before it is written; the chunk's first group's by a pass
+            // that writes zeros where its y will go.
             int first = (int)(s * count);
             float shift = x[first];
-            var (sum, squares) = ShiftedSums(x.AsSpan(first, count), shift);
+            double sum = 0, squares = 0;
+            for (int k = 0; k < cpg; k++)
+            {
+                var (s1, s2) = Normalize(x.AsSpan(first + k * hw, hw), y.AsSpan(first + k * hw, hw), 0f, 0f, 0f, x.AsSpan(first + k * hw, hw), shift);
+                sum += s1; squares += s2;
+            }
             for (long ng = s; ng < e; ng++)
             {
                 int start = (int)(ng * count), next = start + count;
@@ -63,6 +70,7 @@ public static class GroupNormCpu
         float[] dx, float[]? dweight, float[]? dbias, int n, int c, int hw, int groups)
     {
         int cpg = c / groups, count = cpg * hw;
+        if (ReferenceEquals(dx, dy) || ReferenceEquals(dx, x)) throw new ArgumentException("GroupNormCpu.Backward: dx must not be dy or x (a group's dx is written before it is read).");
         // Per (image, channel): Σ dy and Σ dy·x̂, x̂ = (x − μ)·rstd. They give dx's group means and, summed over the
         // images in order, the affine gradients: one read of dy and x for both.
         // Kept between calls (taken, so a concurrent call makes its own): no allocation in steady state.
@@ -76,9 +84,14 @@ public static class GroupNormCpu
         }
         CpuParallel.For((long)n * groups, Math.Max(1, (1 << 15) / Math.Max(1, count)), (s, e) =>
         {
-            // The chunk's first group's sums; each later group's are taken while the one before writes dx.
+            // Each group's sums are taken while the one before it writes dx; the chunk's first group's by a pass that
+            // writes zeros where its dx will go.
             for (int k = 0; k < cpg; k++)
-                RecordGradSums(s, k, GradSums(dy.AsSpan((int)(s * count) + k * hw, hw), x.AsSpan((int)(s * count) + k * hw, hw), mean[s]));
+            {
+                var plane = (int)(s * count) + k * hw;
+                RecordGradSums(s, k, InputGrad(dy.AsSpan(plane, hw), x.AsSpan(plane, hw), dx.AsSpan(plane, hw), 0f, 0f, 0f, 0f,
+                    dy.AsSpan(plane, hw), x.AsSpan(plane, hw), mean[s]));
+            }
             for (long ng = s; ng < e; ng++)
             {
                 int start = (int)(ng * count), next = start + count, img = (int)(ng / groups);
@@ -116,33 +129,10 @@ public static class GroupNormCpu
 
     private static double[]? s_rowSums;
 
-    /// <summary>(Σ (v − shift), Σ (v − shift)²). Two accumulator pairs, so consecutive vectors do not wait on each other's adds.</summary>
-    private static (double sum, double squares) ShiftedSums(ReadOnlySpan<float> v, float shift)
-    {
-        double sum = 0, squares = 0;
-        int width = Vector<float>.Count, i = 0;
-        var k = new Vector<float>(shift);
-        ref float v0 = ref MemoryMarshal.GetReference(v);
-        while (i <= v.Length - 2 * width)
-        {
-            Vector<float> s1 = default, s2 = default, t1 = default, t2 = default;
-            int end = Math.Min(v.Length - 2 * width, i + Run);
-            for (; i <= end; i += 2 * width)
-            {
-                var d = Vector.LoadUnsafe(ref v0, (nuint)i) - k;
-                var e = Vector.LoadUnsafe(ref v0, (nuint)(i + width)) - k;
-                s1 += d; s2 = Vector.FusedMultiplyAdd(d, d, s2); t1 += e; t2 = Vector.FusedMultiplyAdd(e, e, t2);
-            }
-            sum += Vector.Sum(s1 + t1); squares += Vector.Sum(s2 + t2);
-        }
-        for (; i < v.Length; i++) { double d = v[i] - shift; sum += d; squares += d * d; }
-        return (sum, squares);
-    }
-
     /// <summary>
     /// y = (x − m)·a + b, and in the same loop (Σ (v − shift), Σ (v − shift)²) over <paramref name="next"/>, the next
-    /// group's plane: its loads from the outer caches overlap this plane's stores (group norm [8, 128, 32, 32]: 1.2–1.3×
-    /// over a separate statistics pass).
+    /// group's plane: its loads from the outer caches overlap this plane's stores. Two accumulator pairs, so
+    /// consecutive vectors do not wait on each other's adds.
     /// </summary>
     private static (double sum, double squares) Normalize(ReadOnlySpan<float> x, Span<float> y, float m, float a, float b,
         ReadOnlySpan<float> next, float shift)
@@ -175,33 +165,8 @@ public static class GroupNormCpu
         return (sum, squares);
     }
 
-    /// <summary>(Σ g, Σ g·(x − μ)), with two accumulator pairs like <see cref="ShiftedSums"/>.</summary>
-    private static (double g, double gx) GradSums(ReadOnlySpan<float> g, ReadOnlySpan<float> x, float mu)
-    {
-        double sumG = 0, sumGX = 0;
-        int width = Vector<float>.Count, i = 0;
-        var vmu = new Vector<float>(mu);
-        if (x.Length < g.Length) throw new ArgumentException("GradSums: x shorter than g.");
-        ref float g0 = ref MemoryMarshal.GetReference(g); ref float x0 = ref MemoryMarshal.GetReference(x);
-        while (i <= g.Length - 2 * width)
-        {
-            Vector<float> s1 = default, s2 = default, t1 = default, t2 = default;
-            int end = Math.Min(g.Length - 2 * width, i + Run);
-            for (; i <= end; i += 2 * width)
-            {
-                var a = Vector.LoadUnsafe(ref g0, (nuint)i);
-                var b = Vector.LoadUnsafe(ref g0, (nuint)(i + width));
-                s1 += a; s2 += a * (Vector.LoadUnsafe(ref x0, (nuint)i) - vmu);
-                t1 += b; t2 += b * (Vector.LoadUnsafe(ref x0, (nuint)(i + width)) - vmu);
-            }
-            sumG += Vector.Sum(s1 + t1); sumGX += Vector.Sum(s2 + t2);
-        }
-        for (; i < g.Length; i++) { sumG += g[i]; sumGX += g[i] * (double)(x[i] - mu); }
-        return (sumG, sumGX);
-    }
-
     /// <summary>
-    /// dx = g·a − (x − μ)·b − c, and in the same loop <see cref="GradSums"/> of the next group's planes
+    /// dx = g·a − (x − μ)·b − c, and in the same loop (Σ g, Σ g·(x − μ)) over the next group's planes
     /// (<paramref name="nextG"/>, <paramref name="nextX"/> about <paramref name="nextMu"/>), like <see cref="Normalize"/>.
     /// </summary>
     private static (double g, double gx) InputGrad(ReadOnlySpan<float> g, ReadOnlySpan<float> x, Span<float> dx,
