@@ -1,3 +1,4 @@
+using System.Reflection;
 using Boost.Kernels.Cpu;
 
 namespace Boost.Tests.Kernels;
@@ -50,6 +51,31 @@ public class CpuParallelTests
             CpuParallel.For(4, 1, (s, e) => Interlocked.Increment(ref hits[s]));
             if (hits.Any(h => h != round + 1)) Assert.Fail($"round {round}: chunks ran [{string.Join(", ", hits)}] times");
         }
+    }
+
+    /// <summary>The job generation lives in the high half of one long; after 2³¹ jobs (hours of training) it wraps to
+    /// negative, and caller and workers must still agree on it: every job across the wrap finishes, each chunk once.</summary>
+    [Test]
+    public void For_SurvivesGenerationWrap()
+    {
+        CpuParallel.Threads = 2;
+        CpuParallel.For(2, 1, (_, _) => { }); // the worker exists
+        var state = typeof(CpuParallel).GetField("s_state", BindingFlags.NonPublic | BindingFlags.Static)
+            ?? throw new MissingFieldException("CpuParallel.s_state");
+        state.SetValue(null, (long)(int.MaxValue - 3) << 32 | int.MaxValue); // a finished job, 3 before the wrap
+        var run = Task.Run(() =>
+        {
+            for (int round = 0; round < 8; round++)
+            {
+                var hits = new int[4];
+                CpuParallel.For(4, 1, (s, e) => { for (long i = s; i < e; i++) Interlocked.Increment(ref hits[i]); });
+                if (hits.Any(h => h != 1)) return $"round {round}: [{string.Join(", ", hits)}]";
+            }
+            return null;
+        });
+        Assert.That(run.Wait(TimeSpan.FromSeconds(20)), Is.True, "a job across the wrap never finished");
+        Assert.That(run.Result, Is.Null);
+        Assert.That((long)state.GetValue(null)! >> 32, Is.Negative, "the generation wrapped");
     }
 
     [Test]
