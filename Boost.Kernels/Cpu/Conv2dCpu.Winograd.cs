@@ -92,24 +92,22 @@ internal static partial class Conv2dCpu
     private static void TiledForward<TA>(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta, bool flipped) where TA : struct, ITileAlgorithm
     {
         int side = TA.TileSide, tilesH = (d.Ho + side - 1) / side, tilesW = (d.Wo + side - 1) / side;
-        bool paired = side == 2 && PairsTileRows(d);
+        bool paired = PairsTileRows(d, side);
         int stride = paired ? 4 : (tilesW + 7) / 8 * 8, nr = Gemm.PanelWidth(forA: false);
         if (!BitOperations.IsPow2(nr) || nr % 8 != 0) throw new InvalidOperationException($"Winograd: panel width {nr} is not a power of two of whole AVX groups.");
-        int rowsPerBlock = Math.Clamp(4 * BlockFloats / (TA.Points * (d.Cin + d.Cout) * stride), 1, tilesH);
-        if (paired) rowsPerBlock = PairedBlockRows(rowsPerBlock, tilesH);
-        int Span(int rows) => (paired ? (rows + 1) / 2 * 2 : rows) * stride; // tile columns a block's rows take
+        int rowsPerBlock = BlockRows(d, TA.Points, stride, tilesH, paired);
         int uStride = (int)FilterStride(d.Cout, d.Cin);
         var u = Interlocked.Exchange(ref s_winogradFilters, null);
         if (u is null || u.Length < TA.Filters * uStride) u = GC.AllocateUninitializedArray<float>(TA.Filters * uStride);
         TA.TransformFilters(w, u, d.Cout, d.Cin, flipped);
         ForImages(d, (n, threads) =>
         {
-            int maxTiles = (Span(rowsPerBlock) + nr - 1) / nr * nr;
+            int maxTiles = (BlockSpan(rowsPerBlock, stride, paired) + nr - 1) / nr * nr;
             var scratch = Scratch.Floats(16 + TA.Points * (maxTiles * (d.Cin + d.Cout) + 2 * PointSkew));
             int vOff = Scratch.AlignedOffset(scratch), mOff = vOff + TA.Points * (maxTiles * d.Cin + PointSkew);
             for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
             {
-                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = (Span(rows) + nr - 1) / nr * nr;
+                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = (BlockSpan(rows, stride, paired) + nr - 1) / nr * nr;
                 var block = new TileBlock(d, n, i0, rows, tilesW, stride, tiles, vOff, mOff);
                 if (threads <= 1) TA.InputTransform(block, x, 0, d.Cin, scratch);
                 else TiledInputInParallel<TA>(block, x, scratch);
@@ -208,13 +206,11 @@ internal static partial class Conv2dCpu
         where TW : struct, IWinogradWeightGrad
     {
         int side = TW.TileSide, tilesH = (d.Ho + side - 1) / side, tilesW = (d.Wo + side - 1) / side, stride = TW.GradRowStride(tilesW);
-        bool paired = side == 2 && PairsTileRows(d) && stride == 4;
-        int rowsPerBlock = Math.Clamp(4 * BlockFloats / (TW.Points * (d.Cin + d.Cout) * stride), 1, tilesH);
-        if (paired) rowsPerBlock = PairedBlockRows(rowsPerBlock, tilesH);
-        int Span(int rows) => (paired ? (rows + 1) / 2 * 2 : rows) * stride; // tile columns a block's rows take
-        int imageTiles = Span(tilesH); // images side by side only while the block stays near L2's size
+        bool paired = PairsTileRows(d, side);
+        int rowsPerBlock = BlockRows(d, TW.Points, stride, tilesH, paired);
+        int imageTiles = BlockSpan(tilesH, stride, paired); // images side by side only while the block stays near L2's size
         int images = rowsPerBlock < tilesH ? 1 : Math.Clamp(BlockFloats / (TW.Points * (d.Cin + d.Cout) * imageTiles), 1, n1 - n0);
-        int blockTiles = images > 1 ? images * imageTiles : Span(rowsPerBlock), mOff = TW.Points * (blockTiles * d.Cin + PointSkew);
+        int blockTiles = images > 1 ? images * imageTiles : BlockSpan(rowsPerBlock, stride, paired), mOff = TW.Points * (blockTiles * d.Cin + PointSkew);
         var scratch = Scratch.Floats(TW.Points * (blockTiles * (d.Cin + d.Cout) + 2 * PointSkew));
         float beta = 0f;
         for (int g = n0; g < n1; g += images)
@@ -222,7 +218,7 @@ internal static partial class Conv2dCpu
             int count = Math.Min(images, n1 - g);
             for (int i0 = 0; i0 < tilesH; i0 += rowsPerBlock)
             {
-                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = count > 1 ? count * imageTiles : Span(rows);
+                int rows = Math.Min(rowsPerBlock, tilesH - i0), tiles = count > 1 ? count * imageTiles : BlockSpan(rows, stride, paired);
                 for (int b = 0; b < count; b++)
                 {
                     var block = new TileBlock(d, g + b, i0, rows, tilesW, stride, tiles, b * imageTiles, mOff + b * imageTiles);

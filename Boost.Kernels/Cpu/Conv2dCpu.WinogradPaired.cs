@@ -16,11 +16,21 @@ namespace Boost.Kernels.Cpu;
 /// </summary>
 internal static partial class Conv2dCpu
 {
-    /// <summary>Whether an F(2×2) conv with these dims pairs tile rows (RowStride 4).</summary>
-    private static bool PairsTileRows(in ConvDims d) => d.Stride == 1 && d.Wo == 8;
+    /// <summary>Whether a conv with these dims, in tiles of <paramref name="tileSide"/>, pairs tile rows (F(2×2) on an
+    /// 8-wide map: RowStride 4).</summary>
+    private static bool PairsTileRows(in ConvDims d, int tileSide = 2) => tileSide == 2 && d.Stride == 1 && d.Wo == 8;
 
-    /// <summary>Tile rows per block for a paired layout: even, unless the block is the whole image.</summary>
-    private static int PairedBlockRows(int rowsPerBlock, int tilesH) => rowsPerBlock >= tilesH ? tilesH : Math.Max(2, rowsPerBlock & ~1);
+    /// <summary>Tile rows per block of the tiled drivers, so that a block's transforms (<paramref name="points"/>·(Cin +
+    /// Cout) floats per tile, <paramref name="stride"/> tiles a row) stay near 4·<see cref="BlockFloats"/>; even when
+    /// tile rows are paired, unless one block takes the whole image.</summary>
+    private static int BlockRows(in ConvDims d, int points, int stride, int tilesH, bool paired)
+    {
+        int rows = Math.Clamp(4 * BlockFloats / (points * (d.Cin + d.Cout) * stride), 1, tilesH);
+        return !paired || rows >= tilesH ? rows : Math.Max(2, rows & ~1);
+    }
+
+    /// <summary>Tile columns that <paramref name="rows"/> tile rows take: a paired block's odd last row takes a pair's.</summary>
+    private static int BlockSpan(int rows, int stride, bool paired) => (paired ? (rows + 1) / 2 * 2 : rows) * stride;
 
     /// <summary><see cref="InputTransform"/> for a paired block: the 6 input rows of a tile-row pair are copied padded,
     /// then each patch row a of both tile rows (padded rows a and a + 2) is gathered at once.</summary>
