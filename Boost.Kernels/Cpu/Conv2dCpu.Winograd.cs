@@ -31,6 +31,9 @@ internal static partial class Conv2dCpu
         => d.K == 3 && d.Stride == 1 && d.Pad <= 2 && Avx2.IsSupported && (d.Wo >= 16 || PairsTileRows(d)) && d.Cin >= 16 && d.Cout >= 16
            && (ImagesPerCore(d) || (d.Ho + 1) / 2 * ((d.Wo + 1) / 2) >= 256);
 
+    /// <summary>Filters (Cout·Cin) from which the filter transforms and their inverses split across the cores.</summary>
+    private const int ParallelFilters = 8192;
+
     /// <summary>The transformed filter matrices (16 or 36) in the GEMM's packed A layout (<see cref="PackedFilterTransform{TF}"/>),
     /// kept between calls (taken, so a concurrent call makes its own); the stride-2 path uses it too.</summary>
     private static float[]? s_winogradFilters;
@@ -188,7 +191,7 @@ internal static partial class Conv2dCpu
                     TiledWeightGradImages<TW>(d, dy, x, (int)(d.N * c / chunks), (int)(d.N * (c + 1) / chunks), sums, (int)c * size, 1);
             });
         // The cores' sums are added while the inverse transform reads them (in core order), split by output channel.
-        if (CpuParallel.Threads > 1 && (long)d.Cout * d.Cin >= 8192)
+        if (CpuParallel.Threads > 1 && (long)d.Cout * d.Cin >= ParallelFilters)
             CpuParallel.For(d.Cout, 1, (s, e) => TW.InverseFilterTransform(sums, chunks, size, dw, d.Cout, d.Cin, beta, (int)s, (int)e));
         else TW.InverseFilterTransform(sums, chunks, size, dw, d.Cout, d.Cin, beta, 0, d.Cout);
         s_winogradGrads = sums;
@@ -280,11 +283,7 @@ internal static partial class Conv2dCpu
                     {
                         var (a0, a1) = Simd.Deinterleave(plane + (long)oh * d.Wo + 2 * j);   // row 0: columns 0, 1 of 8 tiles
                         var (b0, b1) = second ? Simd.Deinterleave(plane + (long)(oh + 1) * d.Wo + 2 * j) : (Vector256<float>.Zero, Vector256<float>.Zero);
-                        float* q = o + j;
-                        GradRow(a0, a1, q, eStride);                                   // A g: rows g0, g0 + g1, g0 − g1, −g1
-                        GradRow(a0 + b0, a1 + b1, q + 4 * eStride, eStride);
-                        GradRow(a0 - b0, a1 - b1, q + 8 * eStride, eStride);
-                        GradRow(-b0, -b1, q + 12 * eStride, eStride);
+                        GradTile(a0, a1, b0, b1, o + j, eStride);
                     }
                     for (; j < tilesW; j++)
                     {
@@ -301,6 +300,17 @@ internal static partial class Conv2dCpu
                     }
                 }
             }
+    }
+
+    /// <summary>A g Aᵀ for 8 tiles' 2×2 gradient tiles g = [[a0, a1], [b0, b1]], the 16 points stored at q + e·s:
+    /// rows of A g are g0, g0 + g1, g0 − g1, −g1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void GradTile(Vector256<float> a0, Vector256<float> a1, Vector256<float> b0, Vector256<float> b1, float* q, long s)
+    {
+        GradRow(a0, a1, q, s);
+        GradRow(a0 + b0, a1 + b1, q + 4 * s, s);
+        GradRow(a0 - b0, a1 - b1, q + 8 * s, s);
+        GradRow(-b0, -b1, q + 12 * s, s);
     }
 
     /// <summary>One row (a, b) of A g, times Aᵀ: (a, a + b, a − b, −b) at o, o + s, o + 2s, o + 3s.</summary>
@@ -410,7 +420,7 @@ internal static partial class Conv2dCpu
     private static void PackedFilterTransform<TF>(float[] w, float[] u, int cout, int cin, bool flipped = false) where TF : struct, IFilterTransform
     {
         int panels = (cout + Gemm.PanelWidth(forA: true) - 1) / Gemm.PanelWidth(forA: true);
-        if (CpuParallel.Threads > 1 && (long)cout * cin >= 8192) PackedFilterTransformInParallel<TF>(w, u, cout, cin, panels, flipped);
+        if (CpuParallel.Threads > 1 && (long)cout * cin >= ParallelFilters) PackedFilterTransformInParallel<TF>(w, u, cout, cin, panels, flipped);
         else PackedFilterTransform<TF>(w, u, cout, cin, 0, panels, flipped);
     }
 
@@ -477,6 +487,7 @@ internal static partial class Conv2dCpu
                 float* rowBuf = heap != null ? heap : stackRows;
                 float* plane = x0 + ((long)n * d.Cin + ci) * d.HW;
                 int pc = ci / kc * kc, kcur = Math.Min(kc, d.Cin - pc);
+                float* channel = v0 + k.VOff + (long)pc * tiles + (ci - pc) * nr; // panel layout: this channel's row
                 for (int r = 0; r < rows; r++)
                 {
                     for (int a = 0; a < 4; a++) PaddedRow(d, plane, 2 * (i0 + r) - d.Pad + a, rowBuf + a * padded, padded);
@@ -490,11 +501,8 @@ internal static partial class Conv2dCpu
                         var (d20, d21) = Simd.Deinterleave(rowBuf + 2 * padded + 2 * j); var (d22, d23) = Simd.Deinterleave(rowBuf + 2 * padded + 2 * j + 2);
                         var (d30, d31) = Simd.Deinterleave(rowBuf + 3 * padded + 2 * j); var (d32, d33) = Simd.Deinterleave(rowBuf + 3 * padded + 2 * j + 2);
                         int t = r * stride + j;
-                        float* o = panels ? v0 + k.VOff + (long)pc * tiles + (long)(t - t % nr) * kcur + (ci - pc) * nr + t % nr : rowStart + j;
-                        TransformRow(d00 - d20, d01 - d21, d02 - d22, d03 - d23, o, eStride);                 // Bᵀ row 0
-                        TransformRow(d10 + d20, d11 + d21, d12 + d22, d13 + d23, o + 4 * eStride, eStride);   // row 1
-                        TransformRow(d20 - d10, d21 - d11, d22 - d12, d23 - d13, o + 8 * eStride, eStride);   // row 2
-                        TransformRow(d10 - d30, d11 - d31, d12 - d32, d13 - d33, o + 12 * eStride, eStride);  // row 3
+                        float* o = panels ? channel + PanelColumn(t, kcur, nr) : rowStart + j;
+                        BtTile(d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33, o, eStride);
                     }
                     for (; j < tilesW; j++)
                     {
@@ -517,13 +525,22 @@ internal static partial class Conv2dCpu
                         }
                     }
                 }
-                if (panels) // the columns that round Tiles up to whole panels
-                    for (int t = rows * stride; t < tiles; t += 8)
-                    {
-                        float* o = v0 + k.VOff + (long)pc * tiles + (long)(t - t % nr) * kcur + (ci - pc) * nr + t % nr;
-                        for (int e = 0; e < 16; e++) Vector256<float>.Zero.Store(o + e * eStride);
-                    }
+                if (panels) ZeroPanelColumns(channel, rows * stride, tiles, kcur, nr, 16, eStride);
             }
+    }
+
+    /// <summary>Bᵀ d B for 8 tiles' 4×4 patches d (dac: patch row a, column c, 8 tiles each), the 16 points stored
+    /// at o + e·s: rows of Bᵀ d are d0 − d2, d1 + d2, d2 − d1, d1 − d3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void BtTile(Vector256<float> d00, Vector256<float> d01, Vector256<float> d02, Vector256<float> d03,
+        Vector256<float> d10, Vector256<float> d11, Vector256<float> d12, Vector256<float> d13,
+        Vector256<float> d20, Vector256<float> d21, Vector256<float> d22, Vector256<float> d23,
+        Vector256<float> d30, Vector256<float> d31, Vector256<float> d32, Vector256<float> d33, float* o, long s)
+    {
+        TransformRow(d00 - d20, d01 - d21, d02 - d22, d03 - d23, o, s);
+        TransformRow(d10 + d20, d11 + d21, d12 + d22, d13 + d23, o + 4 * s, s);
+        TransformRow(d20 - d10, d21 - d11, d22 - d12, d23 - d13, o + 8 * s, s);
+        TransformRow(d10 - d30, d11 - d31, d12 - d32, d13 - d33, o + 12 * s, s);
     }
 
     /// <summary>One row of Bᵀ d (its four columns, 8 tiles each) times B, stored at o, o + s, o + 2s, o + 3s.</summary>
@@ -561,12 +578,7 @@ internal static partial class Conv2dCpu
                     int j = 0;
                     for (; j + 8 <= tilesW && 2 * j + 16 <= d.Wo; j += 8)
                     {
-                        float* p = m + j;
-                        // Aᵀ m: rows s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (each 4 columns × 8 tiles).
-                        var (s00, s01, s02, s03) = SumRows(p, eStride, 0);
-                        var (s10, s11, s12, s13) = SumRows(p, eStride, 1);
-                        var y00 = s00 + s01 + s02 + vb; var y01 = s01 - s02 - s03 + vb;
-                        var y10 = s10 + s11 + s12 + vb; var y11 = s11 - s12 - s13 + vb;
+                        var (y00, y01, y10, y11) = AtTile(m + j, eStride, vb);
                         StorePairs(plane + (long)oh * d.Wo + 2 * j, y00, y01, beta);
                         if (second) StorePairs(plane + (long)(oh + 1) * d.Wo + 2 * j, y10, y11, beta);
                     }
@@ -595,6 +607,16 @@ internal static partial class Conv2dCpu
                     }
                 }
             }
+    }
+
+    /// <summary>Aᵀ m A + b for 8 tiles whose 16 products lie at p + e·s: output row 0 (y00, y01) and row 1 (y10, y11)
+    /// of each tile. Rows of Aᵀ m: m0 + m1 + m2 and m1 − m2 − m3 (each 4 columns × 8 tiles), then the same along them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (Vector256<float> y00, Vector256<float> y01, Vector256<float> y10, Vector256<float> y11) AtTile(float* p, long s, Vector256<float> b)
+    {
+        var (s00, s01, s02, s03) = SumRows(p, s, 0);
+        var (s10, s11, s12, s13) = SumRows(p, s, 1);
+        return (s00 + s01 + s02 + b, s01 - s02 - s03 + b, s10 + s11 + s12 + b, s11 - s12 - s13 + b);
     }
 
     /// <summary>Row <paramref name="which"/> of Aᵀ m for 8 tiles: its four columns.</summary>

@@ -122,7 +122,7 @@ internal static partial class Conv2dCpu
                             BtStore(z0, z1, z2, z3, z4, z5, h + 6 * 8 * a, 8);
                         }
                         int t = r * stride + j;
-                        float* o = panels ? channel + (long)(t & -nr) * kcur + (t & (nr - 1)) : channel + t;
+                        float* o = panels ? channel + PanelColumn(t, kcur, nr) : channel + t;
                         for (int c = 0; c < 6; c++)
                         {
                             float* q = h + 8 * c;
@@ -131,12 +131,8 @@ internal static partial class Conv2dCpu
                         }
                     }
                 }
-                if (panels) // the columns that round Tiles up to whole panels (a plain matrix may hold other images' tiles there)
-                    for (int t = rows * stride; t < tiles; t += 8)
-                    {
-                        float* o = channel + (long)(t & -nr) * kcur + (t & (nr - 1));
-                        for (int e = 0; e < 36; e++) Vector256<float>.Zero.Store(o + e * eStride);
-                    }
+                if (panels) // (a plain matrix may hold other images' tiles past this one's)
+                    ZeroPanelColumns(channel, rows * stride, tiles, kcur, nr, 36, eStride);
             }
     }
 

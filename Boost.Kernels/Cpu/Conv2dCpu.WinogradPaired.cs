@@ -47,6 +47,7 @@ internal static partial class Conv2dCpu
             {
                 float* plane = x0 + ((long)n * d.Cin + ci) * d.HW;
                 int pc = ci / kc * kc, kcur = Math.Min(kc, d.Cin - pc);
+                float* channel = panels ? v0 + k.VOff + (long)pc * tiles + (ci - pc) * nr : v0 + k.VOff + (long)ci * tiles;
                 for (int r = 0; r < rows; r += 2)
                 {
                     for (int a = 0; a < 6; a++) PaddedRow(d, plane, 2 * (i0 + r) - d.Pad + a, rowBuf + a * padded, padded);
@@ -55,19 +56,10 @@ internal static partial class Conv2dCpu
                     PairPatchRow(rowBuf + 2 * padded, rowBuf + 4 * padded, out var d20, out var d21, out var d22, out var d23);
                     PairPatchRow(rowBuf + 3 * padded, rowBuf + 5 * padded, out var d30, out var d31, out var d32, out var d33);
                     int t = 4 * r;
-                    float* o = panels ? v0 + k.VOff + (long)pc * tiles + (long)(t - t % nr) * kcur + (ci - pc) * nr + t % nr
-                        : v0 + k.VOff + (long)ci * tiles + t;
-                    TransformRow(d00 - d20, d01 - d21, d02 - d22, d03 - d23, o, eStride);                 // Bᵀ row 0
-                    TransformRow(d10 + d20, d11 + d21, d12 + d22, d13 + d23, o + 4 * eStride, eStride);   // row 1
-                    TransformRow(d20 - d10, d21 - d11, d22 - d12, d23 - d13, o + 8 * eStride, eStride);   // row 2
-                    TransformRow(d10 - d30, d11 - d31, d12 - d32, d13 - d33, o + 12 * eStride, eStride);  // row 3
+                    float* o = channel + (panels ? PanelColumn(t, kcur, nr) : t);
+                    BtTile(d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33, o, eStride);
                 }
-                if (panels) // the columns that round Tiles up to whole panels
-                    for (int t = (rows + 1) / 2 * 8; t < tiles; t += 8)
-                    {
-                        float* o = v0 + k.VOff + (long)pc * tiles + (long)(t - t % nr) * kcur + (ci - pc) * nr + t % nr;
-                        for (int e = 0; e < 16; e++) Vector256<float>.Zero.Store(o + e * eStride);
-                    }
+                if (panels) ZeroPanelColumns(channel, (rows + 1) / 2 * 8, tiles, kcur, nr, 16, eStride);
             }
     }
 
@@ -104,12 +96,10 @@ internal static partial class Conv2dCpu
                 float* plane = y0 + ((long)n * d.Cout + co) * d.HWo;
                 for (int r = 0; r < rows; r += 2)
                 {
-                    float* p = s0 + k.MOff + (long)co * tiles + 4 * r;
-                    var (s00, s01, s02, s03) = SumRows(p, eStride, 0);
-                    var (s10, s11, s12, s13) = SumRows(p, eStride, 1);
+                    var (y00, y01, y10, y11) = AtTile(s0 + k.MOff + (long)co * tiles + 4 * r, eStride, vb);
                     int oh = 2 * (i0 + r); // tile row r's outputs rows oh, oh + 1; row r + 1's oh + 2, oh + 3
-                    StoreRowPair(plane, oh, d.Ho, s00 + s01 + s02 + vb, s01 - s02 - s03 + vb, beta);
-                    StoreRowPair(plane, oh + 1, d.Ho, s10 + s11 + s12 + vb, s11 - s12 - s13 + vb, beta);
+                    StoreRowPair(plane, oh, d.Ho, y00, y01, beta);
+                    StoreRowPair(plane, oh + 1, d.Ho, y10, y11, beta);
                 }
             }
     }
@@ -149,11 +139,7 @@ internal static partial class Conv2dCpu
                     float* r2 = oh + 2 < ho ? plane + 8L * (oh + 2) : zeros, r3 = oh + 3 < ho ? plane + 8L * (oh + 3) : zeros;
                     var (a0, a1) = PairDeinterleave(r0, r2); // tile row 0 of both tiles' rows: columns 0, 1
                     var (b0, b1) = PairDeinterleave(r1, r3); // tile row 1
-                    float* q = s0 + k.MOff + (long)co * tiles + 4 * r;
-                    GradRow(a0, a1, q, eStride);
-                    GradRow(a0 + b0, a1 + b1, q + 4 * eStride, eStride);
-                    GradRow(a0 - b0, a1 - b1, q + 8 * eStride, eStride);
-                    GradRow(-b0, -b1, q + 12 * eStride, eStride);
+                    GradTile(a0, a1, b0, b1, s0 + k.MOff + (long)co * tiles + 4 * r, eStride);
                 }
             }
     }

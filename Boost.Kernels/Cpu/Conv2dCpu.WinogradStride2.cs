@@ -62,6 +62,21 @@ internal static partial class Conv2dCpu
         public bool Paired => RowStride == 4 && PairsTileRows(D);
     }
 
+    /// <summary>Tile column t of one channel's row in the GEMMs' panel layout (panels of nr columns, kcur deep), from
+    /// that row's start in the first panel.</summary>
+    private static long PanelColumn(int t, int kcur, int nr) => (long)(t & -nr) * kcur + (t & (nr - 1));
+
+    /// <summary>Zeros one channel's panel columns [<paramref name="from"/>, <paramref name="tiles"/>) of the points
+    /// <paramref name="s"/> apart: the columns that round a block's tiles up to whole panels.</summary>
+    private static unsafe void ZeroPanelColumns(float* channel, int from, int tiles, int kcur, int nr, int points, long s)
+    {
+        for (int t = from; t < tiles; t += 8)
+        {
+            float* o = channel + PanelColumn(t, kcur, nr);
+            for (int e = 0; e < points; e++) Vector256<float>.Zero.Store(o + e * s);
+        }
+    }
+
     /// <summary>
     /// Floats added between the per-point matrices of the Winograd paths: transformed inputs and products in the
     /// scratch, transformed filters, filter gradients. Such a matrix is a multiple of 4 KiB whenever its extents are
@@ -161,7 +176,7 @@ internal static partial class Conv2dCpu
                         Gather5(rowBuf + 3 * padded + 4 * j, out var a30, out var a31, out var a32, out var a33, out var a34);
                         Gather5(rowBuf + 4 * padded + 4 * j, out var a40, out var a41, out var a42, out var a43, out var a44);
                         int t = r * stride + j;
-                        float* o = channel + (long)(t & -nr) * kcur + (t & (nr - 1));
+                        float* o = channel + PanelColumn(t, kcur, nr);
                         Stride2Row(a00 - a20, a01 - a21, a02 - a22, a03 - a23, a04 - a24, o, delta);
                         Stride2Row(a20, a21, a22, a23, a24, o, delta + 5);
                         Stride2Row(a40 - a20, a41 - a21, a42 - a22, a43 - a23, a44 - a24, o, delta + 10);
@@ -171,7 +186,7 @@ internal static partial class Conv2dCpu
                 }
                 for (int t = rows * stride; t < tiles; t += 8)
                 {
-                    float* o = channel + (long)(t & -nr) * kcur + (t & (nr - 1));
+                    float* o = channel + PanelColumn(t, kcur, nr);
                     for (int p = 0; p < 25; p++) Vector256<float>.Zero.Store(o + delta[p]);
                 }
             }
