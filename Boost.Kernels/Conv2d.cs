@@ -39,8 +39,13 @@ public static class Conv2d
         var t = default(TTile);
         int bm = t.BM, bn = t.BN, bk = t.BK;
         int tm = bm / Micro, tn = bn / Micro, threads = tm * tn, aStride = bm + 1;
+        // Every shared array is allocated here, before any branch: ILGPU gives each allocation site its own array,
+        // and a site below divergent control flow (even a ?: on a per-thread value) became two arrays in the PTX.
         var sa = SharedMemory.Allocate<float>(t.BK * (t.BM + 1));
         var sb = SharedMemory.Allocate<float>(t.BK * t.BN);
+        // Reduction steps decoded once per chunk by the first BK threads, double-buffered: the half for chunk i + 1
+        // is written while chunk i computes, and was last read two barriers earlier.
+        var steps = SharedMemory.Allocate<GemmIndex>(2 * t.BK);
 
         int tid = Group.IdxX;
         int ty = tid / tn, tx = tid - ty * tn;
@@ -55,9 +60,6 @@ public static class Conv2d
         bool colOk = col0 + bCol < cols;
         var column = g.Column(colOk ? col0 + bCol : 0);
 
-        // Reduction steps decoded once per chunk by the first BK threads, double-buffered: the half for chunk i + 1
-        // is written while chunk i computes, and was last read two barriers earlier.
-        var steps = SharedMemory.Allocate<GemmIndex>(2 * t.BK);
         if (tid < bk && dBegin + tid < dEnd) steps[tid] = g.Step(dBegin + tid);
         Group.Barrier();
 
