@@ -66,22 +66,93 @@ public abstract class Device : IDisposable
             int n = CudaDeviceCount();
             if (index < 0 || index >= n)
                 throw new InvalidOperationException(n == 0
-                    ? $"Device '{spec}' was asked for, but no CUDA GPU was found (no NVIDIA driver or no device). Use --device cpu."
+                    ? $"Device '{spec}' was asked for, but no CUDA GPU was found: {CudaUnavailableReason}. Use --device cpu."
                     : $"Device '{spec}' was asked for, but only {n} CUDA GPU(s) are present.");
             return IlgpuDevice.CreateCuda(index);
         }
         throw new ArgumentException($"Unknown device '{spec}': use auto, cpu, cuda, cuda:N or ilgpu-cpu.");
     }
 
-    /// <summary>Number of CUDA devices ILGPU can see (0 when there is no driver).</summary>
+    /// <summary>Number of CUDA devices ILGPU can see (0 when there is no driver; <see cref="CudaUnavailableReason"/>
+    /// then says why).</summary>
     public static int CudaDeviceCount()
     {
+        CudaDriver.Install();
         try
         {
             using var ctx = Context.Create(b => b.Cuda());
-            return ctx.GetCudaDevices().Count;
+            int n = ctx.GetCudaDevices().Count;
+            CudaUnavailableReason = n > 0 ? null : CudaDriver.Diagnose() ?? "ILGPU found no CUDA device although the driver reports one";
+            return n;
         }
-        catch (Exception) { return 0; }
+        catch (Exception e)
+        {
+            CudaUnavailableReason = $"{CudaDriver.Diagnose() ?? "CUDA could not start"} ({e.GetType().Name}: {e.Message})";
+            return 0;
+        }
+    }
+
+    /// <summary>Why the last <see cref="CudaDeviceCount"/> found no GPU, in words (the driver's own error where there is
+    /// one); null when it found one.</summary>
+    public static string? CudaUnavailableReason { get; private set; }
+}
+
+/// <summary>
+/// Finding the NVIDIA driver. ILGPU imports the driver API as <c>cuda</c> (<c>nvcuda</c> on Windows), which the .NET
+/// loader tries as libcuda.so; a machine with only the driver (no CUDA toolkit) has libcuda.so.1 alone, so without
+/// help such a machine looks GPU-less. <see cref="Install"/> adds the versioned name as a fallback, and
+/// <see cref="Diagnose"/> asks the driver itself why no device is there.
+/// </summary>
+internal static unsafe class CudaDriver
+{
+    private static int _installed;
+    private static readonly string[] Names = OperatingSystem.IsWindows() ? ["nvcuda.dll"] : ["libcuda.so.1", "libcuda.so"];
+
+    /// <summary>Registers the fallback resolver once per process (ILGPU's own probing runs first).</summary>
+    public static void Install()
+    {
+        if (Interlocked.Exchange(ref _installed, 1) == 1) return;
+        System.Runtime.Loader.AssemblyLoadContext.Default.ResolvingUnmanagedDll += (assembly, name) =>
+            name is "cuda" or "nvcuda" or "libcuda" && assembly == typeof(Context).Assembly && TryLoad(out var handle) ? handle : IntPtr.Zero;
+    }
+
+    private static bool TryLoad(out IntPtr handle)
+    {
+        foreach (var n in Names)
+            if (System.Runtime.InteropServices.NativeLibrary.TryLoad(n, out handle)) return true;
+        handle = IntPtr.Zero;
+        return false;
+    }
+
+    /// <summary>Null if the driver loads, initialises and reports at least one device; else the reason, in words.</summary>
+    public static string? Diagnose()
+    {
+        if (!TryLoad(out var lib))
+            return $"the NVIDIA driver library ({string.Join(" or ", Names)}) was not found: no driver installed, or not on the loader path";
+        try
+        {
+            var cuInit = (delegate* unmanaged<uint, int>)System.Runtime.InteropServices.NativeLibrary.GetExport(lib, "cuInit");
+            var cuDeviceGetCount = (delegate* unmanaged<int*, int>)System.Runtime.InteropServices.NativeLibrary.GetExport(lib, "cuDeviceGetCount");
+            int status = cuInit(0);
+            if (status != 0) return $"the NVIDIA driver loaded but cuInit failed: {ErrorText(lib, status)}";
+            int count = 0;
+            status = cuDeviceGetCount(&count);
+            if (status != 0) return $"cuDeviceGetCount failed: {ErrorText(lib, status)}";
+            return count == 0 ? "the NVIDIA driver reports no CUDA device" : null;
+        }
+        catch (EntryPointNotFoundException e) { return $"the NVIDIA driver library lacks an entry point ({e.Message})"; }
+    }
+
+    private static string ErrorText(IntPtr lib, int status)
+    {
+        string text = $"CUDA error {status}";
+        if (System.Runtime.InteropServices.NativeLibrary.TryGetExport(lib, "cuGetErrorString", out var f))
+        {
+            byte* message = null;
+            if (((delegate* unmanaged<int, byte**, int>)f)(status, &message) == 0 && message != null)
+                text += $" ({System.Runtime.InteropServices.Marshal.PtrToStringUTF8((IntPtr)message)})";
+        }
+        return text;
     }
 }
 
@@ -147,6 +218,7 @@ public sealed class IlgpuDevice : Device
 
     public static IlgpuDevice CreateCuda(int index)
     {
+        CudaDriver.Install();
         var context = Context.Create(b => b.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O2));
         return new IlgpuDevice(context, context.GetCudaDevice(index).CreateAccelerator(context));
     }

@@ -22,7 +22,7 @@ public static class Backends
     {
         Cpu => Device.Cpu,
         Sim => _sim.Value,
-        Cuda => _cuda.Value ?? Ignore("no CUDA GPU on this machine (ILGPU found no CUDA device); the CUDA kernel suite runs only where one is present"),
+        Cuda => _cuda.Value ?? Ignore($"no CUDA GPU on this machine ({Device.CudaUnavailableReason}); the CUDA kernel suite runs only where one is present"),
         _ => throw new ArgumentException(name),
     };
 
