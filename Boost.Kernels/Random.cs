@@ -29,6 +29,19 @@ public static class Rng
     /// <summary>A word → a float uniform in (0, 1), exactly representable: (2k + 1)·2⁻²⁴ with k the top 23 bits.</summary>
     public static float ToUnit(uint word) => (word >> 9) * (1f / (1 << 23)) + 1f / (1 << 24);
 
+    /// <summary>
+    /// ln u for u in (0, 1), to a few float ulps relative everywhere. Near 1, MathF.Log becomes PTX's lg2.approx,
+    /// whose absolute error (~2⁻²²) swamps ln u → 0 (and can turn its sign, making Box–Muller's √(−2 ln u) NaN); there
+    /// ln u = ln(1 + x) = 2 atanh(s), s = x/(2 + x), x = u − 1 exact for u ≥ ½, |s| ≤ ⅓, by its odd series.
+    /// </summary>
+    public static float LnUnit(float u)
+    {
+        if (u < 0.5f) return MathF.Log(u);
+        float x = u - 1f, s = x / (2f + x), s2 = s * s;
+        float series = 1f + s2 * (1f / 3 + s2 * (1f / 5 + s2 * (1f / 7 + s2 * (1f / 9 + s2 * (1f / 11 + s2 * (1f / 13 + s2 * (1f / 15)))))));
+        return 2f * s * series;
+    }
+
     // ---------------------------------------------------------------- kernels
 
     /// <summary>Thread i fills elements 4i..4i+3 of y with uniforms in (lo, hi).</summary>
@@ -50,8 +63,8 @@ public static class Rng
     {
         var (w0, w1, w2, w3) = Philox((uint)i.X, 0u, (uint)stream, (uint)(stream >> 32), (uint)seed, (uint)(seed >> 32));
         long n = y.Length, at = 4L * i.X;
-        float r0 = MathF.Sqrt(-2f * MathF.Log(ToUnit(w0))), a0 = 2f * MathF.PI * ToUnit(w1);
-        float r1 = MathF.Sqrt(-2f * MathF.Log(ToUnit(w2))), a1 = 2f * MathF.PI * ToUnit(w3);
+        float r0 = MathF.Sqrt(-2f * LnUnit(ToUnit(w0))), a0 = 2f * MathF.PI * ToUnit(w1);
+        float r1 = MathF.Sqrt(-2f * LnUnit(ToUnit(w2))), a1 = 2f * MathF.PI * ToUnit(w3);
         if (at < n) y[at] = mean + std * r0 * MathF.Cos(a0);
         if (at + 1 < n) y[at + 1] = mean + std * r0 * MathF.Sin(a0);
         if (at + 2 < n) y[at + 2] = mean + std * r1 * MathF.Cos(a1);
@@ -115,8 +128,8 @@ public static class Rng
             for (long b = s; b < e; b++)
             {
                 var (w0, w1, w2, w3) = Philox((uint)b, 0u, (uint)stream, (uint)(stream >> 32), (uint)seed, (uint)(seed >> 32));
-                float r0 = MathF.Sqrt(-2f * MathF.Log(ToUnit(w0))), a0 = 2f * MathF.PI * ToUnit(w1);
-                float r1 = MathF.Sqrt(-2f * MathF.Log(ToUnit(w2))), a1 = 2f * MathF.PI * ToUnit(w3);
+                float r0 = MathF.Sqrt(-2f * LnUnit(ToUnit(w0))), a0 = 2f * MathF.PI * ToUnit(w1);
+                float r1 = MathF.Sqrt(-2f * LnUnit(ToUnit(w2))), a1 = 2f * MathF.PI * ToUnit(w3);
                 long at = 4 * b;
                 if (at < n) arr[at] = mean + std * r0 * MathF.Cos(a0);
                 if (at + 1 < n) arr[at + 1] = mean + std * r0 * MathF.Sin(a0);
