@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using BenchmarkDotNet.Running;
 using Boost.Bench;
@@ -36,37 +35,10 @@ using var dev = Device.Select(device);
 Console.WriteLine($"device: {dev.Name}");
 var (peakGflops, peakGbs, peakHow) = Peak.Measure(dev);
 Console.WriteLine($"practical peak: {peakGflops:F1} GFLOP/s, {peakGbs:F1} GB/s ({peakHow})");
-var results = new Dictionary<string, object>();
-var medians = new Dictionary<string, double>();
-foreach (var c in (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => filter is null || c.Id.Contains(filter)))
-{
-    Action run; IDisposable state;
-    try { (run, state) = c.Setup(dev); }
-    catch (FileNotFoundException e) { Console.WriteLine($"{c.Id,-26} skipped: {e.Message}"); continue; }
-    using (state)
-    {
-        run(); dev.Synchronize(); // warm-up: JIT, kernel loads, pools
-        var times = new List<double>();
-        var budget = Stopwatch.StartNew();
-        while (times.Count < 3 || (times.Count < 30 && budget.Elapsed.TotalSeconds < 4))
-        {
-            var sw = Stopwatch.StartNew();
-            run(); dev.Synchronize();
-            times.Add(sw.Elapsed.TotalMilliseconds);
-        }
-        times.Sort();
-        double ms = times[times.Count / 2];
-        double? gflops = c.Flops > 0 ? c.Flops / ms / 1e6 : null, gbs = c.Bytes > 0 ? c.Bytes / ms / 1e6 : null;
-        double? pct = gflops is { } gf ? 100 * gf / peakGflops : gbs is { } gb ? 100 * gb / peakGbs : null;
-        var extra = c.Extra?.Invoke();
-        var note = c.Note?.Invoke(dev);
-        double? torchMs = Reference.LibtorchMs.TryGetValue(c.Id, out var t) ? t : null, speed = torchMs / ms, target = Reference.Target(c.Id);
-        string vsTorch = speed is { } sp ? $"{sp,5:F2}× libtorch{(target is { } tg ? sp >= tg ? $" (≥ {tg:G2}: met)" : $" (< {tg:G2})" : "")}" : "";
-        Console.WriteLine($"{c.Id,-26} {ms,10:F3} ms {(gflops is { } g ? $"{g,8:F1} GFLOP/s" : ""),-16} {(gbs is { } b ? $"{b,8:F1} GB/s" : ""),-12} {(pct is { } p ? $"{p,5:F1}% of peak" : ""),-14} {vsTorch,-30}{(extra is null ? "" : string.Join(" ", extra.Select(kv => $"{kv.Key} {kv.Value:G4}")))}  ({times.Count} runs){(note is null ? "" : $"  [{note}]")}");
-        medians[c.Id] = ms;
-        results[c.Id] = new { median_ms = ms, gflops, gbs, pct_of_peak = pct, libtorch_ms = torchMs, speed_vs_libtorch = speed, target_speed = target, extra, note };
-    }
-}
+var cases = (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => filter is null || c.Id.Contains(filter));
+var rows = QuickBench.Run(dev, cases, peakGflops, peakGbs, Console.Out);
+var medians = rows.ToDictionary(r => r.Key, r => r.Value.MedianMs);
+var results = rows.ToDictionary(r => r.Key, r => QuickBench.Json(r.Value));
 // PyTorch on this machine, right after our cases: the like-for-like reference (the figures are another CPU).
 var torchRuns = args.Contains("--no-torch") ? [] : TorchHere.Runs(dev, filter, gpuShapes, Console.Out);
 if (torchRuns.Count > 0)
