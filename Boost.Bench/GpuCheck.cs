@@ -44,21 +44,47 @@ public static class GpuCheck
             [8, 4, 256, 64], [2, 1, 64, 128], 2048, 512, 512, 1 << 20);
         public static readonly Sizes Small = new(2, 8, 7, 4, 33, 19, 17, [3, 9, 7, 5],
             [1, 2, 12, 8], [1, 1, 8, 16], 11, 9, 6, 1000);
+        /// <summary>Real-sized but off every tile: 33² maps, 40 channels, GEMM 1000, head dims 256 and 128 at odd
+        /// lengths, a parameter count that is not a multiple of 4.</summary>
+        public static readonly Sizes Odd = new(3, 40, 33, 8, 1000, 1000, 1000, [3, 100, 77, 129],
+            [2, 3, 300, 256], [1, 5, 77, 128], 1000, 300, 257, 1_000_003);
+
+        public static Sizes Named(string name) => name switch
+        {
+            "small" => Small, "real" => Real, "odd" => Odd,
+            _ => throw new ArgumentException($"unknown shape set '{name}': small, real or odd"),
+        };
     }
 
-    public static int Run(Device dev, bool small, string? json)
+    public static int Run(Device dev, bool small, string? json) => Run(dev, small ? "small" : "real", json);
+
+    /// <summary>Runs every case at the named shapes (small, real, odd) with every new tensor poisoned (NaN), saving the
+    /// JSON after each case; stops at the first CUDA fault (a sticky error that would fail every later case in its own
+    /// name) and names the case that raised it. Returns 1 if any row failed.</summary>
+    public static int Run(Device dev, string shapes, string? json)
     {
-        var s = small ? Sizes.Small : Sizes.Real;
-        Console.WriteLine($"device: {dev.Name}   reference: {Device.Cpu.Name}   shapes: {(small ? "small" : "real")}");
+        var s = Sizes.Named(shapes);
+        bool small = shapes == "small";
+        bool poisoned = Tensor.PoisonNewTensors;
+        Tensor.PoisonNewTensors = true;
+        try { return RunPoisoned(dev, s, shapes, json); }
+        finally { Tensor.PoisonNewTensors = poisoned; }
+    }
+
+    private static int RunPoisoned(Device dev, Sizes s, string shapes, string? json)
+    {
+        Console.WriteLine($"device: {dev.Name}   reference: {Device.Cpu.Name}   shapes: {shapes}   new tensors poisoned (NaN)");
         Console.WriteLine("rule: |a-r| <= atol + rtol*|r|, rtol = 1e-5*sqrt(K), atol = rtol*rms(r), K = reduction length");
         string header = $"{"op",-30} {"shape",-34} {"max abs",10} {"max rel",10} {"worst index",-18} {"err/tol",8} {"dev ms",9} {"cpu ms",9}  result";
         Console.WriteLine(header);
         Console.WriteLine(new string('-', header.Length));
         var rows = new List<Row>();
+        string? fault = null;
         ulong seed = 1000;
         foreach (var c in Build(s))
         {
             seed += 10;
+            if (fault is not null) break;
             try
             {
                 var (devOut, devMs) = Execute(c, dev, seed);
@@ -76,20 +102,36 @@ public static class GpuCheck
                 var row = new Row(c.Op, c.Shape, double.NaN, double.NaN, e.GetType().Name + ": " + e.Message, double.NaN, 0, 0, false);
                 rows.Add(row);
                 Print(row);
+                if (e.GetType().FullName?.StartsWith("ILGPU.Runtime.Cuda.") == true || e.InnerException?.GetType().FullName?.StartsWith("ILGPU.Runtime.Cuda.") == true)
+                    fault = $"{c.Op} {c.Shape}: {e.Message}";
             }
+            Save(json, dev, shapes, rows, fault, done: false);
         }
         int failed = rows.Count(r => !r.Pass);
         Console.WriteLine($"{rows.Count - failed}/{rows.Count} PASS{(failed > 0 ? $", {failed} FAIL" : "")}");
-        if (json is not null)
-        {
-            var doc = new { device = dev.Name, reference = Device.Cpu.Name, small, rule = "rtol = 1e-5*sqrt(K), atol = rtol*rms(ref)", rows };
-            File.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions
-            {
-                WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-            }));
-            Console.WriteLine($"wrote {json}");
-        }
+        if (fault is not null) Console.WriteLine($"stopped at the first CUDA fault, raised in {fault}");
+        Save(json, dev, shapes, rows, fault, done: true);
+        if (json is not null) Console.WriteLine($"wrote {json}");
         return failed > 0 ? 1 : 0;
+    }
+
+    /// <summary>Writes the JSON so far (atomically: a temporary file renamed over the old one), so a crash keeps
+    /// every case that finished.</summary>
+    private static void Save(string? json, Device dev, string shapes, List<Row> rows, string? fault, bool done)
+    {
+        if (json is null) return;
+        var doc = new
+        {
+            device = dev.Name, reference = Device.Cpu.Name, shapes, small = shapes == "small", poisoned = true, complete = done && fault is null,
+            cuda_fault = fault, passed = rows.Count(r => r.Pass), failed = rows.Count(r => !r.Pass),
+            rule = "rtol = 1e-5*sqrt(K), atol = rtol*rms(ref)", rows,
+        };
+        string tmp = json + ".tmp";
+        File.WriteAllText(tmp, JsonSerializer.Serialize(doc, new JsonSerializerOptions
+        {
+            WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        }));
+        File.Move(tmp, json, overwrite: true);
     }
 
     private static void Print(Row r) => Console.WriteLine(
@@ -181,6 +223,14 @@ public static class GpuCheck
             yield return C1($"{tag} dX", [dy, w], dxTerms, x => Conv2d.BackwardInput(x[0], x[1], img, stride, pad));
             yield return C1($"{tag} dW", [dy, img], n * ho * ho, x => Conv2d.BackwardWeight(x[0], x[1], k, stride, pad));
             if (k == 3 && stride == 1) yield return C1($"{tag} db", [dy], n * ho * ho, x => Conv2d.BackwardBias(x[0]));
+        }
+
+        // The UNet's conv_in: 8 input channels (latent + upsampled condition), so dW's GEMM has Cin·k² = 72 columns.
+        {
+            int[] x8 = [n, 8, hw, hw], w8 = [c, 8, 3, 3], dy8 = [n, c, hw, hw];
+            yield return C1("conv3x3 cin8 fwd", [x8, w8, [c]], 8 * 9, x => Conv2d.Forward(x[0], x[1], x[2], 1, 1));
+            yield return C1("conv3x3 cin8 dX", [dy8, w8], c * 9, x => Conv2d.BackwardInput(x[0], x[1], x8, 1, 1));
+            yield return C1("conv3x3 cin8 dW", [dy8, x8], n * hw * hw, x => Conv2d.BackwardWeight(x[0], x[1], 3, 1, 1));
         }
 
         // GEMM: every transpose (A stored [K, M] when transposed, B stored [N, K]), a batched one, Linear fwd/bwd.

@@ -11,7 +11,8 @@ namespace Boost.Bench;
 public static class QuickBench
 {
     public sealed record Row(string Id, double MedianMs, int Runs, double? Gflops, double? Gbs, double? PctOfPeak,
-        double? LibtorchMs, double? SpeedVsLibtorch, double? TargetSpeed, IReadOnlyDictionary<string, double>? Extra, string? Note);
+        double? LibtorchMs, double? SpeedVsLibtorch, double? TargetSpeed, IReadOnlyDictionary<string, double>? Extra, string? Note,
+        string? Error = null);
 
     public static Dictionary<string, Row> Run(Device dev, IEnumerable<BenchCase> cases, double peakGflops, double peakGbs, TextWriter log,
         Action<Row>? onCase = null, double budgetSeconds = 4)
@@ -22,6 +23,22 @@ public static class QuickBench
             Action run; IDisposable state;
             try { (run, state) = c.Setup(dev); }
             catch (FileNotFoundException e) { log.WriteLine($"{c.Id,-26} skipped: {e.Message}"); continue; }
+            try { Measure(c, run, state); }
+            catch (Exception e)
+            {
+                // A case that throws is reported and the rest go on, except after a CUDA fault: that error is sticky
+                // and would fail every later case in its own name.
+                log.WriteLine($"{c.Id,-26} FAILED: {e.GetType().Name}: {e.Message}");
+                var row = new Row(c.Id, double.NaN, 0, null, null, null, null, null, null, null, null, $"{e.GetType().Name}: {e.Message}");
+                rows[c.Id] = row;
+                onCase?.Invoke(row);
+                if (e.GetType().FullName?.StartsWith("ILGPU.Runtime.Cuda.") == true) { log.WriteLine("stopping: CUDA fault"); break; }
+            }
+        }
+        return rows;
+
+        void Measure(BenchCase c, Action run, IDisposable state)
+        {
             using (state)
             {
                 run(); dev.Synchronize();
@@ -45,13 +62,12 @@ public static class QuickBench
                 onCase?.Invoke(row);
             }
         }
-        return rows;
     }
 
     /// <summary>The JSON shape of one row (the keys BENCHMARKS.md's table script reads).</summary>
     public static object Json(Row r) => new
     {
         median_ms = r.MedianMs, runs = r.Runs, gflops = r.Gflops, gbs = r.Gbs, pct_of_peak = r.PctOfPeak, libtorch_ms = r.LibtorchMs,
-        speed_vs_libtorch = r.SpeedVsLibtorch, target_speed = r.TargetSpeed, extra = r.Extra, note = r.Note,
+        speed_vs_libtorch = r.SpeedVsLibtorch, target_speed = r.TargetSpeed, extra = r.Extra, note = r.Note, error = r.Error,
     };
 }

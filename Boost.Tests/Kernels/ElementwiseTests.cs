@@ -34,6 +34,7 @@ public class ElementwiseTests
         FiniteDiff.Check(inp => ElementwiseReference.Map(inp[0], ElementwiseReference.SiLU), [X], G, [want], what: "silu twin");
     }
 
+    [Category("EveryBackend")] // loops over the backends itself (CUDA where present): the GPU runner selects it by this
     [TestCase(new[] { 2, 3, 5, 7 }, new[] { 2, 3, 5, 7 })]
     [TestCase(new[] { 2, 3, 5, 7 }, new[] { 2, 3, 1, 1 })]
     [TestCase(new[] { 1, 3, 1, 7 }, new[] { 5, 1 })]

@@ -15,6 +15,7 @@ public class PadTests
         return y;
     }
 
+    [Category("EveryBackend")] // loops over the backends itself (CUDA where present): the GPU runner selects it by this
     [TestCase(1, 1, 1, 1, 0, 1, 0, 1)]
     [TestCase(2, 3, 5, 7, 2, 0, 1, 3)]
     public void PadAndCrop_MatchTwin(int n, int c, int h, int w, int l, int r, int t, int b)

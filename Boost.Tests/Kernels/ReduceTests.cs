@@ -20,6 +20,7 @@ public class ReduceTests
         new object[] { new[] { 3, 4, 29, 37 }, new[] { 0, 2, 3 } }, // over N, H, W: contiguous runs of 1073 at strides of 4·1073
     ];
 
+    [Category("EveryBackend")] // loops over the backends itself (CUDA where present): the GPU runner selects it by this
     [TestCaseSource(nameof(Cases))]
     public void Sum_MatchesTwin(int[] shape, int[] axes)
     {

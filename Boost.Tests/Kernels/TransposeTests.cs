@@ -5,6 +5,7 @@ namespace Boost.Tests.Kernels;
 
 public class TransposeTests
 {
+    [Category("EveryBackend")] // loops over the backends itself (CUDA where present): the GPU runner selects it by this
     [TestCase(1, 1, 1)]
     [TestCase(1, 5, 7)]
     [TestCase(3, 9, 4)]

@@ -96,6 +96,7 @@ public class UpsampleTests
     }
 
     /// <summary>General resizes, down as well as up and by non-integer ratios (the gather's contributor ranges).</summary>
+    [Category("EveryBackend")] // loops over the backends itself (CUDA where present): the GPU runner selects it by this
     [TestCase(5, 7, 8, 3)]
     [TestCase(5, 7, 1, 1)]
     [TestCase(2, 3, 5, 5)]

@@ -1,0 +1,169 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Boost.Bench;
+using Boost.Kernels;
+using ILGPU.Runtime.Cuda;
+
+namespace Boost.GpuRun;
+
+/// <summary>The runner's commands (see Program.cs). Every JSON it writes is saved atomically and, for long commands,
+/// after each case, so a crash or a time-out keeps what finished.</summary>
+public static class Runner
+{
+    public static int Main(string[] args)
+    {
+        string command = args.Length > 0 ? args[0] : "help";
+        var rest = args.Skip(1).ToArray();
+        try
+        {
+            return command switch
+            {
+                "env" => Env(Option(rest, "--device"), Option(rest, "--json")),
+                "ptx" => Ptx(rest.FirstOrDefault(a => !a.StartsWith("--")) ?? throw new ArgumentException("ptx needs an output folder"), Option(rest, "--device")),
+                "check" => Check(rest),
+                "bench" => Bench(rest),
+                "tests" => TestRun.Run(Option(rest, "--backend") ?? "cuda", Option(rest, "--where"), Option(rest, "--json")),
+                "train" or "boost" or "eval" or "train-ae" => Boost.Train.Cli.Commands.Run(args),
+                _ => Help(),
+            };
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static int Help()
+    {
+        Console.WriteLine("usage: boost-gpu env|ptx|check|bench|tests|train|boost|eval [options] (see Boost.GpuRun/Program.cs)");
+        return 2;
+    }
+
+    internal static string? Option(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    internal static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Writes JSON to a temporary file beside <paramref name="path"/> and renames it over: readers see the
+    /// old or the new file, never half of one.</summary>
+    internal static void Save(string? path, object doc)
+    {
+        if (path is null) return;
+        string tmp = path + ".tmp";
+        File.WriteAllText(tmp, JsonSerializer.Serialize(doc, JsonOptions));
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    // ------------------------------------------------------------------ env
+
+    private static int Env(string? device, string? json)
+    {
+        int cudaDevices = Device.CudaDeviceCount();
+        var info = new Dictionary<string, object?>
+        {
+            ["os"] = RuntimeInformation.OSDescription, ["runtime"] = RuntimeInformation.FrameworkDescription,
+            ["processors"] = Environment.ProcessorCount, ["machine"] = Environment.MachineName,
+            ["cuda_devices"] = cudaDevices, ["cuda_unavailable_reason"] = Device.CudaUnavailableReason,
+            ["utc"] = DateTime.UtcNow.ToString("u"),
+        };
+        using var dev = Device.Select(device);
+        info["device"] = dev.Name;
+        if (dev is IlgpuDevice { Accelerator: CudaAccelerator a })
+        {
+            info["cuda"] = new Dictionary<string, object?>
+            {
+                ["name"] = a.Name, ["architecture"] = a.Architecture.ToString(), ["instruction_set"] = a.InstructionSet.ToString(),
+                ["driver_version"] = $"{a.DriverVersion.Major}.{a.DriverVersion.Minor}", ["memory_mib"] = a.MemorySize >> 20,
+                ["multiprocessors"] = a.NumMultiprocessors, ["warp_size"] = a.WarpSize, ["max_group_size"] = a.MaxNumThreadsPerGroup,
+                ["max_shared_per_group"] = a.MaxSharedMemoryPerGroup, ["max_shared_per_multiprocessor"] = a.MaxSharedMemoryPerMultiprocessor,
+                ["l2_bytes"] = a.L2CacheSize, ["clock_khz"] = a.ClockRate, ["memory_clock_khz"] = a.MemoryClockRate,
+                ["memory_bus_bits"] = a.MemoryBusWidth, ["registers_per_multiprocessor"] = a.TotalNumRegistersPerMultiprocessor,
+            };
+        }
+        else if (dev is IlgpuDevice other)
+            info["ilgpu"] = new { name = other.Accelerator.Name, warp_size = other.Accelerator.WarpSize, max_group_size = other.Accelerator.MaxNumThreadsPerGroup };
+        Console.WriteLine(JsonSerializer.Serialize(info, JsonOptions));
+        Save(json, info);
+        return 0;
+    }
+
+    // ------------------------------------------------------------------ ptx
+
+    /// <summary>Every kernel instance's PTX, compiled for the device's architecture and the ISA its driver gets (without
+    /// a GPU: SM_90 and ISA 8.8, what an H100/H200 on a CUDA 12.9+/13 driver gets), one file each, plus audit.json: the
+    /// source's shared allocation sites and the PTX's shared, local and extern declarations (KernelCatalog).</summary>
+    private static int Ptx(string dir, string? device)
+    {
+        var (arch, isa) = (CudaArchitecture.SM_90, KernelCatalog.RuntimeIsa);
+        if (device is not null || Device.CudaDeviceCount() > 0)
+        {
+            using var dev = Device.Select(device);
+            if (dev is IlgpuDevice { Accelerator: CudaAccelerator a }) (arch, isa) = (a.Architecture, a.InstructionSet);
+        }
+        Directory.CreateDirectory(dir);
+        var rows = new List<object>();
+        int i = 0, bad = 0;
+        foreach (var (method, label) in KernelCatalog.Instances())
+        {
+            string file = $"{i++:D3}_{new string(label.Select(ch => char.IsLetterOrDigit(ch) ? ch : '_').ToArray())}.ptx";
+            try
+            {
+                string ptx = KernelCatalog.CompilePtx(method, arch, isa);
+                File.WriteAllText(Path.Combine(dir, file), ptx);
+                var facts = KernelCatalog.Read(ptx);
+                var (sites, dynamic) = KernelCatalog.SharedAllocationSites(method);
+                bool ok = facts.Shared.Count == sites && facts.DynamicShared == dynamic && facts.SharedBytes <= KernelCatalog.StaticSharedLimit
+                          && facts.Local.Count == 0 && facts.Externs.Count == 0;
+                if (!ok) bad++;
+                rows.Add(new
+                {
+                    label, file, ok, source_sites = sites, source_dynamic = dynamic, shared = facts.Shared.Select(s => new { name = s.Name, bytes = s.Bytes }),
+                    shared_bytes = facts.SharedBytes, dynamic_shared = facts.DynamicShared, local = facts.Local.Select(s => new { name = s.Name, bytes = s.Bytes }),
+                    externs = facts.Externs,
+                });
+            }
+            catch (Exception e) { bad++; rows.Add(new { label, file, ok = false, error = $"{e.GetType().Name}: {e.Message}" }); }
+        }
+        Save(Path.Combine(dir, "audit.json"), new { arch = arch.ToString(), isa = isa.ToString(), kernels = rows.Count, failed = bad, rows });
+        Console.WriteLine($"{rows.Count} kernel instances compiled for {arch}, {isa} into {dir}; audit: {rows.Count - bad} ok, {bad} failed");
+        return bad > 0 ? 1 : 0;
+    }
+
+    // ------------------------------------------------------------------ check, bench
+
+    private static int Check(string[] args)
+    {
+        using var dev = Device.Select(Option(args, "--device"));
+        return GpuCheck.Run(dev, Option(args, "--shapes") ?? "small", Option(args, "--json"));
+    }
+
+    private static int Bench(string[] args)
+    {
+        string? json = Option(args, "--json"), filter = Option(args, "--filter");
+        double budget = double.Parse(Option(args, "--budget-s") ?? "2", System.Globalization.CultureInfo.InvariantCulture);
+        bool gpuShapes = args.Contains("--gpu-shapes");
+        using var dev = Device.Select(Option(args, "--device"));
+        Console.WriteLine($"device: {dev.Name}");
+        var (gflops, gbs, how) = Peak.Measure(dev);
+        Console.WriteLine($"practical peak: {gflops:F1} GFLOP/s, {gbs:F1} GB/s ({how})");
+        var cases = (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => filter is null || c.Id.Contains(filter)).ToList();
+        var done = new Dictionary<string, object>();
+        object Doc(bool complete) => new
+        {
+            device = dev.Name, complete, peak = new { gflops, gbs, how }, machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {RuntimeInformation.OSDescription}",
+            cases = done,
+        };
+        QuickBench.Run(dev, cases, gflops, gbs, Console.Out, row => { done[row.Id] = QuickBench.Json(row); Save(json, Doc(false)); }, budget);
+        Save(json, Doc(true));
+        return 0;
+    }
+}
