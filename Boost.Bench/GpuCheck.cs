@@ -9,11 +9,9 @@ namespace Boost.Bench;
 /// A device check: every op family at the model's real shapes (Cases.cs) run on the chosen device and on the managed
 /// CPU backend (itself tested against the double twins), outputs compared element by element.
 ///
-/// Usage (on a machine with a GPU; scripts/gpu-check.sh publishes a self-contained binary that needs no .NET SDK):
-/// <code>
-///   ./publish/gpu/Boost.Bench --check --device cuda --json $OUT/gpu-check.json
-///   ./publish/gpu/Boost.Bench --check --small --device ilgpu-cpu      # tiny shapes: proves the logic, no GPU needed
-/// </code>
+/// Usage: <c>dotnet run -c Release --project Boost.Bench -- --check [--small] --device cuda [--json F]</c>, or on a machine
+/// without the .NET SDK the GPU runner (scripts/gpu-run.sh): <c>boost-gpu check --shapes small|odd|real --json F</c>;
+/// <c>--device ilgpu-cpu</c> with small shapes proves the logic without a GPU.
 /// Prints one table (op, shape, max abs err, max rel err, worst index, err/tol, device ms, cpu ms, PASS/FAIL) and
 /// returns 1 if any row fails. Times are the median of 5 runs after one warm-up, each ended by Synchronize().
 ///

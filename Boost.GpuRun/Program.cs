@@ -6,5 +6,6 @@ using Boost.GpuRun;
 //   boost-gpu check --shapes small|real|odd [--device D] [--json F]   every op vs the managed CPU backend, outputs poisoned
 //   boost-gpu bench [--gpu-shapes] [--filter S] [--budget-s S] [--device D] [--json F]   median timings (no PyTorch)
 //   boost-gpu tests [--backend cuda] [--where S] [--json F]      Boost.Tests' cases of one backend via NUnit's runner
+//   boost-gpu crop IN OUT SIZE; boost-gpu psnr A B [--json F]   a small LR input; PSNR between two outputs
 //   boost-gpu train|boost|eval ...                               Boost.Train's commands
-return Runner.Main(args);
+return Runner.Run(args);
