@@ -423,12 +423,13 @@ public static class Attention
         return new AttentionDims { Heads = q.Dim(0) * q.Dim(1), Tq = q.Dim(2), Tk = k.Dim(2), D = q.Dim(3) };
     }
 
-    /// <summary>The tile for head dim <paramref name="d"/>: the simulator's 16-thread tile, else the smallest MaxD ≥ d.</summary>
+    /// <summary>The tile for head dim <paramref name="d"/>: the small simulator's 16-thread tile, else (the
+    /// <see cref="TileSet.Cuda"/> tile set) the smallest MaxD ≥ d.</summary>
     internal static Type PickTile(IlgpuDevice dev, int d, string op)
     {
         if (d > default(AttentionTileD256).MaxD)
             throw new ArgumentException($"{op}: head dim D = {d} exceeds the GPU kernels' limit of {default(AttentionTileD256).MaxD}.");
-        if (dev.IsSimulator) return typeof(AttentionTileSim);
+        if (dev.Tiles == TileSet.Small) return typeof(AttentionTileSim);
         return d <= default(AttentionTileD64).MaxD ? typeof(AttentionTileD64)
             : d <= default(AttentionTileD128).MaxD ? typeof(AttentionTileD128) : typeof(AttentionTileD256);
     }

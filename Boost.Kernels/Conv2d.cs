@@ -185,7 +185,7 @@ public static class Conv2d
             {
                 X = x.View, Wt = w.View, Bias = (b ?? w).View, Y = y.View, D = d, HasBias = b is null ? 0 : 1,
             };
-            if (dev.IsSimulator) RunGemm<ConvTileSim, ConvForwardGemm>(dev, g, 1, g.Depth);
+            if (SimTile(dev)) RunGemm<ConvTileSim, ConvForwardGemm>(dev, g, 1, g.Depth);
             else RunGemm<ConvTileCuda, ConvForwardGemm>(dev, g, 1, g.Depth);
             return;
         }
@@ -218,7 +218,7 @@ public static class Conv2d
         Check.Shape(op, dy, "dy", d.N, d.Cout, d.Ho, d.Wo);
         if (dy.Device is IlgpuDevice dev)
         {
-            if (dev.IsSimulator) InputGradIlgpu<ConvTileSim>(dev, dy, w, dx, d, beta);
+            if (SimTile(dev)) InputGradIlgpu<ConvTileSim>(dev, dy, w, dx, d, beta);
             else InputGradIlgpu<ConvTileCuda>(dev, dy, w, dx, d, beta);
             return;
         }
@@ -254,7 +254,7 @@ public static class Conv2d
         Check.Shape(op, dy, "dy", d.N, d.Cout, d.Ho, d.Wo);
         if (dy.Device is IlgpuDevice dev)
         {
-            if (dev.IsSimulator) WeightGradIlgpu<ConvTileSim>(dev, dy, x, dw, d, beta);
+            if (SimTile(dev)) WeightGradIlgpu<ConvTileSim>(dev, dy, x, dw, d, beta);
             else WeightGradIlgpu<ConvTileCuda>(dev, dy, x, dw, d, beta);
             return;
         }
@@ -286,7 +286,7 @@ public static class Conv2d
         if (dy.Device is IlgpuDevice dev)
         {
             if (c == 0) return;
-            if (dev.IsSimulator) BiasGradIlgpu<ConvTileSim>(dev, dy, db, n, c, hw, beta);
+            if (SimTile(dev)) BiasGradIlgpu<ConvTileSim>(dev, dy, db, n, c, hw, beta);
             else BiasGradIlgpu<ConvTileCuda>(dev, dy, db, n, c, hw, beta);
             return;
         }
@@ -316,6 +316,10 @@ public static class Conv2d
             $"{op}: {xName} {Tensor.Format(x)} with {wName} {Tensor.Format(w)} exceeds 2³¹ elements (32-bit indexing).");
         return d;
     }
+
+    /// <summary>The one place conv launches choose their tile: <see cref="ConvTileSim"/> on devices with the
+    /// <see cref="TileSet.Small"/> tile set (the small simulator), else <see cref="ConvTileCuda"/>.</summary>
+    internal static bool SimTile(IlgpuDevice dev) => dev.Tiles == TileSet.Small;
 
     /// <summary>Launches the tiled kernel over all output tiles and <paramref name="slices"/> reduction slices of
     /// <paramref name="sliceLength"/> each.</summary>
@@ -382,7 +386,7 @@ public static class Conv2d
         var acc = dev.Accelerator;
         int wave = acc.NumMultiprocessors * Math.Max(1, acc.MaxNumThreadsPerMultiprocessor / threads);
         int chunks = (depth + bk - 1) / bk;
-        int minChunks = dev.IsSimulator ? 2 : 16;
+        int minChunks = SimTile(dev) ? 2 : 16;
         int slices = Math.Clamp((wave + tiles - 1) / tiles, 1, Math.Max(1, chunks / minChunks));
         sliceLength = (chunks + slices - 1) / slices * bk;
         return (depth + sliceLength - 1) / sliceLength;

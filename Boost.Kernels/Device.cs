@@ -17,6 +17,18 @@ public enum DeviceKind
 }
 
 /// <summary>
+/// Which tile specialisations an <see cref="IlgpuDevice"/>'s launchers use, fixed when the device is created:
+/// each op's launcher maps it to its own tile structs (ConvTileSim / ConvTileCuda, GemmTileSim / GemmTileCuda, …).
+/// </summary>
+public enum TileSet
+{
+    /// <summary>Tiny tiles (≤ 16 threads per group): the small simulator, where each GPU thread is an OS thread.</summary>
+    Small,
+    /// <summary>The production tiles (warp-multiple groups of up to 256 threads): CUDA GPUs and the NVIDIA-shaped simulator.</summary>
+    Cuda,
+}
+
+/// <summary>
 /// Where tensors live and ops run. Every op dispatches on its inputs' device: <see cref="CpuDevice"/> runs the
 /// managed backend, <see cref="IlgpuDevice"/> launches the ILGPU kernels (CUDA, or the CPU simulator).
 /// </summary>
@@ -44,7 +56,7 @@ public abstract class Device : IDisposable
     /// <summary>
     /// Chooses the device: <paramref name="option"/> (a <c>--device</c> value) wins, then <c>BOOST_DEVICE</c>,
     /// then automatic choice (CUDA if a GPU is present, else the managed CPU backend).
-    /// Accepted names: <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>, <c>ilgpu-cpu</c>.
+    /// Accepted names: <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>, <c>ilgpu-cpu</c>, <c>ilgpu-cpu-nvidia</c>.
     /// </summary>
     public static Device Select(string? option = null)
     {
@@ -58,6 +70,7 @@ public abstract class Device : IDisposable
         if (spec is "" or "auto") return CudaDeviceCount() > 0 ? IlgpuDevice.CreateCuda(0) : Cpu;
         if (spec == "cpu") return Cpu;
         if (spec is "ilgpu-cpu" or "sim") return IlgpuDevice.CreateSimulator();
+        if (spec is "ilgpu-cpu-nvidia" or "sim-nvidia") return IlgpuDevice.CreateNvidiaSimulator();
         if (spec == "cuda" || spec.StartsWith("cuda:"))
         {
             int index = 0;
@@ -70,7 +83,7 @@ public abstract class Device : IDisposable
                     : $"Device '{spec}' was asked for, but only {n} CUDA GPU(s) are present.");
             return IlgpuDevice.CreateCuda(index);
         }
-        throw new ArgumentException($"Unknown device '{spec}': use auto, cpu, cuda, cuda:N or ilgpu-cpu.");
+        throw new ArgumentException($"Unknown device '{spec}': use auto, cpu, cuda, cuda:N, ilgpu-cpu or ilgpu-cpu-nvidia.");
     }
 
     /// <summary>Number of CUDA devices ILGPU can see (0 when there is no driver; <see cref="CudaUnavailableReason"/>
@@ -191,29 +204,50 @@ public sealed class IlgpuDevice : Device
     private readonly BufferPool<MemoryBuffer1D<float, Stride1D.Dense>> _pool;
     private bool _disposed;
 
-    private IlgpuDevice(Context context, Accelerator accelerator)
+    /// <param name="tiles">the launchers' tile set; by default small tiles on ILGPU's CPU accelerator, else CUDA's</param>
+    private IlgpuDevice(Context context, Accelerator accelerator, TileSet? tiles = null)
     {
         Context = context;
         Accelerator = accelerator;
+        Tiles = tiles ?? (accelerator.AcceleratorType == AcceleratorType.CPU ? TileSet.Small : TileSet.Cuda);
         // Keep at most half the device memory cached; the simulator's "memory" is host memory.
         long cap = Math.Max(1L << 24, accelerator.MemorySize / 2 / sizeof(float));
         _pool = new(b => b.Dispose(), cap);
     }
 
     public override DeviceKind Kind => IsSimulator ? DeviceKind.IlgpuCpu : DeviceKind.Cuda;
-    public override string Name => IsSimulator
-        ? $"ilgpu-cpu (ILGPU CPU simulator, warp {Accelerator.WarpSize})"
-        : $"cuda ({Accelerator.Name}, {Accelerator.MemorySize / (1 << 20)} MiB)";
+    public override string Name => !IsSimulator
+        ? $"cuda ({Accelerator.Name}, {Accelerator.MemorySize / (1 << 20)} MiB)"
+        : Tiles == TileSet.Cuda
+            ? $"ilgpu-cpu-nvidia (ILGPU CPU simulator shaped like an NVIDIA GPU: warp {Accelerator.WarpSize}, {Accelerator.MaxNumThreadsPerGroup} threads per group, CUDA tiles)"
+            : $"ilgpu-cpu (ILGPU CPU simulator, warp {Accelerator.WarpSize})";
 
-    /// <summary>True on ILGPU's CPU accelerator: launchers then pick small tiles so tests stay fast.</summary>
+    /// <summary>True on ILGPU's CPU accelerator (either simulator): slow, host memory.</summary>
     public bool IsSimulator => Accelerator.AcceleratorType == AcceleratorType.CPU;
 
-    /// <summary>ILGPU's CPU accelerator with small warps and groups (a faithful, slow simulation of a GPU).</summary>
+    /// <summary>The tile specialisations this device's launchers use: the one thing they ask of it to choose one.</summary>
+    public TileSet Tiles { get; }
+
+    /// <summary>ILGPU's CPU accelerator with small warps and groups (a faithful, slow simulation of a GPU) and
+    /// <see cref="TileSet.Small"/> tiles, so kernel tests at small shapes stay fast.</summary>
     public static IlgpuDevice CreateSimulator()
     {
         var context = Context.Create(b => b.CPU(new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: 4, numMultiprocessors: 2))
             .EnableAlgorithms().Optimize(OptimizationLevel.O1));
         return new IlgpuDevice(context, context.GetCPUDevice(0).CreateAccelerator(context));
+    }
+
+    /// <summary>
+    /// ILGPU's CPU accelerator shaped like an NVIDIA GPU — warp 32, up to 1024 threads per group — running the
+    /// production <see cref="TileSet.Cuda"/> tiles (256-thread groups), so their index math, edge handling and
+    /// barriers are tested without a GPU. Two multiprocessors keep the OS threads few (one per simulated thread of
+    /// the largest group launched, per multiprocessor); much slower than <see cref="CreateSimulator"/>.
+    /// </summary>
+    public static IlgpuDevice CreateNvidiaSimulator()
+    {
+        var context = Context.Create(b => b.CPU(new CPUDevice(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: 32, numMultiprocessors: 2))
+            .EnableAlgorithms().Optimize(OptimizationLevel.O1));
+        return new IlgpuDevice(context, context.GetCPUDevice(0).CreateAccelerator(context), TileSet.Cuda);
     }
 
     public static IlgpuDevice CreateCuda(int index)

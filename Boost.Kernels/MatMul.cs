@@ -197,12 +197,12 @@ public static class MatMul
         if (p.M == 0 || p.N == 0 || batch == 0) return;
         if (a.Device is IlgpuDevice dev)
         {
-            bool sim = dev.IsSimulator;
-            var kernel = sim
-                ? dev.Kernel(static acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmLayout>(TiledKernel<GemmTileSim>))
-                : dev.Kernel(static acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmLayout>(TiledKernel<GemmTileCuda>));
-            int T = sim ? default(GemmTileSim).Threads : default(GemmTileCuda).Threads;
-            int depth = sim ? default(GemmTileSim).Depth : default(GemmTileCuda).Depth;
+            bool cuda = dev.Tiles == TileSet.Cuda; // the device's tile set picks GemmTileCuda or GemmTileSim
+            var kernel = cuda
+                ? dev.Kernel(static acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmLayout>(TiledKernel<GemmTileCuda>))
+                : dev.Kernel(static acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmLayout>(TiledKernel<GemmTileSim>));
+            int T = cuda ? default(GemmTileCuda).Threads : default(GemmTileSim).Threads;
+            int depth = cuda ? default(GemmTileCuda).Depth : default(GemmTileSim).Depth;
             int tile = 4 * T;
             var config = new KernelConfig(
                 new Index3D((p.N + tile - 1) / tile, (p.M + tile - 1) / tile, batch),

@@ -44,8 +44,8 @@ public static class Transpose
         if (x.Length == 0) return y;
         if (x.Device is IlgpuDevice dev)
         {
-            int t = dev.IsSimulator ? 4 : 32;
-            int group = dev.IsSimulator ? 16 : 256; // t·(group/t) threads: rows of the tile in turn
+            // The tile of the device's tile set: t·(group/t) threads walk the rows of a t×t tile in turn.
+            var (t, group) = dev.Tiles == TileSet.Cuda ? (32, 256) : (4, 16);
             var k = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, SpecializedValue<int>>(TransposeKernel));
             var grid = new Index2D(((m + t - 1) / t) * ((n + t - 1) / t), b);
             k(new KernelConfig(grid, new Index2D(group, 1), SharedMemoryConfig.RequestDynamic<float>(t * (t + 1))), x.View, y.View, m, n, SpecializedValue.New(t));

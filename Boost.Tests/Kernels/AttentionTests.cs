@@ -139,7 +139,7 @@ public class AttentionTests
     // ---------------------------------------------------------------- helpers
 
     /// <summary>Forward (O, LSE) and backward (dq, dk, dv) on <paramref name="dev"/> against the double twin.</summary>
-    private static void RunAndCompare(Device dev, int[] c, int seed, float magnitude, float scale, double minMaxScore = double.NegativeInfinity)
+    internal static void RunAndCompare(Device dev, int[] c, int seed, float magnitude, float scale, double minMaxScore = double.NegativeInfinity)
     {
         int B = c[0], H = c[1], tq = c[2], tk = c[3], d = c[4], heads = B * H;
         float[] Gen(int s, int n) => Array.ConvertAll(Seeded.Floats(s, n), x => x * magnitude);

@@ -121,7 +121,7 @@ public class Conv2dTests
         int[] xs = [2, 2, 9, 7], ws = [3, 2, 3, 3];
         int ho = Conv2d.OutputSize(9, 3, 1, 1), wo = Conv2d.OutputSize(7, 3, 1, 1);
         int[] ys = [2, 3, ho, wo];
-        if (dev is IlgpuDevice { IsSimulator: true } sim)
+        if (dev is IlgpuDevice { Tiles: TileSet.Small } sim)
         {
             var tile = default(ConvTileSim);
             int tiles = (2 * 9 + tile.BN - 1) / tile.BN * ((3 + tile.BM - 1) / tile.BM);

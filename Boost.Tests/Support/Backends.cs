@@ -5,13 +5,16 @@ namespace Boost.Tests.Support;
 /// <summary>
 /// The devices every kernel test runs on: the managed CPU backend, ILGPU's CPU simulator (small shapes, small tiles)
 /// and CUDA when a GPU is present (skipped with the reason otherwise). Devices are created once per test run.
+/// <see cref="NvidiaSim"/>, the simulator shaped like an NVIDIA GPU that runs the CUDA tiles, is slower still and
+/// serves only the CUDA-tile tests (Kernels/CudaTileTests.cs).
 /// </summary>
 public static class Backends
 {
     private static readonly Lazy<IlgpuDevice> _sim = new(IlgpuDevice.CreateSimulator);
+    private static readonly Lazy<IlgpuDevice> _nvidiaSim = new(IlgpuDevice.CreateNvidiaSimulator);
     private static readonly Lazy<IlgpuDevice?> _cuda = new(() => Device.CudaDeviceCount() > 0 ? IlgpuDevice.CreateCuda(0) : null);
 
-    public const string Cpu = "cpu", Sim = "ilgpu-cpu", Cuda = "cuda";
+    public const string Cpu = "cpu", Sim = "ilgpu-cpu", Cuda = "cuda", NvidiaSim = "ilgpu-cpu-nvidia";
 
     /// <summary>Names for [TestCaseSource]: every backend.</summary>
     public static readonly string[] All = [Cpu, Sim, Cuda];
@@ -22,6 +25,7 @@ public static class Backends
     {
         Cpu => Device.Cpu,
         Sim => _sim.Value,
+        NvidiaSim => _nvidiaSim.Value,
         Cuda => _cuda.Value ?? Ignore($"no CUDA GPU on this machine ({Device.CudaUnavailableReason}); the CUDA kernel suite runs only where one is present"),
         _ => throw new ArgumentException(name),
     };
@@ -34,6 +38,7 @@ public static class Backends
     internal static void DisposeAll()
     {
         if (_sim.IsValueCreated) _sim.Value.Dispose();
+        if (_nvidiaSim.IsValueCreated) _nvidiaSim.Value.Dispose();
         if (_cuda.IsValueCreated) _cuda.Value?.Dispose();
     }
 }

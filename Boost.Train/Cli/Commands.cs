@@ -22,7 +22,7 @@ public static partial class Commands
           boost          4x upscale one image (or a latent) with the shipped (or given) weights
           eval           PSNR / SSIM / high-frequency ratio of every method on held-out photos, as JSON and a grid
 
-        every command: --device auto|cpu|cuda|cuda:N|ilgpu-cpu   (or BOOST_DEVICE)
+        every command: --device auto|cpu|cuda|cuda:N|ilgpu-cpu|ilgpu-cpu-nvidia   (or BOOST_DEVICE)
         see README.md for each command's options.
         """;
 
