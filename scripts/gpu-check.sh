@@ -7,8 +7,9 @@
 #   ./publish/gpu/Boost.Bench --quick --device cuda --json $OUT/bench-cuda.json  # median timings of the bench cases
 #   ./publish/gpu/Boost.Bench --quick --gpu-shapes --device cuda --json $OUT/bench-cuda-gpu.json
 #       # the paper UNet at 128² latents (batch 4) and its layers' shapes; where python3 imports torch (the device
-#       # machine has it), scripts/torch_bench.py times the same op shapes on the GPU with TF32 off and on in the same
-#       # run; `python3 scripts/bench-table.py FILE` then gives BENCHMARKS.md's table with both ratios.
+#       # machine has it), scripts/torch_bench.py first times the same cases on the GPU in three precision modes
+#       # (PyTorch's defaults, TF32 off, bf16 autocast) and measures the ceiling that "% of peak" uses there;
+#       # `python3 scripts/bench-table.py FILE` then gives BENCHMARKS.md's table with every ratio.
 # Here, without a GPU (proves the comparison and the ILGPU launch paths; the real shapes on the simulator are far too slow):
 #   ./publish/gpu/Boost.Bench --check --device cpu                  # CPU vs CPU: must PASS trivially
 #   ./publish/gpu/Boost.Bench --check --small --device ilgpu-cpu    # tiny shapes on the simulator, a few seconds
