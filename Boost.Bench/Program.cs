@@ -33,14 +33,18 @@ if (!quick)
 
 using var dev = Device.Select(device);
 Console.WriteLine($"device: {dev.Name}");
-var (peakGflops, peakGbs, peakHow) = Peak.Measure(dev);
+bool noTorch = args.Contains("--no-torch");
+// On a GPU PyTorch runs first: its fp32 (TF32 off) matmul and device copy are the peaks there (ours where it has none).
+var torchRuns = dev is CpuDevice || noTorch ? null : TorchHere.Runs(dev, filter, gpuShapes, Console.Out);
+var torchCeiling = torchRuns?.Select(r => r.Ceiling).FirstOrDefault(c => c is not null);
+var (peakGflops, peakGbs, peakHow) = torchCeiling is { } tc ? (tc.Fp32Gflops, tc.CopyGbs, tc.How) : Peak.Measure(dev);
 Console.WriteLine($"practical peak: {peakGflops:F1} GFLOP/s, {peakGbs:F1} GB/s ({peakHow})");
 var cases = (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => filter is null || c.Id.Contains(filter));
 var rows = QuickBench.Run(dev, cases, peakGflops, peakGbs, Console.Out);
 var medians = rows.ToDictionary(r => r.Key, r => r.Value.MedianMs);
 var results = rows.ToDictionary(r => r.Key, r => QuickBench.Json(r.Value));
-// PyTorch on this machine, right after our cases: the like-for-like reference (the figures are another CPU).
-var torchRuns = args.Contains("--no-torch") ? [] : TorchHere.Runs(dev, filter, gpuShapes, Console.Out);
+// PyTorch on this machine, right after our cases (CPU): the like-for-like reference (the figures are another CPU).
+torchRuns ??= noTorch ? [] : TorchHere.Runs(dev, filter, gpuShapes, Console.Out);
 if (torchRuns.Count > 0)
 {
     var first = torchRuns[0];
@@ -54,7 +58,7 @@ if (torchRuns.Count > 0)
 }
 if (json is not null)
 {
-    var doc = new { peak = new { gflops = peakGflops, gbs = peakGbs, how = peakHow },
+    var doc = new { peak = new { gflops = peakGflops, gbs = peakGbs, how = peakHow }, torch_ceiling = torchCeiling is { } tcj ? new { fp32_gflops = tcj.Fp32Gflops, tf32_gflops = tcj.Tf32Gflops, bf16_gflops = tcj.Bf16Gflops, copy_gbs = tcj.CopyGbs, how = tcj.How } : null,
         torch_runs = torchRuns.Select(r => new { label = r.Label, version = r.Version, device = r.Device, tf32 = r.Tf32, mkldnn = r.Mkldnn, blas = r.Blas, ms = r.Ms }), machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", device = dev.Name, cases = results };
     File.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
     Console.WriteLine($"wrote {json}");

@@ -45,45 +45,45 @@ public static class Reference
 /// </summary>
 public static class TorchHere
 {
-    public sealed record Result(string Label, string Version, bool Mkldnn, string Blas, string Device, bool Tf32, IReadOnlyDictionary<string, double> Ms);
+    /// <summary>The script's measured peaks on a CUDA device (its "ceiling"): torch.mm 8192² in fp32 with TF32 off,
+    /// in TF32 and in bf16 (GFLOP/s), and a device-to-device copy (GB/s, read + write).</summary>
+    public sealed record Ceiling(double Fp32Gflops, double? Tf32Gflops, double? Bf16Gflops, double CopyGbs, string How);
 
-    /// <summary>The PyTorch runs that match a Boost device: the CPU once (same thread count); a CUDA GPU twice, TF32 off
-    /// then on (issue 6). Empty when torch is absent (said in the log).</summary>
-    public static List<Result> Runs(Device dev, string? filter, bool gpuShapes, TextWriter log)
+    public sealed record Result(string Label, string Version, bool Mkldnn, string Blas, string Device, bool Tf32, IReadOnlyDictionary<string, double> Ms, Ceiling? Ceiling = null);
+
+    /// <summary>The PyTorch runs that match a Boost device: the CPU once (same thread count); a CUDA GPU once in three
+    /// precision modes, each its own result: "torch default" (PyTorch's defaults: cuDNN convolutions in TF32, matmul
+    /// fp32), "torch fp32" (TF32 off) and "torch bf16" (bf16 autocast), with the ceiling. Empty when torch is absent
+    /// (said in the log).</summary>
+    public static List<Result> Runs(Device dev, string? filter, bool gpuShapes, TextWriter log) => dev switch
     {
-        var runs = new List<Result>();
-        if (dev is CpuDevice)
-        {
-            if (Measure(filter, Boost.Kernels.Cpu.CpuParallel.Threads, "cpu", gpuShapes, false, "torch", log) is { } r) runs.Add(r);
-        }
-        else if (dev is IlgpuDevice { IsSimulator: false })
-            foreach (bool tf32 in new[] { false, true })
-                if (Measure(filter, 1, "cuda", gpuShapes, tf32, tf32 ? "torch tf32" : "torch fp32", log) is { } r) runs.Add(r);
-                else break;
-        return runs;
-    }
+        CpuDevice => Measure(filter, Boost.Kernels.Cpu.CpuParallel.Threads, "cpu", gpuShapes, null, log),
+        IlgpuDevice { IsSimulator: false } => Measure(filter, 1, "cuda", gpuShapes, "default,fp32,bf16", log),
+        _ => [],
+    };
 
     /// <summary>Interpreters tried in order: $BOOST_PYTHON, python3 on PATH, then Debian's /usr/bin/python3 (where
     /// apt's python3-torch lives when PATH points at another Python).</summary>
     private static IEnumerable<string> Pythons() =>
         new[] { Environment.GetEnvironmentVariable("BOOST_PYTHON"), "python3", "/usr/bin/python3" }.OfType<string>().Distinct();
 
-    public static Result? Measure(string? filter, int threads, string device, bool gpuShapes, bool tf32, string label, TextWriter log)
+    /// <param name="modes">CUDA precision modes (torch_bench.py --modes), null on the CPU</param>
+    public static List<Result> Measure(string? filter, int threads, string device, bool gpuShapes, string? modes, TextWriter log)
     {
         string script = Path.Combine(Boost.Train.Cli.Paths.Root, "scripts", "torch_bench.py");
-        if (!File.Exists(script)) { log.WriteLine($"PyTorch here: skipped ({script} not found)."); return null; }
+        if (!File.Exists(script)) { log.WriteLine($"PyTorch here: skipped ({script} not found)."); return []; }
         string why = "no python3";
         foreach (var python in Pythons())
         {
-            var r = Run(python, script, filter, threads, device, gpuShapes, tf32, label, log, out string? failure);
+            var r = Run(python, script, filter, threads, device, gpuShapes, modes, log, out string? failure);
             if (r is not null) return r;
             why = failure ?? why;
         }
         log.WriteLine($"PyTorch here: skipped ({why}).");
-        return null;
+        return [];
     }
 
-    private static Result? Run(string python, string script, string? filter, int threads, string device, bool gpuShapes, bool tf32, string label,
+    private static List<Result>? Run(string python, string script, string? filter, int threads, string device, bool gpuShapes, string? modes,
         TextWriter log, out string? failure)
     {
         failure = null;
@@ -92,7 +92,8 @@ public static class TorchHere
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
-        var args = new List<string> { script, "--threads", threads.ToString(), "--json", json, "--device", device, "--tf32", tf32 ? "on" : "off" };
+        var args = new List<string> { script, "--threads", threads.ToString(), "--json", json, "--device", device };
+        if (modes is not null) args.AddRange(["--modes", modes]);
         if (filter is not null) args.AddRange(["--filter", filter]);
         if (gpuShapes) args.Add("--gpu-shapes");
         foreach (var arg in args)
@@ -111,11 +112,19 @@ public static class TorchHere
             }
             log.Write(output);
             using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
-            var ms = doc.RootElement.GetProperty("cases").EnumerateObject().ToDictionary(c => c.Name, c => c.Value.GetDouble());
             var root = doc.RootElement;
+            string version = root.GetProperty("torch").GetString() ?? "?";
+            bool mkldnn = root.GetProperty("mkldnn").GetBoolean();
             string blas = root.TryGetProperty("blas", out var b) ? b.GetString() ?? "?" : "?";
             string where = root.TryGetProperty("device", out var dv) ? dv.GetString() ?? device : device;
-            return new Result(label, root.GetProperty("torch").GetString() ?? "?", root.GetProperty("mkldnn").GetBoolean(), blas, where, tf32, ms);
+            Ceiling? ceiling = root.TryGetProperty("ceiling", out var c) && c.TryGetProperty("fp32_gflops", out var fp32) && c.TryGetProperty("copy_gbs", out var copy)
+                ? new Ceiling(fp32.GetDouble(), Number(c, "tf32_gflops"), Number(c, "bf16_gflops"), copy.GetDouble(),
+                    c.TryGetProperty("how", out var how) ? how.GetString() ?? "PyTorch" : "PyTorch")
+                : null;
+            Result Read(System.Text.Json.JsonElement run, string label, bool tf32) => new(label, version, mkldnn, blas, where, tf32,
+                run.GetProperty("cases").EnumerateObject().ToDictionary(k => k.Name, k => k.Value.GetDouble()), ceiling);
+            return root.GetProperty("runs").EnumerateArray() // one per precision mode, labelled by the script
+                .Select(r => Read(r, r.GetProperty("label").GetString() ?? "torch", r.GetProperty("tf32").GetBoolean())).ToList();
         }
         catch (System.ComponentModel.Win32Exception)
         {
@@ -124,4 +133,7 @@ public static class TorchHere
         }
         finally { if (File.Exists(json)) File.Delete(json); }
     }
+
+    private static double? Number(System.Text.Json.JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number ? v.GetDouble() : null;
 }

@@ -2,9 +2,10 @@
 """Prints the Markdown table of a Boost.Bench quick-mode JSON (--json FILE), for BENCHMARKS.md.
 
 usage: python3 scripts/bench-table.py bench-results/FILE.json
-Columns: median ms, GFLOP/s or GB/s, % of the run's measured peak, each PyTorch run of the same run (CPU: one; CUDA:
-TF32 off and on) with its speed ratio (torch ms / ours), then issue 3/6's libtorch figure (another CPU) with its ratio
-and the issue's bar. Numbers are copied, never typed.
+Columns: median ms, GFLOP/s or GB/s, % of the run's measured peak (CUDA: PyTorch's fp32 matmul and device copy when
+the run has them), each PyTorch run of the same run (CPU: one; CUDA: PyTorch's defaults, TF32 off, bf16 autocast) with
+its speed ratio (torch ms / ours), then issue 3/6's libtorch figure (another CPU) with its ratio and the issue's bar.
+Numbers are copied, never typed.
 """
 import json
 import sys
@@ -23,13 +24,17 @@ def main(path):
     peak = doc.get("peak", {})
     print(f"Machine: {doc['machine']}; device `{doc['device']}`; practical peak measured in the run: "
           f"{fmt(peak.get('gflops'), 1)} GFLOP/s, {fmt(peak.get('gbs'), 1)} GB/s ({peak.get('how', '?')}). Raw JSON: `{path}`.")
+    ceiling = doc.get("torch_ceiling")
+    if ceiling:
+        print(f"PyTorch's ceiling in the run: fp32 {fmt(ceiling.get('fp32_gflops'), 0)}, TF32 {fmt(ceiling.get('tf32_gflops'), 0)}, "
+              f"bf16 {fmt(ceiling.get('bf16_gflops'), 0)} GFLOP/s; copy {fmt(ceiling.get('copy_gbs'), 0)} GB/s ({ceiling.get('how', '?')}).")
     runs = doc.get("torch_runs")
     if runs is None:  # the first session-3 files: one CPU run under "torch_here"
         here = doc.get("torch_here")
         runs = [dict(here, label="PyTorch here")] if here else []
     for r in runs:
         print(f"{r['label']}: torch {r['version']} on {r.get('device', 'cpu')} (oneDNN {'on' if r.get('mkldnn') else 'off'}, "
-              f"BLAS `{r.get('blas', '?')}`{', TF32 on' if r.get('tf32') else ''}), measured right after our cases in the same run.")
+              f"BLAS `{r.get('blas', '?')}`{', TF32 on' if r.get('tf32') else ''}), measured in the same run.")
     print()
     head = ["case", "ms", "GFLOP/s", "GB/s", "% of peak"]
     for r in runs:

@@ -14,7 +14,7 @@
 # outputs poisoned) at small, odd and real shapes; Boost.Tests' CUDA cases; every bench case on CUDA; PyTorch on the
 # same cases (defaults, TF32 off, bf16 autocast) with its matmul and copy ceilings; a 60-second CFM training on CUDA
 # and its first step on the CPU (same seed: same loss); `boost` of one 32² image on CUDA and on the CPU (PSNR between
-# the two). OUTDIR gets results.tar.gz (every JSON and log, refreshed after each stage), summary.txt and run.log: few
+# the two); compute-sanitizer's memcheck and racecheck over the small check. OUTDIR gets results.tar.gz (every JSON and log, refreshed after each stage), summary.txt and run.log: few
 # files, so the device tool's limit on returned files holds even if the run is cut short.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -92,7 +92,7 @@ device() {
   else stage tests 180 "$B" tests --backend cuda --json "$work/tests.json"; fi
   if [ -z "$dry" ]; then
     stage bench 120 "$B" bench --budget-s 1.5 --json "$work/bench.json"
-    stage torch 150 env PYTHONUNBUFFERED=1 python3 scripts/torch_bench.py --device cuda --all-modes --json "$work/torch.json"
+    stage torch 150 env PYTHONUNBUFFERED=1 python3 scripts/torch_bench.py --device cuda --shapes all --modes default,fp32,bf16 --budget 100 --json "$work/torch.json"
   else
     stage bench 300 "$B" bench --budget-s 0 --filter groupnorm --json "$work/bench.json"
   fi
@@ -107,6 +107,12 @@ device() {
   stage boost-gpu 90 "$B" boost --in publish/gpu/lr32.png --out "$work/boost-$dev.png" --seed 3 "${solver[@]}" --device "$dev"
   stage boost-cpu 120 "$B" boost --in publish/gpu/lr32.png --out "$work/boost-cpu.png" --seed 3 "${solver[@]}" --device cpu
   stage psnr 20 "$B" psnr "$work/boost-$dev.png" "$work/boost-cpu.png" --json "$work/psnr.json"
+  # compute-sanitizer on the small check: out-of-bounds and misaligned accesses on the real GPU (memcheck), then
+  # shared-memory races (racecheck). Skipped where the tool is absent.
+  if [ -z "$dry" ] && command -v compute-sanitizer >/dev/null; then
+    stage memcheck 90 compute-sanitizer --tool memcheck --print-limit 20 --error-exitcode 9 "$B" check --shapes small --json "$work/memcheck-check.json"
+    stage racecheck 90 compute-sanitizer --tool racecheck --print-limit 20 --error-exitcode 9 "$B" check --shapes small --json "$work/racecheck-check.json"
+  fi
   if [ -z "$dry" ]; then stage bench-gpu-shapes 120 "$B" bench --gpu-shapes --budget-s 1 --json "$work/bench-gpu-shapes.json"; fi
   stage summary 30 python3 scripts/gpu-summary.py "$work"
   cp "$work/logs/summary.log" "$out/summary.txt" 2>/dev/null

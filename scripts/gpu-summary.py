@@ -112,7 +112,7 @@ def main():
     cases = dict(bench.get("cases", {}))
     cases.update((load(os.path.join(work, "bench-gpu-shapes.json")) or {}).get("cases", {}))
     if cases:
-        modes = torch.get("modes") or {}
+        modes = {r.get("label") or r.get("mode"): r for r in torch.get("runs") or []}
         ceiling = torch.get("ceiling") or {}
         s["bench"] = {"cases": cases, "torch": torch}
         mode_names = list(modes)

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Independent PyTorch definitions of our models, for the interop tests (Boost.Tests/Models/TorchInteropTests.cs).
 
-usage: python3 scripts/torch_reference.py unet WEIGHTS INPUTS OUT
+usage: python3 scripts/torch_reference.py unet WEIGHTS INPUTS OUT [bench|paper|UNETCONFIG.json]
        python3 scripts/torch_reference.py unet-export WEIGHTS_OUT INPUTS OUT
        python3 scripts/torch_reference.py vae CONFIG.json WEIGHTS INPUTS OUT
 
 `unet`: the guided-diffusion UNetModel of ../shared/specs/unet-bench.md (the `bench` settings), written from the spec
 with guided-diffusion's module names, so `load_state_dict(strict=True)` of a file Boost wrote checks every key and
-shape; INPUTS holds x [N, 8, 32, 32] and t [N]; OUT gets y. `unet-export` goes the other way: PyTorch's own
-initialisation (seed 0) is saved to WEIGHTS_OUT for Boost to load, with its output on INPUTS.
+shape; INPUTS holds x [N, 8, 32, 32] and t [N]; OUT gets y. A fifth argument picks another of Boost's UNet
+configurations: `paper`, or a UNetConfig JSON file (scale-shift norm and multi-head attention as guided-diffusion has
+them). `unet-export` goes the other way: PyTorch's own initialisation (seed 0) is saved to WEIGHTS_OUT for Boost to
+load, with its output on INPUTS.
 `vae`: diffusers' AutoencoderKL layout (encoder/decoder down_blocks, mid_block with one attention, quant convs) for
 any `block_out_channels` / `layers_per_block` / `latent_channels` / `norm_num_groups`; INPUTS holds x; OUT gets the
 posterior mean and the decoded mean.
@@ -73,24 +75,33 @@ class TimestepSequential(nn.Sequential):
 
 
 class ResBlock(nn.Module):
-    def __init__(self, cin, cout, emb=256):
+    """scale_shift (ADM's use_scale_shift_norm): the embedding gives 2·cout numbers, h = GN(h)·(1 + scale) + shift."""
+
+    def __init__(self, cin, cout, emb=256, scale_shift=False):
         super().__init__()
+        self.scale_shift = scale_shift
         self.in_layers = nn.Sequential(gn(cin), nn.SiLU(), nn.Conv2d(cin, cout, 3, padding=1))
-        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb, cout))
+        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb, 2 * cout if scale_shift else cout))
         self.out_layers = nn.Sequential(gn(cout), nn.SiLU(), nn.Dropout(0.0), nn.Conv2d(cout, cout, 3, padding=1))
         self.skip_connection = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
 
     def forward(self, x, emb):
         h = self.in_layers(x)
-        h = h + self.emb_layers(emb)[:, :, None, None]
-        return self.skip_connection(x) + self.out_layers(h)
+        e = self.emb_layers(emb)[:, :, None, None]
+        if self.scale_shift:
+            scale, shift = e.chunk(2, dim=1)
+            h = self.out_layers[1:](self.out_layers[0](h) * (1 + scale) + shift)
+        else:
+            h = self.out_layers(h + e)
+        return self.skip_connection(x) + h
 
 
 class AttentionBlock(nn.Module):
-    """guided-diffusion's AttentionBlock with QKVAttentionLegacy, one head."""
+    """guided-diffusion's AttentionBlock with QKVAttentionLegacy: per head, [q | k | v] channel groups of c / heads."""
 
-    def __init__(self, c):
+    def __init__(self, c, heads=1):
         super().__init__()
+        self.heads = heads
         self.norm = gn(c)
         self.qkv = nn.Conv1d(c, 3 * c, 1)
         self.proj_out = nn.Conv1d(c, c, 1)
@@ -98,10 +109,11 @@ class AttentionBlock(nn.Module):
     def forward(self, x):
         b, c, hgt, wid = x.shape
         xs = x.reshape(b, c, -1)
-        q, k, v = self.qkv(self.norm(xs)).split(c, dim=1)
-        scale = 1 / math.sqrt(math.sqrt(c))
+        ch = c // self.heads
+        q, k, v = self.qkv(self.norm(xs)).reshape(b * self.heads, 3 * ch, -1).split(ch, dim=1)
+        scale = 1 / math.sqrt(math.sqrt(ch))
         w = torch.softmax(torch.einsum("bct,bcs->bts", q * scale, k * scale), dim=-1)
-        a = torch.einsum("bts,bcs->bct", w, v)
+        a = torch.einsum("bts,bcs->bct", w, v).reshape(b, c, -1)
         return (xs + self.proj_out(a)).reshape(b, c, hgt, wid)
 
 
@@ -124,33 +136,40 @@ class Upsample(nn.Module):
 
 
 class BenchUNet(nn.Module):
-    """in 8, out 4, model channels 64, mult (1, 2, 2), 2 res blocks, attention at the 8×8 level, 1 head."""
+    """Defaults: the `bench` UNet (in 8, out 4, model channels 64, mult (1, 2, 2), 2 res blocks, attention at the 8×8
+    level, 1 head). Other keywords give any Boost UNetConfig: `attn_levels` are level indices (ADM's
+    attention_resolutions ds = 2^level), `head_channels` > 0 sets heads = channels / head_channels (else `heads`),
+    `scale_shift` is use_scale_shift_norm; the time embedding has 4·ch features."""
 
-    def __init__(self, cin=8, cout=4, ch=64, mult=(1, 2, 2), blocks=2, attn_levels=(2,)):
+    def __init__(self, cin=8, cout=4, ch=64, mult=(1, 2, 2), blocks=2, attn_levels=(2,), heads=1, head_channels=-1,
+                 scale_shift=False):
         super().__init__()
         self.ch = ch
-        self.time_embed = nn.Sequential(nn.Linear(ch, 4 * ch), nn.SiLU(), nn.Linear(4 * ch, 4 * ch))
+        emb = 4 * ch
+        res = lambda a, b: ResBlock(a, b, emb, scale_shift)
+        attn = lambda c: AttentionBlock(c, c // head_channels if head_channels > 0 else heads)
+        self.time_embed = nn.Sequential(nn.Linear(ch, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.input_blocks = nn.ModuleList([TimestepSequential(nn.Conv2d(cin, ch, 3, padding=1))])
         chans, c = [ch], ch
         for level, m in enumerate(mult):
             for _ in range(blocks):
-                layers = [ResBlock(c, m * ch)]
+                layers = [res(c, m * ch)]
                 c = m * ch
                 if level in attn_levels:
-                    layers.append(AttentionBlock(c))
+                    layers.append(attn(c))
                 self.input_blocks.append(TimestepSequential(*layers))
                 chans.append(c)
             if level != len(mult) - 1:
                 self.input_blocks.append(TimestepSequential(Downsample(c)))
                 chans.append(c)
-        self.middle_block = TimestepSequential(ResBlock(c, c), AttentionBlock(c), ResBlock(c, c))
+        self.middle_block = TimestepSequential(res(c, c), attn(c), res(c, c))
         self.output_blocks = nn.ModuleList()
         for level, m in list(enumerate(mult))[::-1]:
             for i in range(blocks + 1):
-                layers = [ResBlock(c + chans.pop(), m * ch)]
+                layers = [res(c + chans.pop(), m * ch)]
                 c = m * ch
                 if level in attn_levels:
-                    layers.append(AttentionBlock(c))
+                    layers.append(attn(c))
                 if level and i == blocks:
                     layers.append(Upsample(c))
                 self.output_blocks.append(TimestepSequential(*layers))
@@ -158,7 +177,7 @@ class BenchUNet(nn.Module):
 
     def forward(self, x, t):
         half = self.ch // 2
-        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / half)
+        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
         args = t[:, None].float() * freqs[None]
         emb = self.time_embed(torch.cat([torch.cos(args), torch.sin(args)], dim=-1))
         hs, h = [], x
@@ -169,6 +188,29 @@ class BenchUNet(nn.Module):
         for block in self.output_blocks:
             h = block(torch.cat([h, hs.pop()], dim=1), emb)
         return self.out(h)
+
+
+# Boost.Models/UNet/UNetConfig.cs: `bench` (exactly 6,475,652 parameters, shared/specs/unet-bench.md) and `paper` (128
+# channels, mult (1, 2, 4, 8), 3 res blocks, attention at ds 8 and in the middle, heads of 64 channels, scale-shift
+# norm). The counts are Boost's (Boost.Tests ParameterCountTests).
+UNET_CONFIGS = {
+    "bench": dict(),
+    "paper": dict(ch=128, mult=(1, 2, 4, 8), blocks=3, attn_levels=(3,), head_channels=64, scale_shift=True),
+}
+UNET_PARAMS = {"bench": 6_475_652, "paper": 330_990_596}
+
+
+def unet(config="bench"):
+    """A UNet by name (`bench`, `paper`) or from a Boost UNetConfig JSON file (its snake_case keys)."""
+    if config in UNET_CONFIGS:
+        return BenchUNet(**UNET_CONFIGS[config])
+    c = json.load(open(config))
+    if c.get("norm_num_groups", 32) != 32 or c.get("norm_eps", 1e-6) != 1e-6 or c.get("dropout", 0) != 0:
+        raise SystemExit(f"{config}: the reference has 32 norm groups, eps 1e-6 and no dropout")
+    mult = tuple(c.get("channel_mult", (1, 2, 2)))
+    return BenchUNet(c.get("in_channels", 8), c.get("out_channels", 4), c.get("model_channels", 64), mult,
+                     c.get("num_res_blocks", 2), tuple(l for l in range(len(mult)) if 2 ** l in c.get("attention_resolutions", [4])),
+                     c.get("num_heads", 1), c.get("num_head_channels", -1), c.get("use_scale_shift_norm", False))
 
 
 # ---------------------------------------------------------------------------------------------------- AutoencoderKL
@@ -293,7 +335,7 @@ def main(argv):
     torch.set_num_threads(2)
     if argv[0] == "unet":
         weights, inputs, out = argv[1:4]
-        model = BenchUNet()
+        model = unet(argv[4] if len(argv) > 4 else "bench")
         model.load_state_dict(read_safetensors(weights), strict=True)
         io = read_safetensors(inputs)
         with torch.no_grad():
