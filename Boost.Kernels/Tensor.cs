@@ -196,6 +196,7 @@ public sealed class Tensor : IDisposable
     public void Fill(float value)
     {
         ThrowIfDisposed();
+        if (Length == 0) return; // an ILGPU launch needs at least one thread
         if (Storage.Array is not null) Span.Fill(value);
         else Elementwise.FillIlgpu(this, value);
     }

@@ -37,10 +37,3 @@ public static class Backends
         if (_cuda.IsValueCreated) _cuda.Value?.Dispose();
     }
 }
-
-[SetUpFixture]
-public sealed class GlobalSetup
-{
-    [OneTimeSetUp] public void Start() => Tensor.PoisonNewTensors = true;
-    [OneTimeTearDown] public void Stop() => Backends.DisposeAll();
-}
