@@ -28,7 +28,9 @@ public abstract class Device : IDisposable
     /// <summary>The managed CPU backend (a process-wide singleton; disposing it does nothing).</summary>
     public static CpuDevice Cpu => CpuDevice.Instance;
 
-    internal abstract Storage Allocate(long length);
+    /// <summary>A buffer of at least <paramref name="length"/> floats (from the pool when one fits), armed by
+    /// <see cref="OverflowGuard"/> when it is enabled. <paramref name="shape"/> is for messages only.</summary>
+    internal abstract Storage Allocate(long length, int[]? shape = null);
     internal abstract void Return(Storage storage);
 
     /// <summary>Waits until all queued work on this device has finished.</summary>
@@ -96,15 +98,23 @@ public sealed class CpuDevice : Device
     public override DeviceKind Kind => DeviceKind.Cpu;
     public override string Name => $"cpu (managed SIMD, {Environment.ProcessorCount} threads)";
 
-    internal override Storage Allocate(long length)
+    internal override Storage Allocate(long length, int[]? shape = null)
     {
-        if (length > Array.MaxLength) throw new OutOfMemoryException($"Tensor of {length} floats exceeds the CPU backend's limit of {Array.MaxLength}.");
-        long bucket = Math.Min(BufferPool<float[]>.Bucket(length), Array.MaxLength);
+        if (length > Array.MaxLength)
+            throw new OutOfMemoryException($"Tensor {(shape is null ? "" : Tensor.Format(shape) + " ")}of {length} floats exceeds the CPU backend's limit of {Array.MaxLength}.");
+        bool armed = OverflowGuard.Enabled;
+        long bucket = Math.Min(BufferPool<float[]>.Bucket(OverflowGuard.Request(length, armed)), Array.MaxLength);
         var array = _pool.TryTake(bucket) ?? GC.AllocateUninitializedArray<float>((int)bucket);
-        return new Storage(this, length, array);
+        var storage = new Storage(this, length, shape, array);
+        if (armed) OverflowGuard.Arm(storage);
+        return storage;
     }
 
-    internal override void Return(Storage storage) => _pool.Give(storage.Array!.Length, storage.Array);
+    internal override void Return(Storage storage)
+    {
+        if (storage.Armed) OverflowGuard.CheckOnReturn(storage);
+        _pool.Give(storage.Array!.Length, storage.Array);
+    }
 }
 
 /// <summary>
@@ -163,10 +173,11 @@ public sealed class IlgpuDevice : Device
     public TDelegate Kernel<TDelegate>(object key, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
         => (TDelegate)_kernels.GetOrAdd(key, _ => load(Accelerator));
 
-    internal override Storage Allocate(long length)
+    internal override Storage Allocate(long length, int[]? shape = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        long bucket = BufferPool<MemoryBuffer1D<float, Stride1D.Dense>>.Bucket(length);
+        bool armed = OverflowGuard.Enabled;
+        long bucket = BufferPool<MemoryBuffer1D<float, Stride1D.Dense>>.Bucket(OverflowGuard.Request(length, armed));
         var buffer = _pool.TryTake(bucket);
         if (buffer is null)
         {
@@ -178,12 +189,15 @@ public sealed class IlgpuDevice : Device
                 catch (Exception e2) { throw new OutOfMemoryException($"{Name}: cannot allocate {bucket * 4L / (1 << 20)} MiB ({e2.Message}).", e2); }
             }
         }
-        return new Storage(this, length, buffer);
+        var storage = new Storage(this, length, shape, buffer);
+        if (armed) OverflowGuard.Arm(storage);
+        return storage;
     }
 
     internal override void Return(Storage storage)
     {
         if (_disposed) { storage.Buffer!.Dispose(); return; }
+        if (storage.Armed) OverflowGuard.CheckOnReturn(storage);
         _pool.Give(storage.Buffer!.Length, storage.Buffer);
     }
 

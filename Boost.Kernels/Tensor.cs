@@ -53,7 +53,8 @@ public sealed class Tensor : IDisposable
     public static Tensor Empty(Device device, params int[] shape)
     {
         long n = Count(shape);
-        var t = new Tensor(device.Allocate(n), (int[])shape.Clone(), n);
+        var own = (int[])shape.Clone();
+        var t = new Tensor(device.Allocate(n, own), own, n);
         if (PoisonNewTensors) t.Fill(float.NaN);
         return t;
     }

@@ -9,6 +9,18 @@ using Boost.Tests.Support;
 [SetUpFixture]
 public sealed class GlobalSetup
 {
-    [OneTimeSetUp] public void Start() => Tensor.PoisonNewTensors = true;
-    [OneTimeTearDown] public void Stop() => Backends.DisposeAll();
+    [OneTimeSetUp]
+    public void Start()
+    {
+        Tensor.PoisonNewTensors = true;
+        OverflowGuard.Enabled = true;
+    }
+
+    [OneTimeTearDown]
+    public void Stop()
+    {
+        Backends.DisposeAll();
+        TestContext.Progress.WriteLine($"Overflow guard: {OverflowGuard.Summary}.");
+        CheckOverflowCanariesAttribute.Fail("after the last test (a fixture's tensors, disposed at teardown)", OverflowGuard.TakeViolations());
+    }
 }
