@@ -137,6 +137,7 @@ public sealed class IlgpuDevice : Device
         // Keep at most half the device memory cached; the simulator's "memory" is host memory.
         long cap = Math.Max(1L << 24, accelerator.MemorySize / 2 / sizeof(float));
         _pool = new(b => b.Dispose(), cap);
+        AllocateBuffer = n => Accelerator.Allocate1D<float>(n);
     }
 
     public override DeviceKind Kind => IsSimulator ? DeviceKind.IlgpuCpu : DeviceKind.Cuda;
@@ -173,26 +174,51 @@ public sealed class IlgpuDevice : Device
     public TDelegate Kernel<TDelegate>(object key, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
         => (TDelegate)_kernels.GetOrAdd(key, _ => load(Accelerator));
 
+    /// <summary>The raw device allocation behind the pool (tests swap in a failing one to exercise the out-of-memory path).</summary>
+    internal Func<long, MemoryBuffer1D<float, Stride1D.Dense>> AllocateBuffer;
+
     internal override Storage Allocate(long length, int[]? shape = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         bool armed = OverflowGuard.Enabled;
         long bucket = BufferPool<MemoryBuffer1D<float, Stride1D.Dense>>.Bucket(OverflowGuard.Request(length, armed));
-        var buffer = _pool.TryTake(bucket);
-        if (buffer is null)
-        {
-            try { buffer = Accelerator.Allocate1D<float>(bucket); }
-            catch (Exception)
-            {
-                _pool.Clear();
-                try { buffer = Accelerator.Allocate1D<float>(bucket); }
-                catch (Exception e2) { throw new OutOfMemoryException($"{Name}: cannot allocate {bucket * 4L / (1 << 20)} MiB ({e2.Message}).", e2); }
-            }
-        }
+        var buffer = _pool.TryTake(bucket) ?? AllocateOrExplain(bucket, length, shape);
         var storage = new Storage(this, length, shape, buffer);
         if (armed) OverflowGuard.Arm(storage);
         return storage;
     }
+
+    /// <summary>Allocates a new buffer; when the device is full, empties the pool and retries once, then throws an
+    /// <see cref="OutOfMemoryException"/> naming the tensor, the request, the device's free and total memory and
+    /// what the pool held.</summary>
+    private MemoryBuffer1D<float, Stride1D.Dense> AllocateOrExplain(long bucket, long length, int[]? shape)
+    {
+        try { return AllocateBuffer(bucket); }
+        catch (Exception) { }
+        long pooled = _pool.CachedElements;
+        _pool.Clear();
+        try { return AllocateBuffer(bucket); }
+        catch (Exception e)
+        {
+            string tensor = shape is null ? $"a tensor of {length} floats" : $"tensor {Tensor.Format(shape)} ({length} floats)";
+            throw new OutOfMemoryException(
+                $"{Name}: out of memory allocating {tensor}: requested {MiB(bucket * sizeof(float))} (bucket of {bucket} floats); " +
+                $"{MemoryText()} after emptying the pool, which held {MiB(pooled * sizeof(float))} ({e.Message.ReplaceLineEndings(" ")})", e);
+        }
+    }
+
+    /// <summary>"device free F of T total," on CUDA (cuMemGetInfo); the simulator's memory is the host's.</summary>
+    private string MemoryText()
+    {
+        if (Accelerator is not CudaAccelerator cuda)
+            return $"device memory is host memory (simulator; {MiB(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)} available to the process),";
+        string free;
+        try { free = MiB(cuda.GetFreeMemory()); }
+        catch (Exception e) { free = $"unknown ({e.GetType().Name})"; }
+        return $"device free {free} of {MiB(Accelerator.MemorySize)} total,";
+    }
+
+    private static string MiB(long bytes) => (bytes / (1024.0 * 1024.0)).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + " MiB";
 
     internal override void Return(Storage storage)
     {

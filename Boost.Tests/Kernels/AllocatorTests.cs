@@ -5,7 +5,7 @@ using ILGPU.Runtime;
 
 namespace Boost.Tests.Kernels;
 
-/// <summary>The pool's guards: overflow canaries behind every tensor.</summary>
+/// <summary>The pool's guards: overflow canaries behind every tensor, and the out-of-memory message.</summary>
 public class AllocatorTests
 {
     [Test]
@@ -104,5 +104,33 @@ public class AllocatorTests
         var v = OverflowGuard.TakeViolations();
         Assert.That(v, Has.Length.EqualTo(1));
         Assert.That(v[0], Does.Contain("tensor [4, 5] (20 floats)").And.Contain("first bad offset 20 "));
+    }
+
+    /// <summary>
+    /// Out of memory on an ILGPU device: the pool is emptied and the allocation retried once, then the message names
+    /// the tensor's shape, the request, free and total device memory and what the pool held, on one line.
+    /// The device's raw allocator is swapped for one that always fails (on a private simulator).
+    /// </summary>
+    [Test]
+    public void OutOfMemory_MessageNamesTensorRequestMemoryAndPool()
+    {
+        using var dev = IlgpuDevice.CreateSimulator();
+        Tensor.Empty(dev, 1 << 20).Dispose(); // leaves a 1.5·2^20-float (6 MiB) bucket in the pool
+        int calls = 0;
+        dev.AllocateBuffer = n => { calls++; throw new InvalidOperationException("injected failure"); };
+
+        var e = Assert.Throws<OutOfMemoryException>(() => Tensor.Empty(dev, 64, 512, 128, 128))!;
+        long bucket = BufferPool<MemoryBuffer1D<float, Stride1D.Dense>>.Bucket(64L * 512 * 128 * 128 + OverflowGuard.MinSlack);
+        TestContext.Out.WriteLine(e.Message);
+        Assert.That(calls, Is.EqualTo(2), "one retry after emptying the pool");
+        Assert.That(e.Message, Does.StartWith(dev.Name + ": out of memory allocating tensor [64, 512, 128, 128] (536870912 floats)"));
+        Assert.That(e.Message, Does.Contain($"requested {bucket * 4 / (1 << 20)}.0 MiB (bucket of {bucket} floats)"));
+        Assert.That(e.Message, Does.Contain("device memory is host memory (simulator; "));
+        Assert.That(e.Message, Does.Contain(" MiB available to the process), after emptying the pool, which held 6.0 MiB"));
+        Assert.That(e.Message, Does.EndWith("(injected failure)"));
+        Assert.That(e.Message, Does.Not.Contain("\n"));
+
+        // The pool really was emptied: the next 2^20 tensor needs a fresh buffer.
+        Assert.Throws<OutOfMemoryException>(() => Tensor.Empty(dev, 1 << 20));
     }
 }
