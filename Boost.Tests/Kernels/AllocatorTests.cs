@@ -133,4 +133,17 @@ public class AllocatorTests
         // The pool really was emptied: the next 2^20 tensor needs a fresh buffer.
         Assert.Throws<OutOfMemoryException>(() => Tensor.Empty(dev, 1 << 20));
     }
+
+    /// <summary>On a GPU: 4 TiB cannot be had (cuMemAlloc fails at once); the message carries the driver's free
+    /// and total memory.</summary>
+    [Test]
+    public void OutOfMemory_OnCuda_ReportsFreeAndTotalMemory()
+    {
+        var dev = Backends.Get(Backends.Cuda);
+        var e = Assert.Throws<OutOfMemoryException>(() => Tensor.Empty(dev, 1 << 20, 1 << 20))!;
+        TestContext.Out.WriteLine(e.Message);
+        Assert.That(e.Message, Does.StartWith(dev.Name + ": out of memory allocating tensor [1048576, 1048576] (1099511627776 floats)"));
+        Assert.That(e.Message, Does.Match(@"; device free \d+\.\d MiB of \d+\.\d MiB total, after emptying the pool, which held \d+\.\d MiB \("));
+        Assert.That(e.Message, Does.Not.Contain("\n"));
+    }
 }
