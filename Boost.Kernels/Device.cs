@@ -40,7 +40,9 @@ public abstract class Device : IDisposable
     /// <summary>The managed CPU backend (a process-wide singleton; disposing it does nothing).</summary>
     public static CpuDevice Cpu => CpuDevice.Instance;
 
-    internal abstract Storage Allocate(long length);
+    /// <summary>A buffer of at least <paramref name="length"/> floats (from the pool when one fits), armed by
+    /// <see cref="OverflowGuard"/> when it is enabled. <paramref name="shape"/> is for messages only.</summary>
+    internal abstract Storage Allocate(long length, int[]? shape = null);
     internal abstract void Return(Storage storage);
 
     /// <summary>Waits until all queued work on this device has finished.</summary>
@@ -180,15 +182,23 @@ public sealed class CpuDevice : Device
     public override DeviceKind Kind => DeviceKind.Cpu;
     public override string Name => $"cpu (managed SIMD, {Environment.ProcessorCount} threads)";
 
-    internal override Storage Allocate(long length)
+    internal override Storage Allocate(long length, int[]? shape = null)
     {
-        if (length > Array.MaxLength) throw new OutOfMemoryException($"Tensor of {length} floats exceeds the CPU backend's limit of {Array.MaxLength}.");
-        long bucket = Math.Min(BufferPool<float[]>.Bucket(length), Array.MaxLength);
+        if (length > Array.MaxLength)
+            throw new OutOfMemoryException($"Tensor {(shape is null ? "" : Tensor.Format(shape) + " ")}of {length} floats exceeds the CPU backend's limit of {Array.MaxLength}.");
+        bool armed = OverflowGuard.Enabled;
+        long bucket = Math.Min(BufferPool<float[]>.Bucket(OverflowGuard.Request(length, armed)), Array.MaxLength);
         var array = _pool.TryTake(bucket) ?? GC.AllocateUninitializedArray<float>((int)bucket);
-        return new Storage(this, length, array);
+        var storage = new Storage(this, length, shape, array);
+        if (armed) OverflowGuard.Arm(storage);
+        return storage;
     }
 
-    internal override void Return(Storage storage) => _pool.Give(storage.Array!.Length, storage.Array);
+    internal override void Return(Storage storage)
+    {
+        if (storage.Armed) OverflowGuard.CheckOnReturn(storage);
+        _pool.Give(storage.Array!.Length, storage.Array);
+    }
 }
 
 /// <summary>
@@ -213,6 +223,7 @@ public sealed class IlgpuDevice : Device
         // Keep at most half the device memory cached; the simulator's "memory" is host memory.
         long cap = Math.Max(1L << 24, accelerator.MemorySize / 2 / sizeof(float));
         _pool = new(b => b.Dispose(), cap);
+        AllocateBuffer = n => Accelerator.Allocate1D<float>(n);
     }
 
     public override DeviceKind Kind => IsSimulator ? DeviceKind.IlgpuCpu : DeviceKind.Cuda;
@@ -269,27 +280,56 @@ public sealed class IlgpuDevice : Device
     public TDelegate Kernel<TDelegate>(object key, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
         => (TDelegate)_kernels.GetOrAdd(key, _ => load(Accelerator));
 
-    internal override Storage Allocate(long length)
+    /// <summary>The raw device allocation behind the pool (tests swap in a failing one to exercise the out-of-memory path).</summary>
+    internal Func<long, MemoryBuffer1D<float, Stride1D.Dense>> AllocateBuffer;
+
+    internal override Storage Allocate(long length, int[]? shape = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        long bucket = BufferPool<MemoryBuffer1D<float, Stride1D.Dense>>.Bucket(length);
-        var buffer = _pool.TryTake(bucket);
-        if (buffer is null)
-        {
-            try { buffer = Accelerator.Allocate1D<float>(bucket); }
-            catch (Exception)
-            {
-                _pool.Clear();
-                try { buffer = Accelerator.Allocate1D<float>(bucket); }
-                catch (Exception e2) { throw new OutOfMemoryException($"{Name}: cannot allocate {bucket * 4L / (1 << 20)} MiB ({e2.Message}).", e2); }
-            }
-        }
-        return new Storage(this, length, buffer);
+        bool armed = OverflowGuard.Enabled;
+        long bucket = BufferPool<MemoryBuffer1D<float, Stride1D.Dense>>.Bucket(OverflowGuard.Request(length, armed));
+        var buffer = _pool.TryTake(bucket) ?? AllocateOrExplain(bucket, length, shape);
+        var storage = new Storage(this, length, shape, buffer);
+        if (armed) OverflowGuard.Arm(storage);
+        return storage;
     }
+
+    /// <summary>Allocates a new buffer; when the device is full, empties the pool and retries once, then throws an
+    /// <see cref="OutOfMemoryException"/> naming the tensor, the request, the device's free and total memory and
+    /// what the pool held.</summary>
+    private MemoryBuffer1D<float, Stride1D.Dense> AllocateOrExplain(long bucket, long length, int[]? shape)
+    {
+        try { return AllocateBuffer(bucket); }
+        catch (Exception) { }
+        long pooled = _pool.CachedElements;
+        _pool.Clear();
+        try { return AllocateBuffer(bucket); }
+        catch (Exception e)
+        {
+            string tensor = shape is null ? $"a tensor of {length} floats" : $"tensor {Tensor.Format(shape)} ({length} floats)";
+            throw new OutOfMemoryException(
+                $"{Name}: out of memory allocating {tensor}: requested {MiB(bucket * sizeof(float))} (bucket of {bucket} floats); " +
+                $"{MemoryText()} after emptying the pool, which held {MiB(pooled * sizeof(float))} ({e.Message.ReplaceLineEndings(" ")})", e);
+        }
+    }
+
+    /// <summary>"device free F of T total," on CUDA (cuMemGetInfo); the simulator's memory is the host's.</summary>
+    private string MemoryText()
+    {
+        if (Accelerator is not CudaAccelerator cuda)
+            return $"device memory is host memory (simulator; {MiB(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)} available to the process),";
+        string free;
+        try { free = MiB(cuda.GetFreeMemory()); }
+        catch (Exception e) { free = $"unknown ({e.GetType().Name})"; }
+        return $"device free {free} of {MiB(Accelerator.MemorySize)} total,";
+    }
+
+    private static string MiB(long bytes) => (bytes / (1024.0 * 1024.0)).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + " MiB";
 
     internal override void Return(Storage storage)
     {
         if (_disposed) { storage.Buffer!.Dispose(); return; }
+        if (storage.Armed) OverflowGuard.CheckOnReturn(storage);
         _pool.Give(storage.Buffer!.Length, storage.Buffer);
     }
 

@@ -11,12 +11,17 @@ internal sealed class Storage
 {
     public readonly Device Device;
     public readonly long Length;
+    /// <summary>The shape it was allocated for (for messages; views may reshape it), or null.</summary>
+    public readonly int[]? Shape;
     public readonly float[]? Array;
     public readonly MemoryBuffer1D<float, Stride1D.Dense>? Buffer;
+    /// <summary>The bits <see cref="OverflowGuard"/> filled the slack behind <see cref="Length"/> with; 0 when not armed.</summary>
+    public uint Canary;
+    public bool Armed => Canary != 0;
     private int _refs = 1;
 
-    public Storage(Device device, long length, float[] array) { Device = device; Length = length; Array = array; }
-    public Storage(Device device, long length, MemoryBuffer1D<float, Stride1D.Dense> buffer) { Device = device; Length = length; Buffer = buffer; }
+    public Storage(Device device, long length, int[]? shape, float[] array) { Device = device; Length = length; Shape = shape; Array = array; }
+    public Storage(Device device, long length, int[]? shape, MemoryBuffer1D<float, Stride1D.Dense> buffer) { Device = device; Length = length; Shape = shape; Buffer = buffer; }
 
     public bool IsAlive => Volatile.Read(ref _refs) > 0;
     public void AddRef() => Interlocked.Increment(ref _refs);

@@ -53,7 +53,8 @@ public sealed class Tensor : IDisposable
     public static Tensor Empty(Device device, params int[] shape)
     {
         long n = Count(shape);
-        var t = new Tensor(device.Allocate(n), (int[])shape.Clone(), n);
+        var own = (int[])shape.Clone();
+        var t = new Tensor(device.Allocate(n, own), own, n);
         if (PoisonNewTensors) t.Fill(float.NaN);
         return t;
     }
@@ -196,6 +197,7 @@ public sealed class Tensor : IDisposable
     public void Fill(float value)
     {
         ThrowIfDisposed();
+        if (Length == 0) return; // an ILGPU launch needs at least one thread
         if (Storage.Array is not null) Span.Fill(value);
         else Elementwise.FillIlgpu(this, value);
     }

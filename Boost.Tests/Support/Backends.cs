@@ -1,4 +1,7 @@
 using Boost.Kernels;
+using NUnit.Framework.Interfaces;
+
+[assembly: Boost.Tests.Support.CheckOverflowCanaries]
 
 namespace Boost.Tests.Support;
 
@@ -43,9 +46,20 @@ public static class Backends
     }
 }
 
-[SetUpFixture]
-public sealed class GlobalSetup
+/// <summary>
+/// Fails a test in whose body a tensor's slack was clobbered (see <see cref="OverflowGuard"/>): violations are
+/// recorded when the tensor is disposed and asserted here, after each test (tests run one at a time).
+/// </summary>
+[AttributeUsage(AttributeTargets.Assembly)]
+public sealed class CheckOverflowCanariesAttribute : Attribute, ITestAction
 {
-    [OneTimeSetUp] public void Start() => Tensor.PoisonNewTensors = true;
-    [OneTimeTearDown] public void Stop() => Backends.DisposeAll();
+    public ActionTargets Targets => ActionTargets.Test;
+    public void BeforeTest(ITest test) => Fail("before this test started (by a fixture's setup or teardown)", OverflowGuard.TakeViolations());
+    public void AfterTest(ITest test) => Fail("by this test", OverflowGuard.TakeViolations());
+
+    internal static void Fail(string when, string[] violations)
+    {
+        if (violations.Length > 0)
+            Assert.Fail($"{violations.Length} write(s) past a tensor's end detected {when}:\n" + string.Join("\n", violations));
+    }
 }
