@@ -97,14 +97,15 @@ device() {
     stage bench 300 "$B" bench --budget-s 0 --filter groupnorm --json "$work/bench.json"
   fi
   # Training: the latent cache is built once (on the GPU) and shared, so the CPU's first step sees the same batch.
-  # The dry run trains 3 small steps on the managed CPU backend instead: the autoencoder on the simulator takes hours.
+  # The dry run trains 3 small steps and boosts on the managed CPU backend instead: the autoencoder on the simulator
+  # takes hours.
   local tdev=$dev small=() solver=()
   if [ -n "$dry" ]; then tdev=cpu; small=(--batch 2 --crops-per-image 1); solver=(--solver euler --steps 2); fi
   local train=(train --cache "$work/latent-cache" --validate-every 100000 --checkpoint-every 100000 --seed 7 "${small[@]}")
   if [ -n "$dry" ]; then stage train-gpu 150 "$B" "${train[@]}" --run "$work/train-$tdev-gpu" --steps 3 --device "$tdev"
   else stage train-gpu 150 "$B" "${train[@]}" --run "$work/train-$tdev" --minutes 1 --device "$tdev"; fi
   stage train-cpu-step1 120 "$B" "${train[@]}" --run "$work/train-cpu" --steps 1 --device cpu
-  stage boost-gpu 90 "$B" boost --in publish/gpu/lr32.png --out "$work/boost-$dev.png" --seed 3 "${solver[@]}" --device "$dev"
+  stage boost-gpu 90 "$B" boost --in publish/gpu/lr32.png --out "$work/boost-$dev.png" --seed 3 "${solver[@]}" --device "$tdev"
   stage boost-cpu 120 "$B" boost --in publish/gpu/lr32.png --out "$work/boost-cpu.png" --seed 3 "${solver[@]}" --device cpu
   stage psnr 20 "$B" psnr "$work/boost-$dev.png" "$work/boost-cpu.png" --json "$work/psnr.json"
   # compute-sanitizer on the small check: out-of-bounds and misaligned accesses on the real GPU (memcheck), then
@@ -114,16 +115,18 @@ device() {
     stage racecheck 90 compute-sanitizer --tool racecheck --print-limit 20 --error-exitcode 9 "$B" check --shapes small --json "$work/racecheck-check.json"
   fi
   if [ -z "$dry" ]; then stage bench-gpu-shapes 120 "$B" bench --gpu-shapes --budget-s 1 --json "$work/bench-gpu-shapes.json"; fi
-  stage summary 30 python3 scripts/gpu-summary.py "$work"
-  cp "$work/logs/summary.log" "$out/summary.txt" 2>/dev/null
+  # The summary runs whatever is left of the budget: it reads files and takes a second.
+  timeout 30 python3 scripts/gpu-summary.py "$work" > "$out/summary.txt" 2>&1
+  tar -C "$work" -czf "$out/results.tar.gz.tmp" . && mv "$out/results.tar.gz.tmp" "$out/results.tar.gz"
   echo "== stages ($((SECONDS - start)) s of a ${budget} s budget)"
   printf '%s\n' "${summary[@]}"
   cat "$out/summary.txt" 2>/dev/null
   return $((failures > 0))
 }
 
+# Each branch exits itself, so bash never reads past this point (the script may be edited while it runs).
 case "${1:-}" in
-  prepare) prepare ;;
-  device) [ -n "${2:-}" ] || { echo "usage: $0 device OUTDIR" >&2; exit 2; }; device "$2" ;;
+  prepare) prepare; exit $? ;;
+  device) [ -n "${2:-}" ] || { echo "usage: $0 device OUTDIR" >&2; exit 2; }; device "$2"; exit $? ;;
   *) echo "usage: $0 prepare | device OUTDIR" >&2; exit 2 ;;
 esac

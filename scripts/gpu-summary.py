@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Summarises a GPU run's work folder (scripts/gpu-run.sh device): one table on stdout and summary.json beside the
-inputs. Reads whatever is there; a missing or broken file is reported, not fatal.
+inputs. Reads whatever is there; a missing or broken file is reported, not fatal. With --markdown, prints instead the
+CUDA section of BENCHMARKS.md (device, driver, checks, tests, ptxas, every case's median beside PyTorch's modes and
+the measured ceilings).
 
-    python3 scripts/gpu-summary.py WORKDIR
+    python3 scripts/gpu-summary.py WORKDIR [--markdown]
 """
 import json
 import math
@@ -153,9 +155,78 @@ def main():
     if p and "psnr_db" in p:
         s["boost_psnr_db"] = p["psnr_db"]
         lines.append(f"boost, GPU output vs CPU output: PSNR {p['psnr_db']:.2f} dB ({'≥' if p['psnr_db'] >= 45 else '<'} 45)")
+    if "--markdown" in sys.argv:
+        print(markdown(s, cases, torch))
+        return
     print("\n".join(lines))
     with open(os.path.join(work, "summary.json"), "w") as f:
         json.dump(s, f, indent=1)
+
+
+def markdown(s, cases, torch):
+    out = []
+    cuda = s.get("cuda") or {}
+    ceiling = torch.get("ceiling") or {}
+    out.append(f"Device: {s.get('device')}; driver (CUDA) {cuda.get('driver_version', '-')}, {cuda.get('architecture', '-')}, "
+               f"PTX {cuda.get('instruction_set', '-')}, {cuda.get('multiprocessors', '-')} SMs, L2 {cuda.get('l2_bytes', 0) >> 20} MiB. "
+               f"PyTorch {torch.get('torch', '-')} (CUDA {torch.get('cuda', '-')}, cuDNN {torch.get('cudnn', '-')}).")
+    if ceiling:
+        out.append("")
+        out.append(f"Ceilings measured in the same run ({ceiling.get('how', '')}): fp32 {ceiling.get('fp32_gflops', 0) / 1e3:.1f} TFLOP/s, "
+                   f"TF32 {ceiling.get('tf32_gflops', 0) / 1e3:.1f}, bf16 {ceiling.get('bf16_gflops', 0) / 1e3:.1f}; copy {ceiling.get('copy_gbs', 0):.0f} GB/s.")
+    out.append("")
+    out.append("| check | result |")
+    out.append("|---|---|")
+    for k in ("check_small", "check_odd", "check_real"):
+        if k in s:
+            c = s[k]
+            out.append(f"| device check, {k[6:]} shapes (outputs poisoned) | {c['passed']}/{c['passed'] + c['failed']} pass{'' if c.get('complete') else ', incomplete'} |")
+    if "tests" in s:
+        t = s["tests"]
+        out.append(f"| Boost.Tests, {t['backend']} cases (NUnit runner) | {t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped |")
+    if "ptx_audit" in s:
+        out.append(f"| PTX audit (SM_90) | {s['ptx_audit']['kernels'] - s['ptx_audit']['failed']}/{s['ptx_audit']['kernels']} kernels |")
+    if s.get("ptxas"):
+        pt = s["ptxas"]
+        regs = [r["registers"] for r in pt if r["registers"] is not None]
+        out.append(f"| ptxas -arch=sm_90 -v | {len(pt)} kernels, {min(regs, default=0)}–{max(regs, default=0)} registers, "
+                   f"{sum(1 for r in pt if r['spill_stores'] or r['spill_loads'])} spilling, max {max((r['smem'] for r in pt), default=0)} B shared |")
+    tr = s.get("train") or {}
+    for k, v in tr.items():
+        if isinstance(v, dict):
+            out.append(f"| training, {k} | {v['steps']} steps, loss {v['mean_first_10']:.4f} (first 10) → {v['mean_last_10']:.4f} (last 10) |")
+    if "first_step_rel_diff" in tr:
+        out.append(f"| first-step loss, CUDA vs CPU | relative difference {tr['first_step_rel_diff']:.1e} |")
+    if "boost_psnr_db" in s:
+        out.append(f"| boost 32² → 128², CUDA output vs CPU output | PSNR {s['boost_psnr_db']:.1f} dB |")
+    out.append("")
+    runs = torch.get("runs") or []
+    head = "| case | ours ms | GFLOP/s or GB/s | % of ceiling | " + " | ".join(f"{r.get('label')} ms | ×" for r in runs) + " |"
+    out.append(head)
+    out.append("|---" * (4 + 2 * len(runs)) + "|")
+    for cid, r in cases.items():
+        ms = r.get("median_ms")
+        if r.get("error") or ms is None:
+            out.append(f"| {cid} | error: {r.get('error')} |" + " |" * (2 + 2 * len(runs)))
+            continue
+        rate, pct = "", ""
+        if r.get("gflops"):
+            rate = f"{r['gflops']:.0f} GFLOP/s"
+            if ceiling.get("fp32_gflops"):
+                pct = f"{100 * r['gflops'] / ceiling['fp32_gflops']:.1f}"
+        elif r.get("gbs"):
+            rate = f"{r['gbs']:.0f} GB/s"
+            if ceiling.get("copy_gbs"):
+                pct = f"{100 * r['gbs'] / ceiling['copy_gbs']:.1f}"
+        cells = []
+        for run in runs:
+            tm = (run.get("cases") or {}).get(cid)
+            cells.append(f"{tm:.3f} | {tm / ms:.2f}" if tm else "– | –")
+        out.append(f"| {cid} | {ms:.3f} | {rate} | {pct} | " + " | ".join(cells) + " |")
+    out.append("")
+    out.append("× = PyTorch's time / ours (above 1: ours is faster). % of ceiling: GFLOP/s over PyTorch's fp32 (TF32 off) "
+               "matmul, GB/s over its device copy; FLOPs are the direct method's.")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
