@@ -177,6 +177,19 @@ public static class Runner
 
     // ------------------------------------------------------------------ check, bench
 
+    /// <summary>The fp32 (TF32 off) matmul GFLOP/s and copy GB/s from torch_bench.py's JSON; null if absent.</summary>
+    private static (double, double, string)? ReadCeiling(string path)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            if (!doc.RootElement.TryGetProperty("ceiling", out var c) || !c.TryGetProperty("fp32_gflops", out var f) || !c.TryGetProperty("copy_gbs", out var g))
+                return null;
+            return (f.GetDouble(), g.GetDouble(), c.TryGetProperty("how", out var h) ? h.GetString() ?? path : path);
+        }
+        catch (Exception e) when (e is IOException or JsonException) { Console.WriteLine($"ceiling: {path} unreadable ({e.Message}); measuring our own"); return null; }
+    }
+
     private static int Check(string[] args)
     {
         using var dev = Device.Select(Option(args, "--device"));
@@ -190,8 +203,10 @@ public static class Runner
         bool gpuShapes = args.Contains("--gpu-shapes");
         using var dev = Device.Select(Option(args, "--device"));
         Console.WriteLine($"device: {dev.Name}");
-        // The simulator's "peak" would be a 4096³ product run by OS threads: minutes of nothing worth knowing.
-        var (gflops, gbs, how) = dev.Kind == DeviceKind.IlgpuCpu ? (double.NaN, double.NaN, "not measured on the simulator") : Peak.Measure(dev);
+        // "% of peak" against a ceiling measured in the same run: PyTorch's fp32 matmul and device copy (torch_bench.py's
+        // JSON, --ceiling), else our own GEMM and copy. The simulator's "peak" would be minutes of nothing worth knowing.
+        var (gflops, gbs, how) = Option(args, "--ceiling") is { } ceilingFile && ReadCeiling(ceilingFile) is { } c ? c
+            : dev.Kind == DeviceKind.IlgpuCpu ? (double.NaN, double.NaN, "not measured on the simulator") : Peak.Measure(dev);
         Console.WriteLine($"practical peak: {gflops:F1} GFLOP/s, {gbs:F1} GB/s ({how})");
         var cases = (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => filter is null || c.Id.Contains(filter)).ToList();
         var done = new Dictionary<string, object>();

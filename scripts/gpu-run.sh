@@ -11,11 +11,13 @@
 #
 # Stages (device): environment (nvidia-smi, the driver library, ILGPU's view); every kernel's PTX through
 # `ptxas -arch=sm_90 -v` (registers, spills, shared bytes); the device check (every op vs the managed CPU backend,
-# outputs poisoned) at small, odd and real shapes; Boost.Tests' CUDA cases; every bench case on CUDA; PyTorch on the
-# same cases (defaults, TF32 off, bf16 autocast) with its matmul and copy ceilings; a 60-second CFM training on CUDA
-# and its first step on the CPU (same seed: same loss); `boost` of one 32² image on CUDA and on the CPU (PSNR between
-# the two); compute-sanitizer's memcheck and racecheck over the small check. OUTDIR gets results.tar.gz (every JSON and log, refreshed after each stage), summary.txt and run.log: few
-# files, so the device tool's limit on returned files holds even if the run is cut short.
+# outputs poisoned) at small, odd and real shapes; Boost.Tests' CUDA cases; PyTorch on the bench cases (defaults,
+# TF32 off, bf16 autocast) with its matmul and copy ceilings, then every bench case on CUDA (% of those ceilings);
+# a 60-second CFM training on CUDA and its first step on the CPU (same seed: same loss); `boost` of one 32² image on
+# CUDA and on the CPU (PSNR between the two); compute-sanitizer's memcheck and racecheck over the small check.
+# OUTDIR gets results.tar.gz (every JSON and log, refreshed after each stage), summary.txt and run.log: few files, so
+# the device tool's limit on returned files holds even if the run is cut short. Then, here:
+#   tar -xzf OUTDIR/results.tar.gz -C W; python3 scripts/gpu-summary.py W --markdown   → BENCHMARKS.md's CUDA section
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -91,8 +93,8 @@ device() {
   if [ -n "$dry" ]; then stage tests 300 "$B" tests --backend "$dev" --where "${BOOST_GPU_DRY_TESTS:-Conv2dTests}" --json "$work/tests.json"
   else stage tests 180 "$B" tests --backend cuda --json "$work/tests.json"; fi
   if [ -z "$dry" ]; then
-    stage bench 120 "$B" bench --budget-s 1.5 --json "$work/bench.json"
     stage torch 150 env PYTHONUNBUFFERED=1 python3 scripts/torch_bench.py --device cuda --shapes all --modes default,fp32,bf16 --budget 100 --json "$work/torch.json"
+    stage bench 120 "$B" bench --budget-s 1.5 --ceiling "$work/torch.json" --json "$work/bench.json"
   else
     stage bench 300 "$B" bench --budget-s 0 --filter groupnorm --json "$work/bench.json"
   fi
@@ -114,7 +116,7 @@ device() {
     stage memcheck 90 compute-sanitizer --tool memcheck --print-limit 20 --error-exitcode 9 "$B" check --shapes small --json "$work/memcheck-check.json"
     stage racecheck 90 compute-sanitizer --tool racecheck --print-limit 20 --error-exitcode 9 "$B" check --shapes small --json "$work/racecheck-check.json"
   fi
-  if [ -z "$dry" ]; then stage bench-gpu-shapes 120 "$B" bench --gpu-shapes --budget-s 1 --json "$work/bench-gpu-shapes.json"; fi
+  if [ -z "$dry" ]; then stage bench-gpu-shapes 120 "$B" bench --gpu-shapes --budget-s 1 --ceiling "$work/torch.json" --json "$work/bench-gpu-shapes.json"; fi
   # The summary runs whatever is left of the budget: it reads files and takes a second.
   timeout 30 python3 scripts/gpu-summary.py "$work" > "$out/summary.txt" 2>&1
   tar -C "$work" -czf "$out/results.tar.gz.tmp" . && mv "$out/results.tar.gz.tmp" "$out/results.tar.gz"
