@@ -112,8 +112,8 @@ public static class Conv2d
         if (row + 3 * step < rows) g.Store(row + 3 * step, c, split, v3);
     }
 
-    /// <summary>db[c] = Σ_{n,p} dy[n, c, p] + beta·db[c]: one group per channel, strided partial sums, then a
-    /// shared-memory tree (group size = the tile's thread count, a power of two).</summary>
+    /// <summary>db[c] = Σ_{n,p} dy[n, c, p] + beta·db[c]: one group per channel, strided partial sums, then
+    /// <see cref="GroupReduce.Sum"/> (group size = the tile's thread count, a power of two).</summary>
     [Kernel(Grouped = true)]
     public static void BiasGradKernel<TTile>(ArrayView<float> dy, ArrayView<float> db, int batch, int channels, int hw, float beta)
         where TTile : struct, IConvTile
@@ -128,14 +128,8 @@ public static class Conv2d
             int plane = (n * channels + c) * hw;
             for (int p = tid; p < hw; p += threads) s += dy[plane + p];
         }
-        partial[tid] = s;
-        Group.Barrier();
-        for (int half = threads / 2; half > 0; half /= 2)
-        {
-            if (tid < half) partial[tid] += partial[tid + half];
-            Group.Barrier();
-        }
-        if (tid == 0) db[c] = beta == 0f ? partial[0] : partial[0] + beta * db[c];
+        float total = GroupReduce.Sum(s, partial);
+        if (tid == 0) db[c] = beta == 0f ? total : total + beta * db[c];
     }
 
     /// <summary>dst[i] = Σ_s partial[s·count + i] + beta·dst[i]: folds the reduction slices of the weight gradient

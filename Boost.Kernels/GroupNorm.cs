@@ -23,23 +23,6 @@ public static class GroupNorm
 
     // ---------------------------------------------------------------- kernels
 
-    /// <summary>Sum of <paramref name="value"/> over the thread group (Group.DimX a power of two ≤ MaxGroupSize),
-    /// returned to every thread. Ends with a barrier so <paramref name="scratch"/> can be reused at once.</summary>
-    private static float GroupSum(float value, ArrayView<float> scratch)
-    {
-        int t = Group.IdxX;
-        scratch[t] = value;
-        Group.Barrier();
-        for (int half = Group.DimX / 2; half > 0; half >>= 1)
-        {
-            if (t < half) scratch[t] += scratch[t + half];
-            Group.Barrier();
-        }
-        float sum = scratch[0];
-        Group.Barrier();
-        return sum;
-    }
-
     /// <summary>Grid: N·G groups. x, y [N, C, H, W]; weight, bias [C] (read only when affine ≠ 0); mean, rstd [N, G].</summary>
     [Kernel(Grouped = true)]
     public static void ForwardKernel(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias, int affine,
@@ -52,11 +35,11 @@ public static class GroupNorm
 
         float sum = 0f;
         for (int i = Group.IdxX; i < count; i += Group.DimX) sum += x[start + i];
-        float mu = GroupSum(sum, scratch) / count;
+        float mu = GroupReduce.Sum(sum, scratch) / count;
 
         float squares = 0f;
         for (int i = Group.IdxX; i < count; i += Group.DimX) { float d = x[start + i] - mu; squares += d * d; }
-        float r = 1f / MathF.Sqrt(GroupSum(squares, scratch) / count + eps);
+        float r = 1f / MathF.Sqrt(GroupReduce.Sum(squares, scratch) / count + eps);
 
         if (Group.IdxX == 0) { mean[ng] = mu; rstd[ng] = r; }
         int c0 = (ng % groups) * channelsPerGroup;
@@ -88,8 +71,8 @@ public static class GroupNorm
             sumG += g;
             sumGX += g * (x[start + i] - mu) * r;
         }
-        float meanG = GroupSum(sumG, scratch) / count;
-        float meanGX = GroupSum(sumGX, scratch) / count;
+        float meanG = GroupReduce.Sum(sumG, scratch) / count;
+        float meanGX = GroupReduce.Sum(sumGX, scratch) / count;
 
         for (int i = Group.IdxX; i < count; i += Group.DimX)
         {
@@ -120,8 +103,8 @@ public static class GroupNorm
             sumW += d * (x[at] - mean[ng]) * rstd[ng];
             sumB += d;
         }
-        float dw = GroupSum(sumW, scratch);
-        float db = GroupSum(sumB, scratch);
+        float dw = GroupReduce.Sum(sumW, scratch);
+        float db = GroupReduce.Sum(sumB, scratch);
         if (Group.IdxX == 0) { dweight[c] = dw; dbias[c] = db; }
     }
 

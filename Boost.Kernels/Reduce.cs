@@ -17,7 +17,7 @@ public static class Reduce
     // ---------------------------------------------------------------- kernel
 
     /// <summary>
-    /// Group g reduces output o = g / parts over its part (g % parts) of the reduced range, with a shared-memory tree.
+    /// Group g reduces output o = g / parts over its part (g % parts) of the reduced range (<see cref="GroupReduce.Sum"/>).
     /// Group size must be a power of two ≤ <see cref="MaxGroup"/>.
     /// </summary>
     [Kernel(Grouped = true)]
@@ -37,17 +37,11 @@ public static class Reduce
             int at = kept + layout.ReducedOffset(r);
             acc += map.Apply(a[at], b[at]);
         }
-        partial[tid] = acc;
-        Group.Barrier();
-        for (int s = size / 2; s > 0; s >>= 1)
-        {
-            if (tid < s) partial[tid] += partial[tid + s];
-            Group.Barrier();
-        }
+        float total = GroupReduce.Sum(acc, partial);
         if (tid == 0)
         {
             int at = Grid.IdxX;
-            y[at] = beta == 0f ? partial[0] * scale : partial[0] * scale + beta * y[at];
+            y[at] = beta == 0f ? total * scale : total * scale + beta * y[at];
         }
     }
 
