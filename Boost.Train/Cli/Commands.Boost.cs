@@ -29,7 +29,7 @@ public static partial class Commands
     public const float DefaultTemperature = 0.75f;
     public const int DefaultBackProjection = 3;
 
-    /// <summary><c>boost</c>: ×4 of one image (PNG/JPEG/… in, PNG out), or of a latent (safetensors in and out).</summary>
+    /// <summary><c>boost</c>: ×4 of one image (PNG/JPEG/… in; PNG, JPEG or WebP out by the extension), or of a latent (safetensors in and out).</summary>
     public static int BoostImage(Args a, Device device, TextWriter log)
     {
         string weights = a.String("weights", Paths.Weights);
@@ -45,6 +45,8 @@ public static partial class Commands
         if ((input is null) == (latentIn is null)) throw new UsageException("boost needs exactly one of --in IMAGE or --latent-in FILE.safetensors.");
         if (input is not null && output is null) throw new UsageException("boost --in needs --out FILE.png.");
         if (latentIn is not null && output is null && latentOut is null) throw new UsageException("boost --latent-in needs --latent-out FILE.safetensors and/or --out FILE.png.");
+        if (output is not null) ImageOutput.Check(output, [input, latentIn, latentOut]);
+        if (latentOut is not null) ImageOutput.CheckFile(latentOut, [input, latentIn]);
 
         var up = Upsampler.Load(Path.IsPathRooted(model) || model.Contains('/') ? model : Path.Combine(weights, model), Path.Combine(weights, "ae"), device);
         var sw = System.Diagnostics.Stopwatch.StartNew();
@@ -53,7 +55,7 @@ public static partial class Commands
             var lr = ImageLoader.LoadChw(input);
             log.WriteLine($"boost: {input} {lr.Width}x{lr.Height} → {lr.Width * up.Config.Scale}x{lr.Height * up.Config.Scale} with {weights}/{model}, {Describe(solver, up)}{(up.Config.Objective == "cfm" ? $", temperature {temperature:G3}" : "")}, back-projection {backProjection}");
             var (hr, nfe) = up.Boost(lr, solver, seed, temperature, backProjection);
-            ImageConvert.SavePng(hr, output!);
+            ImageOutput.Save(hr, output!);
             log.WriteLine($"wrote {output} (NFE {nfe}, {sw.Elapsed.TotalSeconds:F1} s)");
             return 0;
         }
@@ -82,7 +84,7 @@ public static partial class Commands
             if (output is not null)
             {
                 if (shape[0] != 1) throw new UsageException("--out PNG takes a single latent; use --latent-out for a batch.");
-                ImageConvert.SavePng(up.Decode(x1), output);
+                ImageOutput.Save(up.Decode(x1), output);
                 log.WriteLine($"wrote {output}");
             }
         }

@@ -1,5 +1,6 @@
 using Boost.Kernels;
 using Boost.Train.Data;
+using Boost.Train.Imaging;
 using Boost.Train.Pipeline;
 
 namespace Boost.Train.Cli;
@@ -20,6 +21,7 @@ public static partial class Commands
         var solvers = a.String("solvers", "dopri5,euler40").Split(',', StringSplitOptions.RemoveEmptyEntries)
             .Select(s => { try { return Evaluator.ParseSolver(s, rtol, atol); } catch (ArgumentException e) { throw new UsageException(e.Message); } }).ToList();
         a.CheckAllUsed();
+        ImageOutput.CheckFile(json, [], createFolder: true); ImageOutput.Check(grid, [json], createFolder: true);
         RunEval(device, data, weights, cfmDir, regDir, json, grid, size, max, solvers, log, bp);
         return 0;
     }

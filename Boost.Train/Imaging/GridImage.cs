@@ -52,9 +52,13 @@ public static class GridImage
         return canvas;
     }
 
-    /// <summary><see cref="Compose"/> and write a PNG.</summary>
+    /// <summary><see cref="Compose"/> and write it atomically in the format of the extension (<see cref="ImageOutput"/>).</summary>
     public static void Save(string path, IReadOnlyList<IReadOnlyList<ChwImage?>> rows, IReadOnlyList<string>? titles = null, int gap = 4)
-        => Compose(rows, titles, gap).SavePng(path);
+    {
+        var encoder = ImageOutput.EncoderFor(path);
+        using var image = Compose(rows, titles, gap).ToImage();
+        ImageOutput.Save(image, path, encoder);
+    }
 
     private static ChwImage FitCell(ChwImage image, int h, int w)
     {

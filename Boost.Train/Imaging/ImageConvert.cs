@@ -72,7 +72,7 @@ public static class ImageConvert
         return image;
     }
 
-    /// <summary>Writes <paramref name="chw"/> as an 8-bit RGB PNG (clamped to [-1, 1], rounded).</summary>
+    /// <summary>Writes <paramref name="chw"/> as an 8-bit RGB PNG (clamped to [-1, 1], rounded), atomically.</summary>
     /// <param name="chw">[1 or 3, H, W]</param>
     public static void SavePng(ChwImage chw, string path)
     {
@@ -80,10 +80,7 @@ public static class ImageConvert
         SavePng(image, path);
     }
 
+    /// <summary>Writes <paramref name="image"/> as an 8-bit RGB PNG whatever the extension, atomically; creates the folder.</summary>
     public static void SavePng(Image<Rgb24> image, string path)
-    {
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        image.Save(path, new PngEncoder { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 });
-    }
+        => ImageOutput.Save(image, path, new PngEncoder { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 });
 }

@@ -58,6 +58,7 @@ public static class AeTrainer
         if (ae.LogvarInit is { } logvar) SetLogvarBias(model, logvar);
         string configJson = JsonSerializer.Serialize(new { config, ae });
         using var session = new TrainSession(model, o, "ae", configJson, log);
+        Boost.Models.IO.AtomicFile.RemoveStale(o.RunDir); // what a killed run left half-written
         using var sobel = SobelWeights(device);
         log.WriteLine($"autoencoder: {model.ParameterCount:N0} parameters, f = {f}, {config.LatentChannels} latent channels; {usable.Length} training photos, {ae.Crop}px crops, batch {o.Batch}");
 

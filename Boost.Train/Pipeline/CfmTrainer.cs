@@ -132,6 +132,7 @@ public sealed class CfmTrainer
             log.WriteLine($"initialised from {init}");
         }
         using var session = new TrainSession(unet, o, config.Objective, config.ToJson() + JsonSerializer.Serialize(opts with { CacheDir = "", Init = null }), log);
+        Boost.Models.IO.AtomicFile.RemoveStale(o.RunDir); // what a killed run left half-written
         var upsampler = new Upsampler(ae, unet, config);
         var gridCrops = AeTrainer.ValidationCrops(val, Math.Min(opts.Crop, 128), upsampler.HrMultiple).Take(4).ToList();
         log.WriteLine($"{config.Objective} UNet: {unet.ParameterCount:N0} parameters; lr path {config.LrPath}, ᾱ = {config.AlphaBar:F4}; {cache.Count} cached crops, {window}² latent windows, batch {o.Batch}");

@@ -123,7 +123,7 @@ public static class Evaluator
         }
         json["methods"] = ms;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(jsonPath))!);
-        WeightsDir.WriteAtomic(jsonPath, json.ToJsonString(WeightsDir.Json));
+        Boost.Models.IO.AtomicFile.WriteAllText(jsonPath, json.ToJsonString(WeightsDir.Json));
         if (gridPath is not null)
             GridImage.Save(gridPath, rows, ["LR", .. methods.Select(m => m.Name), "ground truth"]);
         return json;

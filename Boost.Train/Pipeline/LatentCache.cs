@@ -76,6 +76,7 @@ public sealed class LatentCache
             if (start == 0 || (start / chunk) % 16 == 15) log.WriteLine($"latent cache: encoded {start + m}/{n} crops ({sw.Elapsed.TotalSeconds:F0} s)");
         }
         Directory.CreateDirectory(cacheDir);
+        Boost.Models.IO.AtomicFile.RemoveStale(cacheDir);
         SafeTensorsFile.Write(path, [("hr", [n, c, s, s], hr), ("lr_psu", [n, c, s, s], psu), ("lr_latent", [n, c, s / scale, s / scale], lat)],
             new Dictionary<string, string> { ["autoencoder"] = aeWeightsFile, ["photos"] = photos.Root, ["crop"] = crop.ToString(CultureInfo.InvariantCulture) });
         log.WriteLine($"latent cache: {n} crops encoded in {sw.Elapsed.TotalSeconds:F0} s, saved to {path}");

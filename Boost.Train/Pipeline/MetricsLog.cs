@@ -39,10 +39,8 @@ public sealed class MetricsLog
     /// <summary>Keeps the lines with step ≤ <paramref name="step"/> (atomically rewritten).</summary>
     public void TruncateAfter(int step)
     {
-        var keep = ReadAll().Where(o => (int?)o["step"] <= step).Select(o => o.ToJsonString());
-        string tmp = Path + ".tmp";
-        File.WriteAllLines(tmp, keep);
-        File.Move(tmp, Path, overwrite: true);
+        var keep = ReadAll().Where(o => (int?)o["step"] <= step).Select(o => o.ToJsonString()).ToList();
+        Boost.Models.IO.AtomicFile.WriteAllLines(Path, keep);
     }
 
     /// <summary>Draws every numeric series named in <paramref name="keys"/> against step into a PNG.</summary>

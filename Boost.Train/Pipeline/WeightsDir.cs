@@ -1,12 +1,14 @@
 using System.Text.Json;
 using Boost.Models;
+using Boost.Models.IO;
 using Boost.Models.SafeTensors;
 
 namespace Boost.Train.Pipeline;
 
 /// <summary>
 /// A shipped model folder: <c>config.json</c>, <c>model.safetensors</c> (float16, the model's checkpoint keys) and
-/// <c>record.json</c> (how it was made and what it measured). Each file is written atomically.
+/// <c>record.json</c> (how it was made and what it measured). Each file is written atomically; saving
+/// first removes temporary files a killed save left there.
 /// </summary>
 public static class WeightsDir
 {
@@ -16,17 +18,14 @@ public static class WeightsDir
     public static void Save(string dir, Module model, string configJson, IReadOnlyDictionary<string, object?> record)
     {
         Directory.CreateDirectory(dir);
+        AtomicFile.RemoveStale(dir);
         Checkpoint.Save(model, Path.Combine(dir, ModelFile), new Dictionary<string, string> { ["format"] = "pt", ["config"] = configJson }, SafeTensorsDType.F16);
         WriteAtomic(Path.Combine(dir, ConfigFile), configJson);
         WriteAtomic(Path.Combine(dir, RecordFile), JsonSerializer.Serialize(record, Json));
     }
 
-    public static void WriteAtomic(string path, string text)
-    {
-        string tmp = path + ".tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
-    }
+    /// <summary><paramref name="text"/> as UTF-8, atomically (<see cref="AtomicFile"/>).</summary>
+    public static void WriteAtomic(string path, string text) => AtomicFile.WriteAllText(path, text);
 
     /// <summary>Reads <c>config.json</c> of a weights folder, with a clear error when the folder is not one.</summary>
     public static string ReadConfig(string dir)
