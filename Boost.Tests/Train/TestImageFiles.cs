@@ -106,7 +106,7 @@ internal static class TestImageFiles
     }
 
     /// <summary>CRC-32 (ISO-HDLC, as PNG chunks use), bit by bit.</summary>
-    private static uint Crc32(byte[] data)
+    internal static uint Crc32(byte[] data)
     {
         uint crc = 0xFFFFFFFF;
         foreach (byte b in data)

@@ -98,4 +98,64 @@ public class TrainSessionTests
             Assert.That(unet.Parameters().Select(p => p.Value.ToArray()), Is.EqualTo(ema));
         Assert.That(unet.Parameters().Select(p => p.Value.ToArray()), Is.EqualTo(live));
     }
+
+    [Test]
+    public void SecondSession_OnALockedFolder_FailsNamingThePid_AndTheLockIsReleasedOnDispose()
+    {
+        string dir = PipelineFixtures.TempDir("lock");
+        using var unet = new UNetModel(PipelineFixtures.TinyUNet, Device.Cpu, 3);
+        var first = new TrainSession(unet, Options(dir, 1), "cfm", "{}", TextWriter.Null);
+        string lockFile = Path.Combine(dir, RunLock.FileName);
+        Assert.That(File.Exists(lockFile), "the lock file exists while the session lives");
+        var e = Assert.Throws<InvalidOperationException>(() => new TrainSession(unet, Options(dir, 1, resume: true), "cfm", "{}", TextWriter.Null))!;
+        Assert.That(e.Message, Does.Contain($"process {Environment.ProcessId}").And.Contain(dir).And.Not.Contain("\n"));
+        first.Dispose();
+        Assert.That(File.Exists(lockFile), Is.False, "Dispose removes the lock");
+        using var second = new TrainSession(unet, Options(dir, 1), "cfm", "{}", TextWriter.Null);
+        Assert.That(File.Exists(lockFile), "the next session takes the lock");
+    }
+
+    [Test]
+    public void StaleLock_FromADeadPid_IsTakenOver_WithOneLine()
+    {
+        string dir = PipelineFixtures.TempDir("stale");
+        const int deadPid = 4_194_305; // above Linux's largest pid_max (2^22): no process can have it
+        File.WriteAllText(Path.Combine(dir, RunLock.FileName), new RunLock.Holder(deadPid, Environment.MachineName, DateTime.UtcNow.AddHours(-1)).ToString());
+        using var unet = new UNetModel(PipelineFixtures.TinyUNet, Device.Cpu, 3);
+        var log = new StringWriter();
+        using (new TrainSession(unet, Options(dir, 1), "cfm", "{}", log))
+            Assert.That(RunLock.Holder.Read(Path.Combine(dir, RunLock.FileName))!.Pid, Is.EqualTo(Environment.ProcessId));
+        var lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(1), log.ToString());
+        Assert.That(lines[0], Does.Contain("stale").And.Contain(deadPid.ToString()));
+    }
+
+    [Test]
+    public void Resume_OfAFinishedRun_SaysSoAndWritesNothing()
+    {
+        var trainer = new CfmTrainer(PipelineFixtures.SyntheticCache(4, 4, 8, 4, 2), PipelineFixtures.Cfm());
+        string dir = PipelineFixtures.TempDir("done");
+        using (var unet = new UNetModel(PipelineFixtures.TinyUNet, Device.Cpu, 3))
+        using (var session = new TrainSession(unet, Options(dir, 2) with { ValidateEvery = 1 }, "cfm", "{}", TextWriter.Null))
+            session.Run(step => trainer.Loss(unet, Device.Cpu, 2, 8, 5, step), _ => new Dictionary<string, double> { ["val_loss"] = 1 });
+        var before = Directory.GetFiles(dir).ToDictionary(f => f, f => (File.ReadAllBytes(f), File.GetLastWriteTimeUtc(f)));
+        Thread.Sleep(20);
+        var log = new StringWriter();
+        int validations = 0;
+        using (var unet = new UNetModel(PipelineFixtures.TinyUNet, Device.Cpu, 3))
+        using (var session = new TrainSession(unet, Options(dir, 2, resume: true) with { ValidateEvery = 1 }, "cfm", "{}", log))
+        {
+            Assert.That(session.Finished);
+            Assert.That(session.Run(step => trainer.Loss(unet, Device.Cpu, 2, 8, 5, step), _ => { validations++; return new Dictionary<string, double>(); }), Is.True);
+        }
+        Assert.That(log.ToString(), Does.Contain("already finished at step 2 of 2"));
+        Assert.That(validations, Is.Zero, "no validation");
+        var after = Directory.GetFiles(dir).ToDictionary(f => f, f => (File.ReadAllBytes(f), File.GetLastWriteTimeUtc(f)));
+        Assert.That(after.Keys, Is.EquivalentTo(before.Keys), "no file added or removed");
+        foreach (var (f, (bytes, time)) in before)
+        {
+            Assert.That(after[f].Item1, Is.EqualTo(bytes), $"{Path.GetFileName(f)} bytes");
+            Assert.That(after[f].Item2, Is.EqualTo(time), $"{Path.GetFileName(f)} mtime");
+        }
+    }
 }

@@ -52,7 +52,7 @@ public static partial class Commands
         var sw = System.Diagnostics.Stopwatch.StartNew();
         if (input is not null)
         {
-            var lr = ImageLoader.LoadChw(input);
+            var lr = ImageLoader.LoadChw(input, up.InputLimits);
             log.WriteLine($"boost: {input} {lr.Width}x{lr.Height} → {lr.Width * up.Config.Scale}x{lr.Height * up.Config.Scale} with {weights}/{model}, {Describe(solver, up)}{(up.Config.Objective == "cfm" ? $", temperature {temperature:G3}" : "")}, back-projection {backProjection}");
             var (hr, nfe) = up.Boost(lr, solver, seed, temperature, backProjection);
             ImageOutput.Save(hr, output!);

@@ -43,7 +43,7 @@ public static partial class Commands
     {
         var train = ImageFolder.Load(dirs.train, warnings: log);
         if (train.Count == 0) throw new UsageException($"no readable images under {dirs.train}.");
-        var val = ImageFolder.Load(dirs.val ?? dirs.train, warnings: log);
+        var val = ImageFolder.LoadOrShare(dirs.val ?? dirs.train, train, warnings: log);
         log.WriteLine($"data: {train.Count} training images from {dirs.train}, {val.Count} validation images{(dirs.val is null ? " (no --val-data: validating on the training photos)" : " from " + dirs.val)}");
         return (train, val);
     }

@@ -24,6 +24,8 @@ public sealed record ImageLoadOptions
 {
     /// <summary>Images with more pixels than this (per the header, before decoding) are refused. 64 MP by default.</summary>
     public long MaxPixels { get; init; } = 64_000_000;
+    /// <summary>Why <see cref="MaxPixels"/> is what it is, added to the refusal (e.g. "the most this model boosts ×4").</summary>
+    public string? MaxPixelsNote { get; init; }
     /// <summary>Images whose shorter side is below this are refused.</summary>
     public int MinSide { get; init; } = 16;
     /// <summary>When set, images whose long side exceeds it are downscaled (bicubic, antialiased) to that long side.</summary>
@@ -165,7 +167,7 @@ public static class ImageLoader
         if (width <= 0 || height <= 0) throw new ImageLoadException(path, $"header gives an empty size {width}x{height}");
         long pixels = (long)width * height;
         if (pixels > options.MaxPixels)
-            throw new ImageLoadException(path, $"{width}x{height} = {pixels / 1e6:0.#} MP exceeds the limit of {options.MaxPixels / 1e6:0.#} MP");
+            throw new ImageLoadException(path, $"{width}x{height} = {pixels / 1e6:0.#} MP exceeds the limit of {options.MaxPixels / 1e6:0.##} MP{(options.MaxPixelsNote is { } note ? $", {note}" : "")}");
         if (Math.Min(width, height) < options.MinSide)
             throw new ImageLoadException(path, $"{width}x{height} is smaller than the minimum side {options.MinSide}");
     }

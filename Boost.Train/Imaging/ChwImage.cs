@@ -30,10 +30,15 @@ public sealed class ChwImage
         Width = width;
     }
 
-    private static int CheckedLength(int c, int h, int w)
+    /// <summary>The element count of [c, h, w]; an <see cref="ArgumentException"/> (one line, which the CLI prints) when
+    /// a side is not positive or the planes would not fit one .NET array (<see cref="Array.MaxLength"/> floats).</summary>
+    public static int CheckedLength(int c, int h, int w)
     {
         if (c <= 0 || h <= 0 || w <= 0) throw new ArgumentException($"ChwImage: shape [{c}, {h}, {w}] must be positive.");
-        return checked(c * h * w);
+        long n = (long)c * h * w; // < 2^63: each factor < 2^31
+        if (n > Array.MaxLength)
+            throw new ArgumentException($"ChwImage: [{c}, {h}, {w}] is {n:N0} values, more than the {Array.MaxLength:N0} one image can hold; use a smaller image.");
+        return (int)n;
     }
 
     public int PlaneSize => Height * Width;

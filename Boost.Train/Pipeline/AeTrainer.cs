@@ -51,7 +51,7 @@ public static class AeTrainer
         if (train.Count == 0) throw new ArgumentException("train-ae: no training images.");
         int f = config.DownFactor;
         if (ae.Crop % f != 0) throw new ArgumentException($"train-ae: --crop {ae.Crop} must be a multiple of the autoencoder's factor {f}.");
-        var usable = Enumerable.Range(0, train.Count).Where(i => train.Images[i].Width >= ae.Crop && train.Images[i].Height >= ae.Crop).ToArray();
+        var usable = train.AtLeast(ae.Crop, log);
         if (usable.Length == 0) throw new ArgumentException($"train-ae: no training image is at least {ae.Crop}×{ae.Crop}.");
 
         using var model = new AutoencoderKL(config, device, o.Seed);
@@ -83,6 +83,7 @@ public static class AeTrainer
             using var _ = session.UseEma();
             return Validate(model, valCrops, Path.Combine(o.RunDir, $"val-{step:D6}.png"));
         }, "train-ae");
+        if (session.Finished) return config; // resumed a finished run: nothing is written
 
         using (session.UseEma())
         {

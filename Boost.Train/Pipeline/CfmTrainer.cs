@@ -169,6 +169,7 @@ public sealed class CfmTrainer
 
         session.Run(step => trainer.Loss(unet, device, o.Batch, window, o.Seed, step), Validate, "train " + config.Objective);
         var final = session.Metrics.ReadAll().LastOrDefault(r => r["val_loss"] is not null);
+        if (session.Finished) return Numbers(final); // resumed a finished run: nothing is written
         var record = new Dictionary<string, object?>
         {
             ["what"] = $"{config.Objective} UNet (guided-diffusion keys), EMA weights, for the autoencoder in ../ae",
@@ -178,8 +179,11 @@ public sealed class CfmTrainer
         };
         using (session.UseEma()) WeightsDir.Save(weightsOut, unet, config.ToJson(), record);
         log.WriteLine($"wrote {weightsOut}");
-        return final?.Where(kv => kv.Value is not null && kv.Key != "step").ToDictionary(kv => kv.Key, kv => (double)kv.Value!) ?? new();
+        return Numbers(final);
     }
+
+    private static Dictionary<string, double> Numbers(System.Text.Json.Nodes.JsonObject? row)
+        => row?.Where(kv => kv.Value is not null && kv.Key != "step").ToDictionary(kv => kv.Key, kv => (double)kv.Value!) ?? new();
 
     private static ChwImage Clamped(ChwImage x) { Resample.Clamp(x); return x; }
 }

@@ -36,7 +36,7 @@ public sealed class LatentCache
     {
         int f = ae.Config.DownFactor;
         if (crop % (f * scale) != 0) throw new ArgumentException($"latent cache: the crop {crop} must be a multiple of {f * scale} (autoencoder factor × scale).");
-        var usable = Enumerable.Range(0, photos.Count).Where(i => photos.Images[i].Width >= crop && photos.Images[i].Height >= crop).ToArray();
+        var usable = photos.AtLeast(crop, log);
         if (usable.Length == 0) throw new ArgumentException($"latent cache: no image is at least {crop}×{crop}.");
         string key = Fingerprint(aeWeightsFile, photos, crop, cropsPerImage, scale, seed);
         string path = Path.Combine(cacheDir, $"latents-{key}.safetensors");

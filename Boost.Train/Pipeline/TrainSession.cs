@@ -19,6 +19,10 @@ public sealed class TrainingDivergedException(string message) : Exception(messag
 /// </para>
 /// The checkpoint (<c>checkpoint.safetensors</c>) holds <c>model.*</c>, <c>ema.*</c>, <c>adam_m.*</c>, <c>adam_v.*</c>
 /// in float32 and metadata: kind, step, seed and the model/objective configuration, which must match on resume.
+/// <para>
+/// One process per run folder: the session holds <see cref="RunLock"/> (<c>run.lock</c>) from construction to
+/// <see cref="Dispose"/>. Resuming a run that already reached its step budget (<see cref="Finished"/>) writes nothing.
+/// </para>
 /// </summary>
 public sealed class TrainSession : IDisposable
 {
@@ -28,6 +32,7 @@ public sealed class TrainSession : IDisposable
     private readonly Ema _ema;
     private readonly string _kind, _configJson;
     private readonly TextWriter _log;
+    private readonly RunLock _lock;
     public TrainOptions Options { get; }
     public MetricsLog Metrics { get; }
     public int Step { get; private set; }
@@ -35,6 +40,9 @@ public sealed class TrainSession : IDisposable
     public string CheckpointPath => Path.Combine(Options.RunDir, "checkpoint.safetensors");
     /// <summary>Seconds spent training over all invocations of this run (restored on resume).</summary>
     public double TrainSeconds { get; private set; }
+    /// <summary>Resumed at or past <see cref="TrainOptions.Steps"/>: <see cref="Run"/> does nothing, and callers should
+    /// write nothing either (no validation, metrics, checkpoint or weights).</summary>
+    public bool Finished { get; private set; }
 
     /// <param name="kind">what is trained ("cfm", "regression", "ae"), checked on resume</param>
     /// <param name="configJson">the model and objective configuration, checked on resume</param>
@@ -47,20 +55,31 @@ public sealed class TrainSession : IDisposable
         _configJson = configJson;
         _log = log ?? Console.Out;
         _params = model.NamedParameters().ToList();
-        _opt = new AdamW(_params.Select(p => p.param)) { WeightDecay = options.WeightDecay, MaxGradNorm = options.ClipNorm };
-        _ema = new Ema(_params.Select(p => p.param), options.EmaDecay);
         Directory.CreateDirectory(options.RunDir);
-        Metrics = new MetricsLog(options.RunDir);
-        if (File.Exists(CheckpointPath))
+        _lock = RunLock.Acquire(options.RunDir, _log);
+        try
         {
-            if (!options.Resume)
-                throw new InvalidOperationException($"{options.RunDir} already holds a run; pass --resume to continue it or choose another --run folder.");
-            LoadCheckpoint();
+            _opt = new AdamW(_params.Select(p => p.param)) { WeightDecay = options.WeightDecay, MaxGradNorm = options.ClipNorm };
+            _ema = new Ema(_params.Select(p => p.param), options.EmaDecay);
+            Metrics = new MetricsLog(options.RunDir);
+            if (File.Exists(CheckpointPath))
+            {
+                if (!options.Resume)
+                    throw new InvalidOperationException($"{options.RunDir} already holds a run; pass --resume to continue it or choose another --run folder.");
+                LoadCheckpoint();
+            }
+            else
+            {
+                if (options.Resume) _log.WriteLine($"no checkpoint in {options.RunDir} yet: starting from step 0");
+                File.Delete(Metrics.Path);
+            }
         }
-        else
+        catch
         {
-            if (options.Resume) _log.WriteLine($"no checkpoint in {options.RunDir} yet: starting from step 0");
-            File.Delete(Metrics.Path);
+            _opt?.Dispose();
+            _ema?.Dispose();
+            _lock.Dispose();
+            throw;
         }
     }
 
@@ -73,6 +92,7 @@ public sealed class TrainSession : IDisposable
     public bool Run(Func<int, Var> loss, Func<int, IReadOnlyDictionary<string, double>>? validate = null, string label = "train")
     {
         var o = Options;
+        if (Finished) return true;
         var progress = new Progress(label, Step, o.Steps) { BudgetSeconds = o.Minutes * 60 };
         var sinceCheckpoint = System.Diagnostics.Stopwatch.StartNew();
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -200,6 +220,12 @@ public sealed class TrainSession : IDisposable
         TrainSeconds = double.Parse(file.Metadata.GetValueOrDefault("train_seconds", "0"), CultureInfo.InvariantCulture);
         _opt.SetStep(Step);
         LastCheckpointStep = Step;
+        if (Step >= Options.Steps)
+        {
+            Finished = true;
+            _log.WriteLine($"{Options.RunDir}: already finished at step {Step} of {Options.Steps}; nothing to do (raise --steps to train further).");
+            return;
+        }
         Metrics.TruncateAfter(Step);
         _log.WriteLine($"resumed {_kind} from {CheckpointPath} at step {Step}");
     }
@@ -208,5 +234,6 @@ public sealed class TrainSession : IDisposable
     {
         _opt.Dispose();
         _ema.Dispose();
+        _lock.Dispose();
     }
 }

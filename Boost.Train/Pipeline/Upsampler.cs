@@ -36,6 +36,30 @@ public sealed class Upsampler
         }
     }
 
+    /// <summary>
+    /// The most LR pixels <see cref="Boost"/> takes: its largest tensor, an autoencoder activation at (HR size / 2^i)
+    /// with block_out_channels[i] or [i+1] channels (the decoder upsamples before it narrows), must fit one array of
+    /// <see cref="Array.MaxLength"/> floats. (×4 with the shipped [32, 64] autoencoder: 2.1 MP, about 1450².)
+    /// </summary>
+    public long MaxInputPixels
+    {
+        get
+        {
+            var ch = Autoencoder.Config.BlockOutChannels;
+            double perHrPixel = Config.LrPath == "psu" ? 3 : 3.0 / (Config.Scale * Config.Scale);
+            for (int i = 0; i < ch.Length; i++)
+                perHrPixel = Math.Max(perHrPixel, Math.Max(ch[i], ch[Math.Min(i + 1, ch.Length - 1)]) / Math.Pow(4, i));
+            return (long)(Array.MaxLength / (perHrPixel * Config.Scale * Config.Scale));
+        }
+    }
+
+    /// <summary>The loader limits for an image to boost: <see cref="MaxInputPixels"/>, checked on the header before decoding.</summary>
+    public Data.ImageLoadOptions InputLimits => Data.ImageLoadOptions.Default with
+    {
+        MaxPixels = Math.Min(Data.ImageLoadOptions.Default.MaxPixels, MaxInputPixels),
+        MaxPixelsNote = $"the most this model boosts ×{Config.Scale} (its largest tensor must fit one array)",
+    };
+
     public Upsampler(AutoencoderKL autoencoder, UNetModel unet, CfmConfig config)
     {
         Autoencoder = autoencoder;
@@ -149,6 +173,8 @@ public sealed class Upsampler
     {
         int r = Config.Scale, m = LrMultiple;
         int ph = (lr.Height + m - 1) / m * m, pw = (lr.Width + m - 1) / m * m;
+        if ((long)ph * pw > MaxInputPixels)
+            throw new ArgumentException($"boost: {lr.Width}x{lr.Height} (padded {pw}x{ph}) exceeds the limit of {MaxInputPixels / 1e6:0.##} MP that this model boosts ×{r}.");
         var padded = ph == lr.Height && pw == lr.Width ? lr : PadReplicate(lr, ph, pw);
         using var c = Condition(padded);
         var (z, nfe) = Generate(c, solver, seed, temperature);
