@@ -15,6 +15,10 @@ public sealed class SafeTensorInfo
     public long DataBegin { get; }
     public long DataEnd { get; }
     public long ByteLength => DataEnd - DataBegin;
+    /// <summary>True when the file records a SHA-256 of this tensor's bytes (<see cref="SafeTensorsChecksum"/>), checked on every read.</summary>
+    public bool HasChecksum => Sha256 is not null;
+    /// <summary>The recorded digest, or null for files written without one.</summary>
+    internal byte[]? Sha256 { get; set; }
 
     internal SafeTensorInfo(string name, SafeTensorsDType dtype, int[] shape, long elementCount, long begin, long end)
     {

@@ -13,9 +13,15 @@ public sealed partial class SafeTensorsFile
     /// Atomic: the bytes go to a temporary file in the same folder, are flushed to disk, then renamed over
     /// <paramref name="path"/>; on any failure the temporary file is deleted and an existing file is left untouched.
     /// </para>
+    /// Integrity: <c>__metadata__</c> gets one <c>"sha256.&lt;name&gt;": "&lt;dtype&gt; &lt;shape&gt; &lt;hex digest&gt;"</c> record per
+    /// tensor, the SHA-256 of the bytes written (see <see cref="SafeTensorsChecksum"/>); <see cref="Read"/> verifies them.
+    /// The header is written last, over a placeholder of the same length, so the data is converted and hashed once.
+    /// Caller metadata must not use the <c>sha256.</c> prefix.
+    /// <para>
     /// Bad input throws <see cref="ArgumentException"/> naming the key: duplicate or reserved names, data that does
     /// not fill its shape, and (unless <paramref name="allowNonFinite"/>) NaN/Inf values or values that overflow F16/BF16,
     /// so a diverged run cannot replace a good checkpoint with a broken one.
+    /// </para>
     /// </summary>
     /// <param name="tensors">(name, shape, row-major data) per tensor; enumerated once.</param>
     public static void Write(string path, IEnumerable<(string Name, int[] Shape, float[] Data)> tensors,
@@ -27,7 +33,11 @@ public sealed partial class SafeTensorsFile
             throw new ArgumentException($"SafeTensorsFile.Write: cannot write dtype {dtype}; use F32, F16 or BF16.", nameof(dtype));
         if (metadata is not null)
             foreach (var kv in metadata)
+            {
                 if (kv.Key is null || kv.Value is null) throw new ArgumentException("SafeTensorsFile.Write: metadata keys and values must not be null.", nameof(metadata));
+                if (kv.Key.StartsWith(SafeTensorsChecksum.KeyPrefix, StringComparison.Ordinal))
+                    throw new ArgumentException($"SafeTensorsFile.Write: metadata key '{kv.Key}' uses the reserved checksum prefix '{SafeTensorsChecksum.KeyPrefix}'.", nameof(metadata));
+            }
 
         var list = tensors.ToList();
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -57,7 +67,11 @@ public sealed partial class SafeTensorsFile
             infos.Add(new SafeTensorInfo(name, dtype, (int[])shape.Clone(), data.Length, offset, end));
             offset = end;
         }
-        byte[] header = SafeTensorsHeader.Build(metadata, infos);
+        // The checksum records have a fixed length, so a placeholder digest gives the final header length.
+        var fullMetadata = metadata is null ? new Dictionary<string, string>(StringComparer.Ordinal) : new Dictionary<string, string>(metadata, StringComparer.Ordinal);
+        var zeros = new byte[32];
+        foreach (var info in infos) fullMetadata[SafeTensorsChecksum.Key(info.Name)] = SafeTensorsChecksum.Format(dtype, info.ShapeSpan, zeros);
+        byte[] header = SafeTensorsHeader.Build(fullMetadata, infos);
         if (header.Length > MaxHeaderBytes)
             throw new ArgumentException($"SafeTensorsFile.Write: the header would be {header.Length} bytes, over the {MaxHeaderBytes}-byte limit readers accept.", nameof(tensors));
 
@@ -68,11 +82,16 @@ public sealed partial class SafeTensorsFile
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 20))
             {
+                stream.Position = 8 + header.Length;
+                foreach (var (name, shape, data) in list)
+                    fullMetadata[SafeTensorsChecksum.Key(name)] = SafeTensorsChecksum.Format(dtype, shape, WriteData(stream, name, data, dtype, allowNonFinite));
+                byte[] final = SafeTensorsHeader.Build(fullMetadata, infos);
+                if (final.Length != header.Length) throw new InvalidOperationException("SafeTensorsFile.Write: the header changed length when its checksums were filled in.");
+                stream.Position = 0;
                 Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)final.Length);
                 stream.Write(length);
-                stream.Write(header);
-                foreach (var (name, _, data) in list) WriteData(stream, name, data, dtype, allowNonFinite);
+                stream.Write(final);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
@@ -85,10 +104,12 @@ public sealed partial class SafeTensorsFile
     }
 
     /// <summary>Converts and writes one tensor in chunks, checking values on the way (so nothing is copied whole).</summary>
-    private static void WriteData(Stream stream, string name, float[] data, SafeTensorsDType dtype, bool allowNonFinite)
+    /// <returns>the SHA-256 of the bytes written</returns>
+    private static byte[] WriteData(Stream stream, string name, float[] data, SafeTensorsDType dtype, bool allowNonFinite)
     {
         const int chunk = 1 << 18;
         int size = dtype.Size();
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(chunk * size);
         try
         {
@@ -122,8 +143,10 @@ public sealed partial class SafeTensorsFile
                             : $"SafeTensorsFile.Write: '{name}'[{start + i}] is {x}; pass allowNonFinite: true to store NaN/Inf.");
                 }
                 stream.Write(dst);
+                hash.AppendData(dst);
             }
         }
         finally { ArrayPool<byte>.Shared.Return(buffer); }
+        return hash.GetHashAndReset();
     }
 }

@@ -21,6 +21,12 @@ namespace Boost.Models.SafeTensors;
 /// (they mean a truncated header or concatenated files, and PyTorch would refuse the file). Every allocation is
 /// bounded by the file's real size, so a crafted header cannot cause a giant allocation.
 /// </para>
+/// <para>
+/// Checksums (<see cref="SafeTensorsChecksum"/>): when <c>__metadata__</c> holds <c>sha256.&lt;name&gt;</c> records (Boost
+/// writes them), their dtype and shape are checked against the header on open, and each tensor's bytes against its
+/// digest on every read (<see cref="ReadBytes"/>, <see cref="ReadFloat32"/>, <see cref="Load"/>); a mismatch is a
+/// <see cref="SafeTensorsException"/> naming the file and the tensor. Files without records read as before.
+/// </para>
 /// Reads are positional, so tensors may be read from several threads at once. Dispose to close the file.
 /// </summary>
 public sealed partial class SafeTensorsFile : IDisposable
@@ -107,21 +113,25 @@ public sealed partial class SafeTensorsFile : IDisposable
         {
             // Straight into the result's bytes, in chunks so no span exceeds int.MaxValue bytes.
             const int chunk = 1 << 24;
+            using var hash32 = SafeTensorsChecksum.Start(info);
             for (int i = 0; i < result.Length; i += chunk)
             {
                 var part = result.AsSpan(i, Math.Min(chunk, result.Length - i));
                 ReadExactly(Path, _handle, offset + 4L * i, MemoryMarshal.AsBytes(part), name);
+                hash32?.AppendData(MemoryMarshal.AsBytes(part));
                 if (!BitConverter.IsLittleEndian)
                 {
                     var ints = MemoryMarshal.Cast<float, int>(part);
                     BinaryPrimitives.ReverseEndianness(ints, ints);
                 }
             }
+            if (hash32 is not null) SafeTensorsChecksum.Verify(Path, info, hash32.GetHashAndReset());
             return result;
         }
         int size = info.DType.Size();
         const int chunkBytes = 1 << 20;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(chunkBytes);
+        using var hash = SafeTensorsChecksum.Start(info);
         try
         {
             int perChunk = chunkBytes / size;
@@ -130,10 +140,12 @@ public sealed partial class SafeTensorsFile : IDisposable
                 int n = Math.Min(perChunk, result.Length - i);
                 var bytes = buffer.AsSpan(0, n * size);
                 ReadExactly(Path, _handle, offset + (long)size * i, bytes, name);
+                hash?.AppendData(bytes);
                 Convert(info.DType, bytes, result.AsSpan(i, n));
             }
         }
         finally { ArrayPool<byte>.Shared.Return(buffer); }
+        if (hash is not null) SafeTensorsChecksum.Verify(Path, info, hash.GetHashAndReset());
         return result;
     }
 
@@ -145,6 +157,7 @@ public sealed partial class SafeTensorsFile : IDisposable
             throw new SafeTensorsException(Path, name, $"{info.ByteLength} bytes do not fit in one byte[]");
         var result = GC.AllocateUninitializedArray<byte>((int)info.ByteLength);
         ReadExactly(Path, _handle, _dataStart + info.DataBegin, result, name);
+        if (info.HasChecksum) SafeTensorsChecksum.Verify(Path, info, System.Security.Cryptography.SHA256.HashData(result));
         return result;
     }
 

@@ -33,6 +33,7 @@ internal static class SafeTensorsHeader
                 else infos.Add(ParseEntry(path, name, entry.Value, bufferLength));
             }
             CheckCoverage(path, infos, bufferLength);
+            SafeTensorsChecksum.Attach(path, metadata, infos);
             return (metadata, infos);
         }
         catch (JsonException e) { throw Fail(path, null, $"header is not valid JSON ({e.Message})", e); }

@@ -46,13 +46,100 @@ public sealed record UNetConfig
         _ => throw new ArgumentException($"Unknown UNet configuration '{name}': use bench, paper or tiny."),
     };
 
-    public void Validate()
+    /// <summary>
+    /// Checks every field with bounds before anything is allocated, then that the weights fit in memory; throws an
+    /// <see cref="ArgumentException"/> naming the field (callers that read a file add its name).
+    /// </summary>
+    /// <param name="availableBytes">memory the weights must fit in; <see cref="ModelMemory.HostAvailableBytes"/> when null</param>
+    public void Validate(long? availableBytes = null)
     {
-        if (InChannels < 1 || OutChannels < 1 || ModelChannels < 1 || NumResBlocks < 1 || ChannelMult.Length == 0)
-            throw new ArgumentException("UNet config: channels, res blocks and channel_mult must be positive.");
-        foreach (int m in ChannelMult)
-            if (m < 1 || ModelChannels * m % NormGroups != 0)
-                throw new ArgumentException($"UNet config: {ModelChannels}·{m} channels do not split into {NormGroups} norm groups.");
-        if (Dropout is < 0 or >= 1) throw new ArgumentException("UNet config: dropout must be in [0, 1).");
+        const string o = "UNet config";
+        if (ChannelMult is null) throw new ArgumentException($"{o}: channel_mult is missing or null.");
+        if (AttentionResolutions is null) throw new ArgumentException($"{o}: attention_resolutions is null (use [] for none).");
+        ModelMemory.Range(o, "in_channels", InChannels, 1, ModelMemory.MaxChannels);
+        ModelMemory.Range(o, "out_channels", OutChannels, 1, ModelMemory.MaxChannels);
+        ModelMemory.Range(o, "model_channels", ModelChannels, 1, ModelMemory.MaxChannels);
+        ModelMemory.Range(o, "the number of levels (channel_mult's length)", ChannelMult.Length, 1, ModelMemory.MaxLevels);
+        for (int i = 0; i < ChannelMult.Length; i++)
+        {
+            ModelMemory.Range(o, $"channel_mult[{i}]", ChannelMult[i], 1, ModelMemory.MaxChannels);
+            ModelMemory.Range(o, $"model_channels·channel_mult[{i}]", (long)ModelChannels * ChannelMult[i], 1, ModelMemory.MaxChannels);
+        }
+        if (ChannelMult[0] != 1) throw new ArgumentException($"{o}: channel_mult[0] is {ChannelMult[0]}; it must be 1 (the output conv takes model_channels).");
+        ModelMemory.Range(o, "num_res_blocks", NumResBlocks, 1, ModelMemory.MaxBlocksPerLevel);
+        ModelMemory.Range(o, "the number of attention_resolutions", AttentionResolutions.Length, 0, ModelMemory.MaxLevels);
+        int deepest = 1 << (ChannelMult.Length - 1);
+        foreach (int ds in AttentionResolutions)
+            if (ds < 1 || ds > deepest || (ds & (ds - 1)) != 0)
+                throw new ArgumentException($"{o}: attention_resolutions holds {ds}; each must be a downsampling factor 1, 2, … {deepest}.");
+        if (NumHeadChannels != -1) ModelMemory.Range(o, "num_head_channels (-1: use num_heads)", NumHeadChannels, 1, ModelMemory.MaxChannels);
+        else ModelMemory.Range(o, "num_heads", NumHeads, 1, ModelMemory.MaxHeads);
+        ModelMemory.Range(o, "norm_num_groups", NormGroups, 1, ModelMemory.MaxChannels);
+        if (!float.IsFinite(Dropout) || Dropout is < 0 or >= 1) throw new ArgumentException($"{o}: dropout is {Dropout}; it must be in [0, 1).");
+        if (!float.IsFinite(NormEps) || NormEps is <= 0 or > 1) throw new ArgumentException($"{o}: norm_eps is {NormEps}; it must be in (0, 1].");
+
+        var (parameters, norms, attention) = Walk();
+        foreach (int c in norms)
+            if (c % NormGroups != 0)
+                throw new ArgumentException($"{o}: norm_num_groups is {NormGroups}, which does not divide the {c} channels of a group norm.");
+        foreach (int c in attention)
+        {
+            if (NumHeadChannels > 0 && c % NumHeadChannels != 0)
+                throw new ArgumentException($"{o}: num_head_channels is {NumHeadChannels}, which does not divide the {c} channels of an attention block.");
+            int heads = NumHeadChannels > 0 ? c / NumHeadChannels : NumHeads;
+            if (c % heads != 0) throw new ArgumentException($"{o}: num_heads is {heads}, which does not divide the {c} channels of an attention block.");
+            ModelMemory.Range(o, $"heads of the {c}-channel attention", heads, 1, ModelMemory.MaxHeads);
+        }
+        ModelMemory.RequireFits(o, parameters, availableBytes);
+    }
+
+    /// <summary>The parameter count <see cref="UNetModel"/> will have, computed from the config alone (no allocation).
+    /// Call after the bounds of <see cref="Validate"/> hold.</summary>
+    public long ParameterCount() => Walk().Parameters;
+
+    /// <summary>Walks the model's structure as <see cref="UNetModel"/>'s constructor builds it: parameters, the channel
+    /// count of every group norm and of every attention block.</summary>
+    private (long Parameters, List<int> Norms, List<int> Attention) Walk()
+    {
+        long total = 0;
+        var norms = new List<int>();
+        var attention = new List<int>();
+        int mc = ModelChannels, ted = TimeEmbedDim;
+        void Linear(long i, long o) => total += i * o + o;
+        void Conv(long i, long o, int k) => total += i * o * k * k + o;
+        void Norm(int c) { norms.Add(c); total += 2L * c; }
+        void Res(int cin, int cout)
+        {
+            Norm(cin); Conv(cin, cout, 3); Linear(ted, UseScaleShiftNorm ? 2 * cout : cout); Norm(cout); Conv(cout, cout, 3);
+            if (cin != cout) Conv(cin, cout, 1);
+        }
+        void Attention(int c) { attention.Add(c); Norm(c); total += 3L * c * c + 3L * c + (long)c * c + c; }
+
+        Linear(mc, ted); Linear(ted, ted);
+        Conv(InChannels, mc, 3);
+        var chans = new Stack<int>([mc]);
+        int ch = mc, ds = 1;
+        for (int level = 0; level < ChannelMult.Length; level++)
+        {
+            for (int r = 0; r < NumResBlocks; r++)
+            {
+                Res(ch, ChannelMult[level] * mc);
+                ch = ChannelMult[level] * mc;
+                if (AttentionResolutions.Contains(ds)) Attention(ch);
+                chans.Push(ch);
+            }
+            if (level != ChannelMult.Length - 1) { Conv(ch, ch, 3); chans.Push(ch); ds *= 2; }
+        }
+        Res(ch, ch); Attention(ch); Res(ch, ch);
+        for (int level = ChannelMult.Length - 1; level >= 0; level--)
+            for (int r = 0; r <= NumResBlocks; r++)
+            {
+                Res(ch + chans.Pop(), mc * ChannelMult[level]);
+                ch = mc * ChannelMult[level];
+                if (AttentionResolutions.Contains(ds)) Attention(ch);
+                if (level > 0 && r == NumResBlocks) { Conv(ch, ch, 3); ds /= 2; }
+            }
+        Norm(ch); Conv(mc, OutChannels, 3);
+        return (total, norms, attention);
     }
 }

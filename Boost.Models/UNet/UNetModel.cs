@@ -29,6 +29,7 @@ public sealed class UNetModel : Module
     public UNetModel(UNetConfig config, Device device, ulong seed = 0)
     {
         config.Validate();
+        ModelMemory.RequireFits("UNet", config.ParameterCount(), device);
         Config = config;
         _seed = seed * 1000003;
         var c = config; var d = device;

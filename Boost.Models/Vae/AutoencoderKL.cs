@@ -82,6 +82,7 @@ public sealed class AutoencoderKL : Module
     public AutoencoderKL(AutoencoderKLConfig config, Device device, ulong seed = 0)
     {
         config.Validate();
+        ModelMemory.RequireFits("AutoencoderKL", config.ParameterCount(), device);
         Config = config;
         _seed = seed * 7919;
         Func<ulong> next = () => ++_seed * 2;

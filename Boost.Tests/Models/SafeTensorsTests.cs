@@ -86,7 +86,8 @@ public class SafeTensorsTests
 
         using var f = SafeTensorsFile.Read(FileIn());
         Assert.That(f.Names, Is.EquivalentTo(tensors.Select(t => t.Name)));
-        Assert.That(f.Metadata, Is.Empty);
+        Assert.That(f.Metadata.Keys, Has.All.StartWith(SafeTensorsChecksum.KeyPrefix), "only checksum records");
+        Assert.That(f.Metadata, Has.Count.EqualTo(f.Names.Count));
         foreach (var (name, shape, data) in tensors)
         {
             var info = f.Info(name);
@@ -163,7 +164,7 @@ public class SafeTensorsTests
         };
         SafeTensorsFile.Write(FileIn(), [T("ünï.weight", [2], [1f, -1f]), T("plain", [1], [0.5f])], metadata);
         using var f = SafeTensorsFile.Read(FileIn());
-        Assert.That(f.Metadata, Is.EquivalentTo(metadata));
+        Assert.That(f.Metadata.Where(kv => !kv.Key.StartsWith(SafeTensorsChecksum.KeyPrefix)), Is.EquivalentTo(metadata));
         Assert.That(f.ReadFloat32("ünï.weight"), Is.EqualTo(new[] { 1f, -1f }));
     }
 
@@ -176,7 +177,9 @@ public class SafeTensorsTests
         var bytes = File.ReadAllBytes(FileIn());
 
         // serde_json compact output: __metadata__ first, tensors by name, fields dtype/shape/data_offsets.
-        const string json = """{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""";
+        string sa = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(F32(3f)));
+        string sb = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(F32(1.5f, -2.25f)));
+        string json = $$$"""{"__metadata__":{"format":"pt","sha256.a":"F32 [] {{{sa}}}","sha256.b":"F32 [2] {{{sb}}}"},"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""";
         ulong n = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         Assert.That(n % 8, Is.EqualTo(0UL), "header padded to 8 bytes");
         Assert.That((long)n, Is.EqualTo((json.Length + 7) / 8 * 8));
@@ -196,7 +199,7 @@ public class SafeTensorsTests
         int jsonEnd = header.LastIndexOf((byte)'}') + 1;
         Assert.That(header[jsonEnd..].ToArray().All(b => b == (byte)' '), "padding is spaces");
         using var doc = JsonDocument.Parse(bytes.AsMemory(8, jsonEnd));
-        var props = doc.RootElement.EnumerateObject().ToList();
+        var props = doc.RootElement.EnumerateObject().Where(p => p.Name != "__metadata__").ToList();
         Assert.That(props.Select(p => p.Name), Is.EqualTo(tensors.Select(t => t.Name).OrderBy(s => s, StringComparer.Ordinal)));
         long offset = 0;
         foreach (var p in props)
@@ -461,6 +464,80 @@ public class SafeTensorsTests
         Assert.That(f.ReadBytes("ids"), Has.Length.EqualTo(8));
         var unknown = Assert.Throws<SafeTensorsException>(() => f.Info("other"));
         Assert.That(unknown!.Message, Does.Contain("'other': no such tensor"));
+    }
+
+    // ---- checksums ----------------------------------------------------------------------------------------------
+
+    [Test]
+    public void Checksums_AreWritten_AsHexOfTheStoredBytes_AndVerifiedOnRead()
+    {
+        SafeTensorsFile.Write(FileIn(), [T("w", [2, 3], Seeded.Floats(1, 6)), T("b", [3], [1f, 2f, 3f])], dtype: SafeTensorsDType.F16);
+        using var f = SafeTensorsFile.Read(FileIn());
+        foreach (string name in f.Names)
+        {
+            var info = f.Info(name);
+            string digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(f.ReadBytes(name)));
+            Assert.That(f.Metadata["sha256." + name], Is.EqualTo($"F16 {SafeTensorsChecksum.ShapeText(info.ShapeSpan)} {digest}"));
+            Assert.That(info.HasChecksum, Is.True);
+        }
+    }
+
+    /// <summary>Flips one data byte: every read path must name the tensor and the file, on one line.</summary>
+    [TestCase(SafeTensorsDType.F32)]
+    [TestCase(SafeTensorsDType.F16)]
+    [TestCase(SafeTensorsDType.BF16)]
+    public void Checksum_Mismatch_NamesTensorAndFile(SafeTensorsDType dtype)
+    {
+        SafeTensorsFile.Write(FileIn(), [T("a", [4], [1f, 2f, 3f, 4f]), T("b", [2], [5f, 6f])], dtype: dtype);
+        var bytes = File.ReadAllBytes(FileIn());
+        bytes[^1] ^= 0x01; // last byte belongs to 'b'
+        File.WriteAllBytes(FileIn(), bytes);
+        using var f = SafeTensorsFile.Read(FileIn());
+        Assert.That(f.ReadFloat32("a"), Is.EqualTo(new[] { 1f, 2f, 3f, 4f }), "other tensors still read");
+        foreach (var read in new Action[] { () => f.ReadFloat32("b"), () => f.ReadBytes("b") })
+        {
+            var e = Assert.Throws<SafeTensorsException>(() => read())!;
+            Assert.That(e.Message, Does.StartWith(FileIn() + ": 'b': SHA-256"));
+            Assert.That(e.Message, Does.Not.Contain("\n"));
+        }
+    }
+
+    [Test]
+    public void Checksum_HeaderEdits_AreCaught_OnOpen()
+    {
+        SafeTensorsFile.Write(FileIn(), [T("a", [2, 2], [1f, 2f, 3f, 4f]), T("b", [2], [5f, 6f])], dtype: SafeTensorsDType.F16);
+        string text = Encoding.Latin1.GetString(File.ReadAllBytes(FileIn()));
+        void Expect(string from, string to, string key, string fragment)
+        {
+            Assert.That(text, Does.Contain(from));
+            File.WriteAllBytes(FileIn("edited.safetensors"), Encoding.Latin1.GetBytes(text.Replace(from, to)));
+            var e = Assert.Throws<SafeTensorsException>(() => SafeTensorsFile.Read(FileIn("edited.safetensors")).Dispose())!;
+            Assert.That(e.Key, Is.EqualTo(key), e.Message);
+            Assert.That(e.Message, Does.Contain(fragment));
+        }
+        // Same length, so only the checksum can tell: the relabel BF16 → F16 (plus JSON whitespace) and a reshape.
+        SafeTensorsFile.Write(FileIn("bf.safetensors"), [T("a", [2, 2], [1f, 2f, 3f, 4f])], dtype: SafeTensorsDType.BF16);
+        string bf = Encoding.Latin1.GetString(File.ReadAllBytes(FileIn("bf.safetensors")));
+        File.WriteAllBytes(FileIn("relabel.safetensors"), Encoding.Latin1.GetBytes(bf.Replace("\"dtype\":\"BF16\"", "\"dtype\": \"F16\"")));
+        var relabel = Assert.Throws<SafeTensorsException>(() => SafeTensorsFile.Read(FileIn("relabel.safetensors")).Dispose())!;
+        Assert.That(relabel.Message, Does.Contain("'a': is F16 [2,2] in the header, but its checksum was recorded for BF16 [2,2]"));
+        Expect("\"shape\":[2,2]", "\"shape\":[4,1]", "a", "checksum was recorded for F16 [2,2]");
+        Expect("\"sha256.b\"", "\"sha256.c\"", "c", "has a checksum in __metadata__ but no tensor");
+        Expect("\"sha256.a\":\"F16 [2,2] ", "\"sha256.a\":\"F16 [2,2]x", "a", "is not \"DTYPE [shape]");
+    }
+
+    [Test]
+    public void Files_Without_Checksums_StillLoad_And_Write_Reserves_The_Prefix()
+    {
+        using (var f = WriteAndOpen(Build("""{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", F32(7f))))
+        {
+            Assert.That(f.Info("x").HasChecksum, Is.False);
+            Assert.That(f.ReadFloat32("x"), Is.EqualTo(new[] { 7f }));
+        }
+        var e = Assert.Throws<ArgumentException>(() => SafeTensorsFile.Write(FileIn("r.safetensors"), [T("x", [1], [1f])],
+            new Dictionary<string, string> { ["sha256.x"] = "forged" }))!;
+        Assert.That(e.Message, Does.Contain("reserved checksum prefix"));
+        Assert.That(File.Exists(FileIn("r.safetensors")), Is.False);
     }
 
     // ---- fuzzing ----------------------------------------------------------------------------------------------

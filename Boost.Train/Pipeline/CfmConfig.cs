@@ -27,27 +27,34 @@ public sealed record CfmConfig
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    public static CfmConfig FromJson(string json, string source)
+    /// <summary>Parses and validates a config; any problem is one <see cref="InvalidDataException"/> naming
+    /// <paramref name="source"/> and the field.</summary>
+    public static CfmConfig FromJson(string json, string source, long? availableBytes = null)
     {
         try
         {
-            var c = JsonSerializer.Deserialize<CfmConfig>(json) ?? throw new InvalidDataException("empty");
-            c.Validate();
+            var c = JsonSerializer.Deserialize<CfmConfig>(json) ?? throw new InvalidDataException("the file holds JSON null");
+            c.Validate(availableBytes);
             return c;
         }
-        catch (Exception e) when (e is JsonException or ArgumentException)
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidDataException)
         {
-            throw new InvalidDataException($"{source}: not a valid upsampler config ({e.Message}).", e);
+            throw new InvalidDataException($"{source}: not a valid upsampler config ({e.Message.ReplaceLineEndings(" ")})", e);
         }
     }
 
-    public void Validate()
+    /// <summary>Checks every field, the UNet's with bounds and its memory need (<see cref="UNetConfig.Validate"/>), before
+    /// anything is allocated; throws an <see cref="ArgumentException"/> naming the field.</summary>
+    /// <param name="availableBytes">memory the UNet's weights must fit in; the host's available memory when null</param>
+    public void Validate(long? availableBytes = null)
     {
+        if (UNet is null) throw new ArgumentException("unet is null.");
         if (Objective is not ("cfm" or "regression")) throw new ArgumentException($"objective must be cfm or regression, got '{Objective}'.");
         if (LrPath is not ("psu" or "latent")) throw new ArgumentException($"lr_path must be psu or latent, got '{LrPath}'.");
         if (Scale is not (2 or 4 or 8)) throw new ArgumentException($"scale must be 2, 4 or 8, got {Scale}.");
-        if (NoiseStepsTotal < 1 || NoiseStep < 0 || NoiseStep >= NoiseStepsTotal) throw new ArgumentException($"noise_step must be in [0, {NoiseStepsTotal}).");
-        UNet.Validate();
+        if (NoiseStepsTotal is < 1 or > 1_000_000) throw new ArgumentException($"noise_steps_total is {NoiseStepsTotal}; it must be in [1, 1000000].");
+        if (NoiseStep < 0 || NoiseStep >= NoiseStepsTotal) throw new ArgumentException($"noise_step is {NoiseStep}; it must be in [0, {NoiseStepsTotal}).");
+        UNet.Validate(availableBytes);
         if (UNet.InChannels % 2 != 0 || UNet.InChannels / 2 != UNet.OutChannels)
             throw new ArgumentException($"the UNet must take 2·C channels (x_t and the condition) and return C; got in {UNet.InChannels}, out {UNet.OutChannels}.");
     }

@@ -75,6 +75,7 @@ public sealed class Upsampler
     {
         var ae = LoadAutoencoder(aeDir, device);
         var config = CfmConfig.FromJson(WeightsDir.ReadConfig(dir), Path.Combine(dir, WeightsDir.ConfigFile));
+        RequireSameSize(dir, config.UNet.ParameterCount(), null);
         var unet = new UNetModel(config.UNet, device);
         Checkpoint.Load(unet, Path.Combine(dir, WeightsDir.ModelFile));
         return new Upsampler(ae, unet, config);
@@ -84,9 +85,25 @@ public sealed class Upsampler
     {
         WeightsDir.ReadConfig(dir);
         var config = AutoencoderKLConfig.Load(Path.Combine(dir, WeightsDir.ConfigFile));
+        RequireSameSize(dir, config.ParameterCount(), VaeKeys.Map(config.BlockOutChannels.Length));
         var ae = new AutoencoderKL(config, device);
         Checkpoint.Load(ae, Path.Combine(dir, WeightsDir.ModelFile), VaeKeys.Map(config.BlockOutChannels.Length));
         return ae;
+    }
+
+    /// <summary>
+    /// Before a model is built: the parameter count its config describes must be the number of values the folder's
+    /// model.safetensors holds (under <paramref name="mapKey"/>), so a damaged config is refused from the header alone,
+    /// without allocating a model of the wrong (possibly huge) size.
+    /// </summary>
+    private static void RequireSameSize(string dir, long parameters, Func<string, string?>? mapKey)
+    {
+        string path = Path.Combine(dir, WeightsDir.ModelFile);
+        using var file = global::Boost.Models.SafeTensors.SafeTensorsFile.Read(path);
+        long held = file.Names.Where(n => mapKey is null || mapKey(n) is not null).Sum(n => file.Info(n).ElementCount);
+        if (held != parameters)
+            throw new InvalidDataException($"{Path.Combine(dir, WeightsDir.ConfigFile)} describes a model of {parameters:N0} parameters, " +
+                                           $"but {path} holds {held:N0} values: config and weights do not belong together.");
     }
 
     /// <summary>E(x)·scaling_factor (posterior mean).</summary>
