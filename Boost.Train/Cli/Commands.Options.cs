@@ -66,12 +66,18 @@ public static partial class Commands
         new("per-sample", "", "", "adaptive error norm per sample instead of over the batch"),
     ];
 
+    /// <summary>The main job's device-dependent defaults (MainJob), as help text.</summary>
+    private static OptionSpec[] Override(OptionSpec[] options, params (string name, string @default)[] defaults)
+        => options.Select(o => defaults.FirstOrDefault(d => d.name == o.Name) is { name: not null } d ? o with { Default = d.@default } : o).ToArray();
+
     /// <summary>Every command's options, the table <see cref="Args"/> parses against and <c>--help</c> prints.</summary>
     public static readonly IReadOnlyDictionary<string, OptionSpec[]> CommandOptions = new Dictionary<string, OptionSpec[]>
     {
         [""] =
         [
-            .. TrainingOptions("main", CfmDefaults(cpu: true) with { Minutes = 6, Steps = 20_000, Batch = 8, CheckpointEvery = 200, CheckpointMinutes = 2 }, "400 (CPU), 2000 (GPU)"),
+            .. Override(TrainingOptions("main", CfmDefaults(cpu: true) with { CheckpointMinutes = 2 }, "400 (CPU), 2000 (GPU)"),
+                ("steps", "20000 (CPU), 50000 (GPU)"), ("minutes", "6 (CPU), 10 (GPU)"), ("batch", "8 (CPU), 32 (GPU)"),
+                ("checkpoint-every", "200 (CPU), 2000 (GPU)")),
             new("crops-per-image", "N", "16 (CPU), 32 (GPU)", "random crops per photo in the latent cache"),
             new("latent-crop", "N", "16", "training window in latent pixels"),
             new("cache", "DIR", "runs/latent-cache", "latent cache folder"),
