@@ -13,7 +13,19 @@ public sealed class Args
 {
     private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
+    private readonly HashSet<string>? _declared;
     public string Command { get; }
+
+    /// <summary>Parses against a command's option table: a name not in it is rejected at once with the valid ones
+    /// listed, and reading a name not in it is a bug in the command (the table is also its --help).</summary>
+    public Args(IReadOnlyList<string> argv, IReadOnlyList<OptionSpec> options)
+        : this(argv, options.Where(o => o.IsFlag).Select(o => o.Name).ToHashSet(StringComparer.Ordinal))
+    {
+        _declared = options.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        var unknown = _values.Keys.Where(k => !_declared.Contains(k)).ToList();
+        if (unknown.Count > 0)
+            throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")} for '{(Command == "" ? "the main job" : Command)}': {string.Join(", ", unknown.Select(k => "--" + k))}; valid: {string.Join(" ", options.Select(o => "--" + o.Name))}.");
+    }
 
     public Args(IReadOnlyList<string> argv, IReadOnlySet<string> flags)
     {
@@ -36,10 +48,17 @@ public sealed class Args
         }
     }
 
-    public bool Has(string name) { _used.Add(name); return _values.ContainsKey(name); }
+    public bool Has(string name) { Use(name); return _values.ContainsKey(name); }
+
+    private void Use(string name)
+    {
+        if (_declared is not null && !_declared.Contains(name))
+            throw new InvalidOperationException($"'{Command}' reads --{name}, which its option table (Commands.CommandOptions) does not declare.");
+        _used.Add(name);
+    }
     public bool Flag(string name) => Has(name);
 
-    public string? String(string name) { _used.Add(name); return _values.TryGetValue(name, out var v) ? v : null; }
+    public string? String(string name) { Use(name); return _values.TryGetValue(name, out var v) ? v : null; }
     public string String(string name, string fallback) => String(name) ?? fallback;
 
     public int Int(string name, int fallback) => Parse(name, fallback, s => int.Parse(s, CultureInfo.InvariantCulture));

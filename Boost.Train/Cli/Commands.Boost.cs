@@ -11,17 +11,12 @@ public static partial class Commands
 {
     private static SolverOptions ReadSolver(Args a, string fallback = "dopri5")
     {
-        string method = a.String("solver", fallback).ToLowerInvariant();
+        string method = a.String("solver", fallback);
         double rtol = a.Double("rtol", 1e-3), atol = a.Double("atol", 1e-3);
         int steps = a.Int("steps", 0);
-        if (method == "dopri5")
-        {
-            if (steps != 0) throw new UsageException("--steps is for fixed-step solvers; dopri5 takes --rtol and --atol.");
-            if (!(rtol > 0) || !(atol >= 0)) throw new UsageException("--rtol must be > 0 and --atol ≥ 0.");
-            return SolverOptions.Adaptive(rtol, atol, a.Flag("per-sample") ? ErrorNorm.PerSample : ErrorNorm.Batch);
-        }
-        if (method is not ("euler" or "midpoint" or "rk4" or "rk38")) throw new UsageException($"--solver {method}: use dopri5, euler, midpoint, rk4 or rk38.");
-        return SolverOptions.Fixed(method, steps == 0 ? (method == "euler" ? 40 : 10) : steps > 0 ? steps : throw new UsageException("--steps must be positive."));
+        bool perSample = a.Flag("per-sample");
+        try { return SolverRegistry.Options(method, steps, rtol, atol, perSample ? ErrorNorm.PerSample : ErrorNorm.Batch); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
     }
 
     /// <summary>boost's sampling temperature (source noise × τ) and back-projection iterations: chosen on the training
@@ -93,5 +88,5 @@ public static partial class Commands
     }
 
     private static string Describe(SolverOptions s, Upsampler up)
-        => up.Config.Objective == "regression" ? "regression (one UNet call)" : s.Method == "dopri5" ? $"dopri5 rtol {s.Rtol:G3} atol {s.Atol:G3}" : $"{s.Method} {s.Steps} steps";
+        => up.Config.Objective == "regression" ? "regression (one UNet call)" : SolverRegistry.Find(s.Method).Adaptive ? $"{s.Method} rtol {s.Rtol:G3} atol {s.Atol:G3}" : $"{s.Method} {s.Steps} steps";
 }

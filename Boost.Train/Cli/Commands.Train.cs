@@ -41,10 +41,12 @@ public static partial class Commands
         return c;
     }
 
-    private static TrainOptions CfmDefaults(Device device) => new()
+    private static TrainOptions CfmDefaults(Device device) => CfmDefaults(device is CpuDevice);
+
+    private static TrainOptions CfmDefaults(bool cpu) => new()
     {
         RunDir = "", Steps = 20_000, Batch = 16, Lr = 2e-4f, Warmup = 200, EmaDecay = 0.999f, ClipNorm = 1f,
-        ValidateEvery = device is CpuDevice ? 500 : 2000, CheckpointEvery = 500,
+        ValidateEvery = cpu ? 500 : 2000, CheckpointEvery = 500,
     };
 
     public static int Train(Args a, Device device, TextWriter log)

@@ -48,12 +48,14 @@ public static partial class Commands
         return (train, val);
     }
 
+    private static TrainOptions AeDefaults => new()
+    {
+        RunDir = "", Steps = 10_000, Batch = 8, Lr = 1e-3f, Warmup = 100, EmaDecay = 0.99f, ValidateEvery = 200, CheckpointEvery = 250,
+    };
+
     public static int TrainAe(Args a, Device device, TextWriter log)
     {
-        var o = ReadTrainOptions(a, "train-ae", new TrainOptions
-        {
-            RunDir = "", Steps = 10_000, Batch = 8, Lr = 1e-3f, Warmup = 100, EmaDecay = 0.99f, ValidateEvery = 200, CheckpointEvery = 250,
-        });
+        var o = ReadTrainOptions(a, "train-ae", AeDefaults);
         var ae = new AeOptions
         {
             Crop = a.Int("crop", 64),

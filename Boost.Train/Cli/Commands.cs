@@ -23,7 +23,7 @@ public static partial class Commands
           eval           PSNR / SSIM / high-frequency ratio of every method on held-out photos, as JSON and a grid
 
         every command: --device auto|cpu|cuda|cuda:N|ilgpu-cpu|ilgpu-cpu-nvidia   (or BOOST_DEVICE)
-        see README.md for each command's options.
+        COMMAND --help (or help COMMAND) lists that command's options with their defaults; --help alone: this text.
         """;
 
     public static int Run(string[] argv)
@@ -31,8 +31,16 @@ public static partial class Commands
         var log = Console.Out;
         try
         {
-            var a = new Args(argv, Flags);
-            if (a.Flag("help") || a.Command is "help") { log.WriteLine(Usage); return 0; }
+            if (argv is ["help", var topic, ..])
+            {
+                if (!CommandOptions.ContainsKey(topic)) throw new UsageException($"help {topic}: no such command; commands: {string.Join(", ", CommandOptions.Keys.Where(k => k != ""))}.");
+                log.WriteLine(Help(topic));
+                return 0;
+            }
+            string command = argv.Length > 0 && !argv[0].StartsWith("--", StringComparison.Ordinal) ? argv[0] : "";
+            var a = CommandOptions.TryGetValue(command, out var table) ? new Args(argv, [.. table, .. GlobalOptions]) : new Args(argv, Flags);
+            if (a.Command is "help" || (a.Flag("help") && a.Command == "")) { log.WriteLine(Usage); log.WriteLine(Help("")); return 0; }
+            if (a.Flag("help")) { log.WriteLine(Help(a.Command)); return 0; }
             using var device = Device.Select(a.String("device"));
             log.WriteLine($"device: {device.Name}");
             return a.Command switch

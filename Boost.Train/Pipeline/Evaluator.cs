@@ -56,27 +56,9 @@ public static class Evaluator
         return list;
     }
 
-    /// <summary>Parses "dopri5", "euler40", "rk4_10", "midpoint20"… into solver options (dopri5 takes rtol/atol),
-    /// with an optional sampling temperature after '@' ("dopri5@0.5" → name "dopri5_t0.5"; none: 1).</summary>
+    /// <summary>Parses "dopri5", "euler40", "rk4_10", "midpoint20"… (see <see cref="SolverRegistry.ParseSpec"/>).</summary>
     public static (string name, SolverOptions solver, float temperature) ParseSolver(string spec, double rtol, double atol)
-    {
-        spec = spec.Trim().ToLowerInvariant();
-        float temperature = 1f;
-        string suffix = "";
-        if (spec.IndexOf('@') is int at and >= 0)
-        {
-            string t = spec[(at + 1)..];
-            if (!float.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out temperature) || !(temperature >= 0))
-                throw new ArgumentException($"'{spec}': the temperature after '@' must be a number ≥ 0.");
-            spec = spec[..at];
-            suffix = "_t" + temperature.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
-        if (spec == "dopri5") return ("dopri5" + suffix, SolverOptions.Adaptive(rtol, atol), temperature);
-        foreach (var m in new[] { "euler", "midpoint", "rk4", "rk38" })
-            if (spec.StartsWith(m, StringComparison.Ordinal) && int.TryParse(spec[m.Length..].TrimStart('_'), out int n) && n > 0)
-                return ((char.IsDigit(m[^1]) ? $"{m}_{n}" : $"{m}{n}") + suffix, SolverOptions.Fixed(m, n), temperature);
-        throw new ArgumentException($"unknown solver '{spec}': use dopri5, or euler/midpoint/rk4/rk38 followed by a step count (euler40), optionally @temperature (dopri5@0.5).");
-    }
+        => SolverRegistry.ParseSpec(spec, rtol, atol);
 
     /// <returns>the JSON document (also written to <paramref name="jsonPath"/>) and the grid's path</returns>
     /// <param name="backProjection">when &gt; 0, every model's row (regression, CFM) gets a twin "<c>name</c>_bp": the same

@@ -51,17 +51,8 @@ public sealed class SampleResult(Tensor x, string method, int evaluations, int a
 /// </summary>
 public static class Samplers
 {
-    private static readonly Dictionary<string, ButcherTableau> FixedMethods = new()
-    {
-        ["euler"] = ButcherTableau.Euler,
-        ["midpoint"] = ButcherTableau.Midpoint,
-        ["rk4"] = ButcherTableau.Rk4,
-        ["rk38"] = ButcherTableau.Rk4ThreeEighths,
-    };
-    private static readonly Dictionary<string, ButcherTableau> AdaptiveMethods = new()
-    {
-        ["dopri5"] = ButcherTableau.DormandPrince5,
-    };
+    private static readonly Dictionary<string, ButcherTableau> FixedMethods = SolverRegistry.All.Where(e => !e.Adaptive).ToDictionary(e => e.Name, e => e.Tableau);
+    private static readonly Dictionary<string, ButcherTableau> AdaptiveMethods = SolverRegistry.All.Where(e => e.Adaptive).ToDictionary(e => e.Name, e => e.Tableau);
 
     public static IEnumerable<string> Methods => FixedMethods.Keys.Concat(AdaptiveMethods.Keys);
 

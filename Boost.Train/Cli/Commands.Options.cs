@@ -1,0 +1,152 @@
+using System.Globalization;
+using Boost.Train.Pipeline;
+using Boost.Train.Sampling;
+
+namespace Boost.Train.Cli;
+
+/// <summary>One option of a command: <c>--Name VALUE</c> (or a flag when <see cref="Value"/> is empty), its default and meaning.</summary>
+public sealed record OptionSpec(string Name, string Value, string Default, string Help)
+{
+    public bool IsFlag => Value == "";
+}
+
+public static partial class Commands
+{
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Options every command takes.</summary>
+    public static readonly OptionSpec[] GlobalOptions =
+    [
+        new("device", "auto|cpu|cuda|cuda:N|ilgpu-cpu|ilgpu-cpu-nvidia", "auto (or BOOST_DEVICE)", "where to compute"),
+        new("help", "", "", "print this command's options and exit"),
+    ];
+
+    private static OptionSpec[] TrainingOptions(string command, TrainOptions d, string validateDefault) =>
+    [
+        new("run", "DIR", Inv($"runs/{command}-DATE-TIME"), "run folder (checkpoint, metrics, grids)"),
+        new("resume", "", "", "continue the run in --run from its checkpoint, bit for bit"),
+        new("steps", "N", Inv($"{d.Steps}"), "training steps"),
+        new("minutes", "M", d.Minutes > 0 ? Inv($"{d.Minutes}") : "0 (no limit)", "stop after M minutes (whichever of --steps/--minutes ends first)"),
+        new("batch", "N", Inv($"{d.Batch}"), "batch size"),
+        new("lr", "R", Inv($"{d.Lr}"), "peak learning rate (AdamW)"),
+        new("warmup", "N", Inv($"{d.Warmup}"), "linear warm-up steps"),
+        new("weight-decay", "W", Inv($"{d.WeightDecay}"), "AdamW weight decay"),
+        new("ema", "D", Inv($"{d.EmaDecay}"), "EMA decay of the saved weights"),
+        new("clip", "C", Inv($"{d.ClipNorm}"), "gradient norm clip"),
+        new("seed", "S", Inv($"{d.Seed}"), "seed of every random draw"),
+        new("checkpoint-every", "N", Inv($"{d.CheckpointEvery}"), "checkpoint every N steps"),
+        new("checkpoint-minutes", "M", Inv($"{d.CheckpointMinutes}"), "and at least every M minutes"),
+        new("validate-every", "N", validateDefault, "validation grid every N steps (0: never)"),
+        new("data", "DIR", "data/photos/train", "training photos (read recursively)"),
+        new("val-data", "DIR", "data/photos/val without --data, else --data", "validation photos"),
+    ];
+
+    private static readonly OptionSpec[] AeSource =
+    [
+        new("weights", "DIR", "weights", "weights root: its ae/ is the autoencoder"),
+        new("vae", "FILE", "(WEIGHTS/ae)", "another autoencoder's safetensors (e.g. Stable Diffusion's VAE)"),
+        new("vae-config", "FILE", "", "its diffusers config.json (needed with --vae)"),
+    ];
+
+    private static readonly OptionSpec[] CfmModel =
+    [
+        new("unet", "bench|paper|tiny", "bench", "UNet size"),
+        new("unet-config", "FILE", "", "a UNet config JSON instead of --unet"),
+        new("objective", "cfm|regression", "cfm", "flow matching, or the one-call regression baseline"),
+        new("lr-path", "psu|latent", "psu", "condition: bicubic in pixels then encode, or bilinear in latent space"),
+        new("noise-step", "N", "400", "source noise level (0: none)"),
+    ];
+
+    private static readonly OptionSpec[] SolverOptionsTable =
+    [
+        new("solver", SolverRegistry.Names, "dopri5", "ODE solver"),
+        new("steps", "N", string.Join(", ", SolverRegistry.All.Where(e => !e.Adaptive).Select(e => Inv($"{e.Name} {e.DefaultSteps}"))), "steps of a fixed-step solver"),
+        new("rtol", "R", "1e-3", "relative tolerance of an adaptive solver"),
+        new("atol", "A", "1e-3", "absolute tolerance of an adaptive solver"),
+        new("per-sample", "", "", "adaptive error norm per sample instead of over the batch"),
+    ];
+
+    /// <summary>The main job's device-dependent defaults (MainJob), as help text.</summary>
+    private static OptionSpec[] Override(OptionSpec[] options, params (string name, string @default)[] defaults)
+        => options.Select(o => defaults.FirstOrDefault(d => d.name == o.Name) is { name: not null } d ? o with { Default = d.@default } : o).ToArray();
+
+    /// <summary>Every command's options, the table <see cref="Args"/> parses against and <c>--help</c> prints.</summary>
+    public static readonly IReadOnlyDictionary<string, OptionSpec[]> CommandOptions = new Dictionary<string, OptionSpec[]>
+    {
+        [""] =
+        [
+            .. Override(TrainingOptions("main", CfmDefaults(cpu: true) with { CheckpointMinutes = 2 }, "400 (CPU), 2000 (GPU)"),
+                ("steps", "20000 (CPU), 50000 (GPU)"), ("minutes", "6 (CPU), 10 (GPU)"), ("batch", "8 (CPU), 32 (GPU)"),
+                ("checkpoint-every", "200 (CPU), 2000 (GPU)")),
+            new("crops-per-image", "N", "16 (CPU), 32 (GPU)", "random crops per photo in the latent cache"),
+            new("latent-crop", "N", "16", "training window in latent pixels"),
+            new("cache", "DIR", "runs/latent-cache", "latent cache folder"),
+            new("max-images", "N", "all", "evaluate on at most N photos"),
+            .. AeSource, .. CfmModel,
+        ],
+        ["train"] =
+        [
+            .. TrainingOptions("train", CfmDefaults(cpu: true), "500 (CPU), 2000 (GPU)"),
+            new("crop", "N", "128", "photo crop side in pixels"),
+            new("crops-per-image", "N", "32", "random crops per photo in the latent cache"),
+            new("latent-crop", "N", "16", "training window in latent pixels"),
+            new("cache", "DIR", "runs/latent-cache", "latent cache folder"),
+            new("init", "DIR", "", "start from these weights"),
+            new("out", "DIR", "RUN/OBJECTIVE", "where the trained model goes"),
+            .. AeSource, .. CfmModel,
+        ],
+        ["train-ae"] =
+        [
+            .. TrainingOptions("train-ae", AeDefaults, Inv($"{AeDefaults.ValidateEvery}")),
+            new("crop", "N", "64", "photo crop side in pixels"),
+            new("kl", "B", Inv($"{new AeOptions().KlWeight}"), "KL weight β"),
+            new("edge", "L", Inv($"{new AeOptions().EdgeWeight}"), "Sobel-gradient loss weight λ"),
+            new("logvar-init", "V", "≈ 0", "initial posterior log-variance (e.g. -6)"),
+            new("ae-config", "FILE", "the small f = 2 autoencoder", "a diffusers autoencoder config.json"),
+            new("out", "DIR", "RUN/ae", "where the trained autoencoder goes"),
+        ],
+        ["boost"] =
+        [
+            new("in", "IMAGE", "", "the image to upscale (PNG/JPEG/WebP/BMP)"),
+            new("out", "FILE.png", "", "the upscaled image"),
+            new("latent-in", "FILE", "", "a scaled latent [C,h,w] or [N,C,h,w] (safetensors) instead of --in"),
+            new("latent-out", "FILE", "", "write the ×4 latent (safetensors)"),
+            new("weights", "DIR", "weights", "weights root with ae/ and cfm/"),
+            new("model", "cfm|regression|PATH", "cfm", "the upsampler"),
+            .. SolverOptionsTable,
+            new("seed", "S", "0", "source noise seed"),
+            new("temperature", "T", Inv($"{DefaultTemperature}"), "source noise scale (1: as trained, 0: none)"),
+            new("back-projection", "N", Inv($"{DefaultBackProjection}"), "iterations of x ← x + bicubic↑(LR − ↓x) (0: off; image inputs only)"),
+        ],
+        ["eval"] =
+        [
+            new("data", "DIR", "data/photos/val", "held-out photos"),
+            new("weights", "DIR", "weights", "weights root"),
+            new("cfm", "DIR", "cfm", "CFM model (under --weights unless absolute)"),
+            new("regression", "DIR", "regression", "regression model (under --weights unless absolute)"),
+            new("json", "FILE", "runs/eval-DATE-TIME/eval.json", "scores"),
+            new("grid", "FILE", "JSON with .png", "comparison grid"),
+            new("size", "N", "128", "HR centre-crop side"),
+            new("max-images", "N", "all", "at most N photos"),
+            new("back-projection", "N", "0", "add back-projected \"_bp\" rows with N iterations"),
+            new("solvers", "LIST", "dopri5,euler40", Inv($"comma-separated: {SolverRegistry.Names}, a fixed-step one with a step count (euler40, rk4_10), optionally @temperature (dopri5@0.5)")),
+            new("rtol", "R", "1e-3", "relative tolerance of adaptive solvers"),
+            new("atol", "A", "1e-3", "absolute tolerance of adaptive solvers"),
+        ],
+    };
+
+    /// <summary><c>COMMAND --help</c>: every option with its default and meaning, from <see cref="CommandOptions"/>.</summary>
+    public static string Help(string command)
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.AppendLine(Inv($"{(command == "" ? "(no command): the main job" : command)} options:"));
+        foreach (var o in CommandOptions[command].Concat(GlobalOptions))
+        {
+            string left = "--" + o.Name + (o.IsFlag ? "" : " " + o.Value);
+            sb.Append("  ").Append(left.PadRight(34)).Append(' ').Append(o.Help);
+            if (o.Default != "") sb.Append(" (default: ").Append(o.Default).Append(')');
+            sb.AppendLine();
+        }
+        return sb.ToString();
+    }
+}
