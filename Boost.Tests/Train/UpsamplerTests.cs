@@ -157,7 +157,11 @@ public class UpsamplerTests
         Assert.That(Evaluator.ParseSolver("euler40", 1e-3, 1e-3).solver, Is.EqualTo(SolverOptions.Fixed("euler", 40)));
         Assert.That(Evaluator.ParseSolver("rk4_10", 1e-3, 1e-3).name, Is.EqualTo("rk4_10"));
         Assert.That(Evaluator.ParseSolver("dopri5", 1e-4, 2e-4).solver.Atol, Is.EqualTo(2e-4));
-        Assert.That(() => Evaluator.ParseSolver("euler", 1, 1), Throws.ArgumentException);
+        // A bare fixed-step name takes the registry's default step count (the same as boost's).
+        var bare = Evaluator.ParseSolver("euler", 1, 1);
+        Assert.That(bare.solver.Method, Is.EqualTo("euler"));
+        Assert.That(bare.solver.Steps, Is.GreaterThan(0));
+        Assert.That(() => Evaluator.ParseSolver("euler0", 1, 1), Throws.ArgumentException);
         Assert.That(() => Evaluator.ParseSolver("heun3", 1, 1), Throws.ArgumentException);
         Assert.That(Evaluator.ParseSolver("dopri5", 1, 1).temperature, Is.EqualTo(1f));
         var cooled = Evaluator.ParseSolver("euler40@0.5", 1, 1);
