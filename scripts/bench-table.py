@@ -4,7 +4,7 @@
 usage: python3 scripts/bench-table.py bench-results/FILE.json
 Columns: median ms, GFLOP/s or GB/s, % of the run's measured peak (CUDA: PyTorch's fp32 matmul and device copy when
 the run has them), each PyTorch run of the same run (CPU: one; CUDA: PyTorch's defaults, TF32 off, bf16 autocast) with
-its speed ratio (torch ms / ours), then issue 3/6's libtorch figure (another CPU) with its ratio and the issue's bar.
+its speed ratio (torch ms / ours), then the recorded libtorch figure (another CPU, Boost.Bench/Reference.cs) with its ratio and the target bar.
 Numbers are copied, never typed.
 """
 import json

@@ -5,7 +5,7 @@ usage: python3 scripts/torch_reference.py unet WEIGHTS INPUTS OUT [bench|paper|U
        python3 scripts/torch_reference.py unet-export WEIGHTS_OUT INPUTS OUT
        python3 scripts/torch_reference.py vae CONFIG.json WEIGHTS INPUTS OUT
 
-`unet`: the guided-diffusion UNetModel of ../shared/specs/unet-bench.md (the `bench` settings), written from the spec
+`unet`: the guided-diffusion UNetModel of docs/unet-bench.md (the `bench` settings), written from the spec
 with guided-diffusion's module names, so `load_state_dict(strict=True)` of a file Boost wrote checks every key and
 shape; INPUTS holds x [N, 8, 32, 32] and t [N]; OUT gets y. A fifth argument picks another of Boost's UNet
 configurations: `paper`, or a UNetConfig JSON file (scale-shift norm and multi-head attention as guided-diffusion has
@@ -190,7 +190,7 @@ class BenchUNet(nn.Module):
         return self.out(h)
 
 
-# Boost.Models/UNet/UNetConfig.cs: `bench` (exactly 6,475,652 parameters, shared/specs/unet-bench.md) and `paper` (128
+# Boost.Models/UNet/UNetConfig.cs: `bench` (exactly 6,475,652 parameters, docs/unet-bench.md) and `paper` (128
 # channels, mult (1, 2, 4, 8), 3 res blocks, attention at ds 8 and in the middle, heads of 64 channels, scale-shift
 # norm). The counts are Boost's (Boost.Tests ParameterCountTests).
 UNET_CONFIGS = {

@@ -24,7 +24,7 @@ public sealed record UNetConfig
 
     public int TimeEmbedDim => ModelChannels * 4;
 
-    /// <summary>The benchmark / default CFM model (shared/specs/unet-bench.md): exactly 6,475,652 parameters.</summary>
+    /// <summary>The benchmark / default CFM model (docs/unet-bench.md): exactly 6,475,652 parameters.</summary>
     public static UNetConfig Bench => new();
 
     /// <summary>The authors' scale: 128 channels, (1,2,4,8), 3 res blocks, attention at ds 8 and in the middle,

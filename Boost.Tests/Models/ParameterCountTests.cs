@@ -6,7 +6,7 @@ namespace Boost.Tests.Models;
 
 public class ParameterCountTests
 {
-    /// <summary>shared/specs/unet-bench.md: the reference PyTorch definition's counts, whole and per part.</summary>
+    /// <summary>docs/unet-bench.md: the reference PyTorch definition's counts, whole and per part.</summary>
     [Test]
     public void BenchUNet_HasExactlyTheReferenceParameterCount()
     {
