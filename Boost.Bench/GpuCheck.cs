@@ -113,8 +113,8 @@ public static class GpuCheck
         return failed > 0 ? 1 : 0;
     }
 
-    /// <summary>Writes the JSON so far (atomically: a temporary file renamed over the old one), so a crash keeps
-    /// every case that finished.</summary>
+    /// <summary>Writes the JSON so far (atomically, <see cref="Boost.Models.IO.AtomicFile"/>), so a crash keeps every
+    /// case that finished.</summary>
     private static void Save(string? json, Device dev, string shapes, List<Row> rows, string? fault, bool done)
     {
         if (json is null) return;
@@ -124,12 +124,10 @@ public static class GpuCheck
             cuda_fault = fault, passed = rows.Count(r => r.Pass), failed = rows.Count(r => !r.Pass),
             rule = "rtol = 1e-5*sqrt(K), atol = rtol*rms(ref)", rows,
         };
-        string tmp = json + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(doc, new JsonSerializerOptions
+        Boost.Models.IO.AtomicFile.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions
         {
             WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
         }));
-        File.Move(tmp, json, overwrite: true);
     }
 
     private static void Print(Row r) => Console.WriteLine(

@@ -62,14 +62,12 @@ public static class Runner
         WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    /// <summary>Writes JSON to a temporary file beside <paramref name="path"/> and renames it over: readers see the
-    /// old or the new file, never half of one.</summary>
+    /// <summary>Writes JSON atomically (<see cref="Boost.Models.IO.AtomicFile"/>): readers see the old or the new
+    /// file, never half of one.</summary>
     internal static void Save(string? path, object doc)
     {
         if (path is null) return;
-        string tmp = path + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(doc, JsonOptions));
-        File.Move(tmp, path, overwrite: true);
+        Boost.Models.IO.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(doc, JsonOptions));
     }
 
     // ------------------------------------------------------------------ env
