@@ -1,4 +1,3 @@
-using Boost.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -328,7 +327,7 @@ public static class Attention
             for (int d = j, i = 0; d < D; d += tpr, i++) dq[qBase + qRow * D + d] = acc[i * nt + tid] * p.Scale;
     }
 
-    // ---------------------------------------------------------------- launchers
+    // ---------------------------------------------------------------- ops
 
     /// <summary>Attention forward. Every (b, h) is an independent head.</summary>
     /// <param name="q">[B, H, Tq, D]</param>
@@ -345,17 +344,7 @@ public static class Attention
         try
         {
             dims.Scale = scale;
-            if (q.Device is IlgpuDevice dev)
-            {
-                var tile = PickTile(dev, dims.D, "Attention.Forward");
-                if (tile == typeof(AttentionTileSim)) LaunchForward<AttentionTileSim>(dev, dims, q, k, v, o, lse);
-                else if (tile == typeof(AttentionTileD64)) LaunchForward<AttentionTileD64>(dev, dims, q, k, v, o, lse);
-                else if (tile == typeof(AttentionTileD128)) LaunchForward<AttentionTileD128>(dev, dims, q, k, v, o, lse);
-                else LaunchForward<AttentionTileD256>(dev, dims, q, k, v, o, lse);
-            }
-            else
-                AttentionCpu.Forward(q.Storage.Array!, k.Storage.Array!, v.Storage.Array!, o.Storage.Array!, lse.Storage.Array!,
-                    dims.Heads, dims.Tq, dims.Tk, dims.D, scale);
+            q.Device.Backend.AttentionForward(dims, q, k, v, o, lse);
             return o;
         }
         catch
@@ -387,20 +376,7 @@ public static class Attention
         var dv = Tensor.Empty(q.Device, v.Shape);
         try
         {
-            if (q.Device is IlgpuDevice dev)
-            {
-                var tile = PickTile(dev, dims.D, op);
-                using var delta = Tensor.Empty(dev, dims.Heads * dims.Tq);
-                var rowDot = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(RowDotKernel));
-                rowDot(dims.Heads * dims.Tq, dO.View, o.View, delta.View, dims.D);
-                if (tile == typeof(AttentionTileSim)) LaunchBackward<AttentionTileSim>(dev, dims, dO, q, k, v, lse, delta, dq, dk, dv);
-                else if (tile == typeof(AttentionTileD64)) LaunchBackward<AttentionTileD64>(dev, dims, dO, q, k, v, lse, delta, dq, dk, dv);
-                else if (tile == typeof(AttentionTileD128)) LaunchBackward<AttentionTileD128>(dev, dims, dO, q, k, v, lse, delta, dq, dk, dv);
-                else LaunchBackward<AttentionTileD256>(dev, dims, dO, q, k, v, lse, delta, dq, dk, dv);
-            }
-            else
-                AttentionCpu.Backward(dO.Storage.Array!, q.Storage.Array!, k.Storage.Array!, v.Storage.Array!, o.Storage.Array!,
-                    lse.Storage.Array!, dq.Storage.Array!, dk.Storage.Array!, dv.Storage.Array!, dims.Heads, dims.Tq, dims.Tk, dims.D, scale);
+            q.Device.Backend.AttentionBackward(dims, dO, q, k, v, o, lse, dq, dk, dv);
             return (dq, dk, dv);
         }
         catch
@@ -423,16 +399,7 @@ public static class Attention
         return new AttentionDims { Heads = q.Dim(0) * q.Dim(1), Tq = q.Dim(2), Tk = k.Dim(2), D = q.Dim(3) };
     }
 
-    /// <summary>The tile for head dim <paramref name="d"/>: the small simulator's 16-thread tile, else (the
-    /// <see cref="TileSet.Cuda"/> tile set) the smallest MaxD ≥ d.</summary>
-    internal static Type PickTile(IlgpuDevice dev, int d, string op)
-    {
-        if (d > default(AttentionTileD256).MaxD)
-            throw new ArgumentException($"{op}: head dim D = {d} exceeds the GPU kernels' limit of {default(AttentionTileD256).MaxD}.");
-        if (dev.Tiles == TileSet.Small) return typeof(AttentionTileSim);
-        return d <= default(AttentionTileD64).MaxD ? typeof(AttentionTileD64)
-            : d <= default(AttentionTileD128).MaxD ? typeof(AttentionTileD128) : typeof(AttentionTileD256);
-    }
+    // ---------------------------------------------------------------- launchers
 
     /// <summary>Shared floats and threads per group of each kernel (forward, dK/dV, dQ) for tile <typeparamref name="T"/>.</summary>
     internal static (int forward, int backwardKV, int backwardQ, int threadsQ, int threadsK) Footprint<T>() where T : struct, IAttentionTile
@@ -445,7 +412,7 @@ public static class Attention
         return (fwd, kv, qk, t.BlockQ * t.RowThreads, t.BlockK * t.RowThreads);
     }
 
-    private static void LaunchForward<T>(IlgpuDevice dev, AttentionDims dims, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse)
+    internal static void LaunchForward<T>(IlgpuDevice dev, AttentionDims dims, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse)
         where T : struct, IAttentionTile
     {
         var t = default(T);
@@ -454,10 +421,13 @@ public static class Attention
         kernel(new KernelConfig(dims.Heads * dims.Tiles, t.BlockQ * t.RowThreads), q.View, k.View, v.View, o.View, lse.View, dims);
     }
 
-    private static void LaunchBackward<T>(IlgpuDevice dev, AttentionDims dims, Tensor dO, Tensor q, Tensor k, Tensor v, Tensor lse, Tensor delta,
+    internal static void LaunchBackward<T>(IlgpuDevice dev, AttentionDims dims, Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
         Tensor dq, Tensor dk, Tensor dv) where T : struct, IAttentionTile
     {
         var t = default(T);
+        using var delta = Tensor.Empty(dev, dims.Heads * dims.Tq);
+        var rowDot = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(RowDotKernel));
+        rowDot(dims.Heads * dims.Tq, dO.View, o.View, delta.View, dims.D);
         var kv = dims; kv.Tiles = (dims.Tk + t.BlockK - 1) / t.BlockK;
         var kvKernel = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(BackwardKVKernel<T>));

@@ -1,4 +1,3 @@
-using Boost.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -47,13 +46,7 @@ public static class Channels
         int n = src.Dim(0), hw = src.Dim(2) * src.Dim(3);
         long total = (long)n * count * hw;
         if (total == 0) return;
-        if (src.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int, int>(CopyKernel));
-            k((int)total, src.View, dst.View, hw, count, src.Dim(1), srcStart, dst.Dim(1), dstStart, accumulate ? 1 : 0);
-            return;
-        }
-        ChannelsCpu.Copy(src.Storage.Array!, src.Dim(1), srcStart, dst.Storage.Array!, dst.Dim(1), dstStart, n, count, hw, accumulate);
+        src.Device.Backend.CopyChannels(src, srcStart, dst, dstStart, n, count, hw, accumulate);
     }
 
     /// <summary>Concatenation along channels.</summary>
@@ -95,6 +88,12 @@ public static class Channels
         var y = Tensor.Empty(x.Device, x.Dim(0), count, x.Dim(2), x.Dim(3));
         CopyChannels(x, start, y, 0, count, accumulate: false);
         return y;
+    }
+
+    internal static void LaunchCopy(IlgpuDevice dev, Tensor src, int srcStart, Tensor dst, int dstStart, int n, int count, int hw, bool accumulate)
+    {
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int, int>(CopyKernel));
+        k(n * count * hw, src.View, dst.View, hw, count, src.Dim(1), srcStart, dst.Dim(1), dstStart, accumulate ? 1 : 0);
     }
 
     private static void CheckRange(string op, string name, Tensor t, int start, int count)

@@ -1,4 +1,3 @@
-using Boost.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -6,9 +5,10 @@ namespace Boost.Kernels;
 
 /// <summary>
 /// 2-D convolution as in PyTorch's conv2d (NCHW, groups 1, dilation 1, zero padding, square odd kernel) and its
-/// three gradients. Kernel → launcher → dispatch: on an <see cref="IlgpuDevice"/> every op is one tiled implicit
-/// GEMM (<see cref="ImplicitGemmKernel{TTile, TGemm}"/>, specialised per <see cref="IImplicitGemm"/> struct in
-/// Conv2dGemm.cs); on the CPU device, im2col + <see cref="Gemm.Sgemm"/> (<see cref="Conv2dCpu"/>).
+/// three gradients. Each op checks shapes and dispatches through its device's backend: on an
+/// <see cref="IlgpuDevice"/> one tiled implicit GEMM (<see cref="ImplicitGemmKernel{TTile, TGemm}"/>, specialised
+/// per <see cref="IImplicitGemm"/> struct in Conv2dGemm.cs); on the CPU device, Winograd F(4,3)/F(2,3) tiles where
+/// they apply, else im2col blocks + GEMM (Cpu/Conv2dCpu.cs).
 /// </summary>
 /// <remarks>
 /// Gradient accumulation, the one rule of the <c>*Into</c> variants: <c>grad = result + beta·grad</c>; beta = 0
@@ -173,17 +173,7 @@ public static class Conv2d
         var d = Dims(op, x.ShapeSpan, w.ShapeSpan, stride, padding, "x");
         if (b is not null) Check.Shape(op, b, "bias", d.Cout);
         Check.Shape(op, y, "y", d.N, d.Cout, d.Ho, d.Wo);
-        if (x.Device is IlgpuDevice dev)
-        {
-            var g = new ConvForwardGemm
-            {
-                X = x.View, Wt = w.View, Bias = (b ?? w).View, Y = y.View, D = d, HasBias = b is null ? 0 : 1,
-            };
-            if (SimTile(dev)) RunGemm<ConvTileSim, ConvForwardGemm>(dev, g, 1, g.Depth);
-            else RunGemm<ConvTileCuda, ConvForwardGemm>(dev, g, 1, g.Depth);
-            return;
-        }
-        Conv2dCpu.Forward(d, x.Storage.Array!, w.Storage.Array!, b?.Storage.Array, y.Storage.Array!);
+        x.Device.Backend.ConvForward(d, x, w, b, y);
     }
 
     /// <summary>dx = ∂L/∂x given dy = ∂L/∂y (a transposed convolution).</summary>
@@ -210,13 +200,7 @@ public static class Conv2d
         Check.SameDevice(op, dy, w, dx);
         var d = Dims(op, dx.ShapeSpan, w.ShapeSpan, stride, padding, "dx");
         Check.Shape(op, dy, "dy", d.N, d.Cout, d.Ho, d.Wo);
-        if (dy.Device is IlgpuDevice dev)
-        {
-            if (SimTile(dev)) InputGradIlgpu<ConvTileSim>(dev, dy, w, dx, d, beta);
-            else InputGradIlgpu<ConvTileCuda>(dev, dy, w, dx, d, beta);
-            return;
-        }
-        Conv2dCpu.BackwardInput(d, dy.Storage.Array!, w.Storage.Array!, dx.Storage.Array!, beta);
+        dy.Device.Backend.ConvBackwardInput(d, dy, w, dx, beta);
     }
 
     /// <summary>dw = ∂L/∂w given dy.</summary>
@@ -246,13 +230,7 @@ public static class Conv2d
         Check.SameDevice(op, dy, x, dw);
         var d = Dims(op, x.ShapeSpan, dw.ShapeSpan, stride, padding, "x", "dw");
         Check.Shape(op, dy, "dy", d.N, d.Cout, d.Ho, d.Wo);
-        if (dy.Device is IlgpuDevice dev)
-        {
-            if (SimTile(dev)) WeightGradIlgpu<ConvTileSim>(dev, dy, x, dw, d, beta);
-            else WeightGradIlgpu<ConvTileCuda>(dev, dy, x, dw, d, beta);
-            return;
-        }
-        Conv2dCpu.BackwardWeight(d, dy.Storage.Array!, x.Storage.Array!, dw.Storage.Array!, beta);
+        dy.Device.Backend.ConvBackwardWeight(d, dy, x, dw, beta);
     }
 
     /// <summary>db = Σ_{n,h,w} dy.</summary>
@@ -277,14 +255,7 @@ public static class Conv2d
         Check.Rank(dy, 4, op, "dy");
         int n = dy.Dim(0), c = dy.Dim(1), hw = dy.Dim(2) * dy.Dim(3);
         Check.Shape(op, db, "db", c);
-        if (dy.Device is IlgpuDevice dev)
-        {
-            if (c == 0) return;
-            if (SimTile(dev)) BiasGradIlgpu<ConvTileSim>(dev, dy, db, n, c, hw, beta);
-            else BiasGradIlgpu<ConvTileCuda>(dev, dy, db, n, c, hw, beta);
-            return;
-        }
-        Conv2dCpu.BackwardBias(n, c, hw, dy.Storage.Array!, db.Storage.Array!, beta);
+        if (c > 0) dy.Device.Backend.ConvBackwardBias(n, c, hw, dy, db, beta);
     }
 
     // ---------------------------------------------------------------- launchers
@@ -311,9 +282,15 @@ public static class Conv2d
         return d;
     }
 
-    /// <summary>The one place conv launches choose their tile: <see cref="ConvTileSim"/> on devices with the
-    /// <see cref="TileSet.Small"/> tile set (the small simulator), else <see cref="ConvTileCuda"/>.</summary>
-    internal static bool SimTile(IlgpuDevice dev) => dev.Tiles == TileSet.Small;
+    internal static void LaunchForward<TTile>(IlgpuDevice dev, ConvDims d, Tensor x, Tensor w, Tensor? b, Tensor y)
+        where TTile : struct, IConvTile
+    {
+        var g = new ConvForwardGemm
+        {
+            X = x.View, Wt = w.View, Bias = (b ?? w).View, Y = y.View, D = d, HasBias = b is null ? 0 : 1,
+        };
+        RunGemm<TTile, ConvForwardGemm>(dev, g, 1, g.Depth);
+    }
 
     /// <summary>Launches the tiled kernel over all output tiles and <paramref name="slices"/> reduction slices of
     /// <paramref name="sliceLength"/> each.</summary>
@@ -327,7 +304,7 @@ public static class Conv2d
         kernel(new KernelConfig(grid, new Index3D(ConvTile.Threads<TTile>(), 1, 1)), g, Math.Max(1, sliceLength));
     }
 
-    private static void InputGradIlgpu<TTile>(IlgpuDevice dev, Tensor dy, Tensor w, Tensor dx, ConvDims d, float beta)
+    internal static void LaunchBackwardInput<TTile>(IlgpuDevice dev, Tensor dy, Tensor w, Tensor dx, ConvDims d, float beta)
         where TTile : struct, IConvTile
     {
         int s = d.Stride;
@@ -350,7 +327,7 @@ public static class Conv2d
             }
     }
 
-    private static void WeightGradIlgpu<TTile>(IlgpuDevice dev, Tensor dy, Tensor x, Tensor dw, ConvDims d, float beta)
+    internal static void LaunchBackwardWeight<TTile>(IlgpuDevice dev, Tensor dy, Tensor x, Tensor dw, ConvDims d, float beta)
         where TTile : struct, IConvTile
     {
         var t = default(TTile);
@@ -380,13 +357,13 @@ public static class Conv2d
         var acc = dev.Accelerator;
         int wave = acc.NumMultiprocessors * Math.Max(1, acc.MaxNumThreadsPerMultiprocessor / threads);
         int chunks = (depth + bk - 1) / bk;
-        int minChunks = SimTile(dev) ? 2 : 16;
+        int minChunks = dev.Tiles == TileSet.Small ? 2 : 16;
         int slices = Math.Clamp((wave + tiles - 1) / tiles, 1, Math.Max(1, chunks / minChunks));
         sliceLength = (chunks + slices - 1) / slices * bk;
         return (depth + sliceLength - 1) / sliceLength;
     }
 
-    private static void BiasGradIlgpu<TTile>(IlgpuDevice dev, Tensor dy, Tensor db, int n, int c, int hw, float beta)
+    internal static void LaunchBackwardBias<TTile>(IlgpuDevice dev, Tensor dy, Tensor db, int n, int c, int hw, float beta)
         where TTile : struct, IConvTile
     {
         ConvTile.Validate<TTile>();

@@ -45,6 +45,9 @@ public abstract class Device : IDisposable
     internal abstract Storage Allocate(long length, int[]? shape = null);
     internal abstract void Return(Storage storage);
 
+    /// <summary>Every op's implementation on this device: the one dispatch point (see <see cref="IBackend"/>).</summary>
+    internal abstract IBackend Backend { get; }
+
     /// <summary>Waits until all queued work on this device has finished.</summary>
     public virtual void Synchronize() { }
 
@@ -180,6 +183,7 @@ public sealed class CpuDevice : Device
     private CpuDevice() { }
 
     public override DeviceKind Kind => DeviceKind.Cpu;
+    internal override IBackend Backend => Boost.Kernels.Cpu.CpuBackend.Instance;
     public override string Name => $"cpu (managed SIMD, {Environment.ProcessorCount} threads)";
 
     internal override Storage Allocate(long length, int[]? shape = null)
@@ -224,7 +228,10 @@ public sealed class IlgpuDevice : Device
         long cap = Math.Max(1L << 24, accelerator.MemorySize / 2 / sizeof(float));
         _pool = new(b => b.Dispose(), cap);
         AllocateBuffer = n => Accelerator.Allocate1D<float>(n);
+        Backend = new IlgpuBackend(this);
     }
+
+    internal override IBackend Backend { get; }
 
     public override DeviceKind Kind => IsSimulator ? DeviceKind.IlgpuCpu : DeviceKind.Cuda;
     public override string Name => !IsSimulator

@@ -1,4 +1,3 @@
-using Boost.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -131,19 +130,7 @@ public static class GroupNorm
         var y = Tensor.Empty(x.Device, x.Shape);
         mean = Tensor.Empty(x.Device, n, groups);
         rstd = Tensor.Empty(x.Device, n, groups);
-        int cpg = c / groups;
-        if (x.Device is IlgpuDevice dev)
-        {
-            if (x.Length == 0) return y;
-            var k = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int,
-                ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float>(ForwardKernel));
-            // An absent weight/bias is never read (affine = 0); x's view stands in for it.
-            k(new KernelConfig(n * groups, GroupSize(dev, cpg * hw)), x.View, weight?.View ?? x.View, bias?.View ?? x.View,
-                weight is null ? 0 : 1, y.View, mean.View, rstd.View, cpg, hw, groups, eps);
-            return y;
-        }
-        GroupNormCpu.Forward(x.Storage.Array!, weight?.Storage.Array, bias?.Storage.Array, y.Storage.Array!,
-            mean.Storage.Array!, rstd.Storage.Array!, n, c, hw, groups, eps);
+        if (x.Length > 0) x.Device.Backend.GroupNormForward(x, weight, bias, y, mean, rstd, n, c, hw, groups, eps);
         return y;
     }
 
@@ -168,27 +155,35 @@ public static class GroupNorm
         var dx = Tensor.Empty(x.Device, x.Shape);
         Tensor? dweight = weight is null ? null : Tensor.Empty(x.Device, c);
         Tensor? dbias = weight is null ? null : Tensor.Empty(x.Device, c);
-        int cpg = c / groups;
-        if (x.Device is IlgpuDevice dev)
-        {
-            if (n * c == 0) return (dx, dweight, dbias);
-            if (hw == 0) { dweight?.Fill(0f); dbias?.Fill(0f); return (dx, dweight, dbias); }
-            var kx = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, int, ArrayView<float>, int, int, int>(BackwardInputKernel));
-            kx(new KernelConfig(n * groups, GroupSize(dev, cpg * hw)), dy.View, x.View, mean.View, rstd.View,
-                weight?.View ?? x.View, weight is null ? 0 : 1, dx.View, cpg, hw, groups);
-            if (weight is not null)
-            {
-                var kp = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                    ArrayView<float>, ArrayView<float>, int, int, int, int, int>(BackwardParamsKernel));
-                kp(new KernelConfig(c, GroupSize(dev, n * hw)), dy.View, x.View, mean.View, rstd.View,
-                    dweight!.View, dbias!.View, n, c, hw, cpg, groups);
-            }
-            return (dx, dweight, dbias);
-        }
-        GroupNormCpu.Backward(dy.Storage.Array!, x.Storage.Array!, mean.Storage.Array!, rstd.Storage.Array!, weight?.Storage.Array,
-            dx.Storage.Array!, dweight?.Storage.Array, dbias?.Storage.Array, n, c, hw, groups);
+        if (n == 0 || c == 0 || hw == 0) { dweight?.Fill(0f); dbias?.Fill(0f); return (dx, dweight, dbias); } // sums over nothing
+        x.Device.Backend.GroupNormBackward(dy, x, mean, rstd, weight, dx, dweight, dbias, n, c, hw, groups);
         return (dx, dweight, dbias);
+    }
+
+    internal static void LaunchForward(IlgpuDevice dev, Tensor x, Tensor? weight, Tensor? bias, Tensor y, Tensor mean, Tensor rstd,
+        int n, int c, int hw, int groups, float eps)
+    {
+        int cpg = c / groups;
+        var k = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float>(ForwardKernel));
+        // An absent weight/bias is never read (affine = 0); x's view stands in for it.
+        k(new KernelConfig(n * groups, GroupSize(dev, cpg * hw)), x.View, weight?.View ?? x.View, bias?.View ?? x.View,
+            weight is null ? 0 : 1, y.View, mean.View, rstd.View, cpg, hw, groups, eps);
+    }
+
+    internal static void LaunchBackward(IlgpuDevice dev, Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor? weight,
+        Tensor dx, Tensor? dweight, Tensor? dbias, int n, int c, int hw, int groups)
+    {
+        int cpg = c / groups;
+        var kx = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, int, ArrayView<float>, int, int, int>(BackwardInputKernel));
+        kx(new KernelConfig(n * groups, GroupSize(dev, cpg * hw)), dy.View, x.View, mean.View, rstd.View,
+            weight?.View ?? x.View, weight is null ? 0 : 1, dx.View, cpg, hw, groups);
+        if (weight is null) return;
+        var kp = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, int, int, int, int, int>(BackwardParamsKernel));
+        kp(new KernelConfig(c, GroupSize(dev, n * hw)), dy.View, x.View, mean.View, rstd.View,
+            dweight!.View, dbias!.View, n, c, hw, cpg, groups);
     }
 
     private static (int n, int c, int hw) CheckInput(string op, Tensor x, int groups)

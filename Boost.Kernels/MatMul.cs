@@ -1,4 +1,3 @@
-using Boost.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -195,24 +194,20 @@ public static class MatMul
     private static void Launch(Tensor a, Tensor b, Tensor c, GemmLayout p, int batch)
     {
         if (p.M == 0 || p.N == 0 || batch == 0) return;
-        if (a.Device is IlgpuDevice dev)
-        {
-            bool cuda = dev.Tiles == TileSet.Cuda; // the device's tile set picks GemmTileCuda or GemmTileSim
-            var kernel = cuda
-                ? dev.Kernel(static acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmLayout>(TiledKernel<GemmTileCuda>))
-                : dev.Kernel(static acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmLayout>(TiledKernel<GemmTileSim>));
-            int T = cuda ? default(GemmTileCuda).Threads : default(GemmTileSim).Threads;
-            int depth = cuda ? default(GemmTileCuda).Depth : default(GemmTileSim).Depth;
-            int tile = 4 * T;
-            var config = new KernelConfig(
-                new Index3D((p.N + tile - 1) / tile, (p.M + tile - 1) / tile, batch),
-                new Index3D(T, T, 1),
-                SharedMemoryConfig.RequestDynamic<float>(2 * depth * tile));
-            kernel(config, a.View, b.View, c.View, p);
-            return;
-        }
-        Cpu.Gemm.SgemmBatched(batch, p.TransA != 0, p.TransB != 0, p.M, p.N, p.K, p.Alpha,
-            a.Storage.Array!, 0, p.Lda, p.StrideA, b.Storage.Array!, 0, p.Ldb, p.StrideB, p.Beta, c.Storage.Array!, 0, p.Ldc, p.StrideC);
+        a.Device.Backend.Gemm(a, b, c, p, batch);
+    }
+
+    internal static void LaunchGemm<TTile>(IlgpuDevice dev, Tensor a, Tensor b, Tensor c, GemmLayout p, int batch)
+        where TTile : struct, IGemmTile
+    {
+        var kernel = dev.Kernel(static acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmLayout>(TiledKernel<TTile>));
+        var t = default(TTile);
+        int tile = 4 * t.Threads;
+        var config = new KernelConfig(
+            new Index3D((p.N + tile - 1) / tile, (p.M + tile - 1) / tile, batch),
+            new Index3D(t.Threads, t.Threads, 1),
+            SharedMemoryConfig.RequestDynamic<float>(2 * t.Depth * tile));
+        kernel(config, a.View, b.View, c.View, p);
     }
 
     // ---------------------------------------------------------------- linear layer
@@ -297,51 +292,22 @@ public static class MatMul
         return (checked((int)rows), K, N);
     }
 
-    private static void FillBiasRows(Tensor bias, Tensor y, int M, int N)
+    private static void FillBiasRows(Tensor bias, Tensor y, int M, int N) => y.Device.Backend.FillRows(bias, y, M, N);
+
+    internal static void LaunchFillRows(IlgpuDevice dev, Tensor bias, Tensor y, int m, int n)
     {
-        if (y.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(BiasRowsKernel));
-            k(checked(M * N), bias.View, y.View, N);
-            return;
-        }
-        var b = bias.Storage.Array!; var ya = y.Storage.Array!;
-        CpuParallel.For(M, Math.Max(1, (1 << 15) / N), (s, e) =>
-        {
-            for (long m = s; m < e; m++) b.AsSpan(0, N).CopyTo(ya.AsSpan((int)(m * N), N));
-        });
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(BiasRowsKernel));
+        k(checked(m * n), bias.View, y.View, n);
     }
 
     private static void ColumnSum(Tensor x, Tensor sum, int rows, int n, float beta)
     {
-        if (n == 0) return;
-        if (x.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, float>(ColumnSumKernel));
-            k(n, x.View, sum.View, rows, n, beta);
-            return;
-        }
-        var xa = x.Storage.Array!; var sa = sum.Storage.Array!;
-        // Each thread owns a run of columns and walks all rows, so the row reads stay contiguous and vectorised.
-        CpuParallel.For(n, Math.Max(64, (1 << 16) / Math.Max(1, rows)), (s, e) =>
-        {
-            int lo = (int)s, len = (int)(e - s);
-            var acc = new float[len];
-            for (int r = 0; r < rows; r++)
-            {
-                var row = xa.AsSpan(r * n + lo, len);
-                Add(row, acc);
-            }
-            var o = sa.AsSpan(lo, len);
-            for (int j = 0; j < len; j++) o[j] = beta == 0f ? acc[j] : acc[j] + beta * o[j];
-        });
+        if (n > 0) x.Device.Backend.ColumnSum(x, sum, rows, n, beta);
     }
 
-    private static void Add(ReadOnlySpan<float> x, Span<float> acc)
+    internal static void LaunchColumnSum(IlgpuDevice dev, Tensor x, Tensor sum, int rows, int n, float beta)
     {
-        int i = 0, w = System.Numerics.Vector<float>.Count;
-        for (; i <= x.Length - w; i += w)
-            (new System.Numerics.Vector<float>(x.Slice(i, w)) + new System.Numerics.Vector<float>(acc.Slice(i, w))).CopyTo(acc.Slice(i, w));
-        for (; i < x.Length; i++) acc[i] += x[i];
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, float>(ColumnSumKernel));
+        k(n, x.View, sum.View, rows, n, beta);
     }
 }

@@ -1,5 +1,3 @@
-using System.Numerics;
-using Boost.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -62,36 +60,7 @@ public static class Optim
         Check.SameShape("AdamW", p, g, "param", "grad");
         Check.SameShape("AdamW", p, m, "param", "exp_avg");
         Check.SameShape("AdamW", p, v, "param", "exp_avg_sq");
-        if (p.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWParams>(AdamWKernel));
-            if (p.Length > 0) k((int)p.Length, p.View, g.View, m.View, v.View, h);
-            return;
-        }
-        float[] pa = p.Storage.Array!, ga = g.Storage.Array!, ma = m.Storage.Array!, va = v.Storage.Array!;
-        CpuParallel.For(p.Length, 1 << 15, (s, e) => AdamWRange(pa, ga, ma, va, (int)s, (int)e, h));
-    }
-
-    /// <summary><see cref="AdamWUpdate"/> over [s, e) in SIMD lanes: the same operations in the same order (no fused
-    /// multiply-adds; square root and division are correctly rounded in lanes too), so every element comes out
-    /// bit-identical to the scalar update — 4 % of a bench UNet training step had gone to the scalar loop.</summary>
-    internal static void AdamWRange(float[] p, float[] g, float[] m, float[] v, int s, int e, in AdamWParams h)
-    {
-        int width = Vector<float>.Count, i = s;
-        var scale = new Vector<float>(h.GradScale); var decay = new Vector<float>(1f - h.Lr * h.WeightDecay);
-        var b1 = new Vector<float>(h.Beta1); var c1 = new Vector<float>(1f - h.Beta1);
-        var b2 = new Vector<float>(h.Beta2); var c2 = new Vector<float>(1f - h.Beta2);
-        var sqrtBc2 = new Vector<float>(MathF.Sqrt(h.Bc2)); var eps = new Vector<float>(h.Eps); var step = new Vector<float>(h.Lr / h.Bc1);
-        for (; i <= e - width; i += width)
-        {
-            var gi = new Vector<float>(g, i) * scale;
-            var mi = b1 * new Vector<float>(m, i) + c1 * gi;
-            var vi = b2 * new Vector<float>(v, i) + c2 * gi * gi;
-            var pi = new Vector<float>(p, i) * decay;
-            (pi - step * mi / (Vector.SquareRoot(vi) / sqrtBc2 + eps)).CopyTo(p, i);
-            mi.CopyTo(m, i); vi.CopyTo(v, i);
-        }
-        for (; i < e; i++) AdamWUpdate(ref p[i], g[i], ref m[i], ref v[i], h);
+        if (p.Length > 0) p.Device.Backend.AdamW(p, g, m, v, h);
     }
 
     /// <summary>EMA of weights: ema ← ema + (1 − decay)·(p − ema).</summary>
@@ -99,24 +68,20 @@ public static class Optim
     {
         Check.SameDevice("Ema", ema, p);
         Check.SameShape("Ema", ema, p, "ema", "param");
-        if (p.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(EmaKernel));
-            if (p.Length > 0) k((int)p.Length, ema.View, p.View, decay);
-            return;
-        }
-        float[] ea = ema.Storage.Array!, pa = p.Storage.Array!;
-        CpuParallel.For(p.Length, 1 << 15, (s, e) =>
-        {
-            // In lanes, the scalar formula's order (bit-identical).
-            int width = Vector<float>.Count, i = (int)s;
-            var k = new Vector<float>(1f - decay);
-            for (; i <= e - width; i += width)
-            {
-                var ei = new Vector<float>(ea, i);
-                (ei + k * (new Vector<float>(pa, i) - ei)).CopyTo(ea, i);
-            }
-            for (; i < e; i++) ea[i] = ea[i] + (1f - decay) * (pa[i] - ea[i]);
-        });
+        if (p.Length > 0) p.Device.Backend.Ema(ema, p, decay);
+    }
+
+    // ---------------------------------------------------------------- launchers
+
+    internal static void LaunchAdamW(IlgpuDevice dev, Tensor p, Tensor g, Tensor m, Tensor v, AdamWParams h)
+    {
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWParams>(AdamWKernel));
+        k((int)p.Length, p.View, g.View, m.View, v.View, h);
+    }
+
+    internal static void LaunchEma(IlgpuDevice dev, Tensor ema, Tensor p, float decay)
+    {
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(EmaKernel));
+        k((int)p.Length, ema.View, p.View, decay);
     }
 }

@@ -1,4 +1,3 @@
-using Boost.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -36,22 +35,7 @@ public static class Pad
         int n = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3), ho = h + top + bottom, wo = w + left + right;
         var y = Tensor.Empty(x.Device, n, c, ho, wo);
         if (y.Length == 0) return y;
-        if (x.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int>(PadKernel));
-            k((int)y.Length, x.View, y.View, h, w, top, left, ho, wo);
-            return y;
-        }
-        float[] xa = x.Storage.Array!, ya = y.Storage.Array!;
-        CpuParallel.For((long)n * c, 8, (s, e) =>
-        {
-            for (long p = s; p < e; p++)
-            {
-                var dst = ya.AsSpan((int)(p * ho * wo), ho * wo);
-                dst.Clear();
-                for (int r = 0; r < h; r++) xa.AsSpan((int)(p * h * w + r * w), w).CopyTo(dst.Slice((r + top) * wo + left, w));
-            }
-        });
+        x.Device.Backend.Pad(x, y, n * c, h, w, top, left);
         return y;
     }
 
@@ -64,18 +48,19 @@ public static class Pad
         if (h < 0 || w < 0) throw new ArgumentException($"PadBackward: {dy.ShapeString} is smaller than the padding.");
         var dx = Tensor.Empty(dy.Device, n, c, h, w);
         if (dx.Length == 0) return dx;
-        if (dy.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int>(CropKernel));
-            k((int)dx.Length, dy.View, dx.View, h, w, top, left, ho, wo);
-            return dx;
-        }
-        float[] ga = dy.Storage.Array!, da = dx.Storage.Array!;
-        CpuParallel.For((long)n * c, 8, (s, e) =>
-        {
-            for (long p = s; p < e; p++)
-                for (int r = 0; r < h; r++) ga.AsSpan((int)(p * ho * wo + (r + top) * wo + left), w).CopyTo(da.AsSpan((int)(p * h * w + r * w), w));
-        });
+        dy.Device.Backend.Crop(dy, dx, n * c, h, w, top, left);
         return dx;
+    }
+
+    internal static void LaunchPad(IlgpuDevice dev, Tensor x, Tensor y, int h, int w, int top, int left)
+    {
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int>(PadKernel));
+        k((int)y.Length, x.View, y.View, h, w, top, left, y.Dim(2), y.Dim(3));
+    }
+
+    internal static void LaunchCrop(IlgpuDevice dev, Tensor dy, Tensor dx, int h, int w, int top, int left)
+    {
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int>(CropKernel));
+        k((int)dx.Length, dy.View, dx.View, h, w, top, left, dy.Dim(2), dy.Dim(3));
     }
 }

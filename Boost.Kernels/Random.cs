@@ -1,4 +1,3 @@
-using Boost.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -42,36 +41,51 @@ public static class Rng
         return 2f * s * series;
     }
 
+    /// <summary>Block <paramref name="block"/> of a uniform draw: elements 4·block … 4·block + 3, in (lo, hi). The one
+    /// body both the kernel and the managed loop run, so every device draws the same numbers.</summary>
+    public static (float, float, float, float) UniformBlock(ulong seed, ulong stream, uint block, float lo, float hi)
+    {
+        var (w0, w1, w2, w3) = Philox(block, 0u, (uint)stream, (uint)(stream >> 32), (uint)seed, (uint)(seed >> 32));
+        float span = hi - lo;
+        return (lo + span * ToUnit(w0), lo + span * ToUnit(w1), lo + span * ToUnit(w2), lo + span * ToUnit(w3));
+    }
+
+    /// <summary>Block <paramref name="block"/> of a normal draw: two Box–Muller pairs, times std plus mean.</summary>
+    public static (float, float, float, float) NormalBlock(ulong seed, ulong stream, uint block, float mean, float std)
+    {
+        var (w0, w1, w2, w3) = Philox(block, 0u, (uint)stream, (uint)(stream >> 32), (uint)seed, (uint)(seed >> 32));
+        float r0 = MathF.Sqrt(-2f * LnUnit(ToUnit(w0))), a0 = 2f * MathF.PI * ToUnit(w1);
+        float r1 = MathF.Sqrt(-2f * LnUnit(ToUnit(w2))), a1 = 2f * MathF.PI * ToUnit(w3);
+        return (mean + std * r0 * MathF.Cos(a0), mean + std * r0 * MathF.Sin(a0), mean + std * r1 * MathF.Cos(a1), mean + std * r1 * MathF.Sin(a1));
+    }
+
     // ---------------------------------------------------------------- kernels
 
     /// <summary>Thread i fills elements 4i..4i+3 of y with uniforms in (lo, hi).</summary>
     [Kernel]
     public static void UniformKernel(Index1D i, ArrayView<float> y, ulong seed, ulong stream, float lo, float hi)
     {
-        var (w0, w1, w2, w3) = Philox((uint)i.X, 0u, (uint)stream, (uint)(stream >> 32), (uint)seed, (uint)(seed >> 32));
+        var (v0, v1, v2, v3) = UniformBlock(seed, stream, (uint)i.X, lo, hi);
         long n = y.Length, at = 4L * i.X;
-        float span = hi - lo;
-        if (at < n) y[at] = lo + span * ToUnit(w0);
-        if (at + 1 < n) y[at + 1] = lo + span * ToUnit(w1);
-        if (at + 2 < n) y[at + 2] = lo + span * ToUnit(w2);
-        if (at + 3 < n) y[at + 3] = lo + span * ToUnit(w3);
+        if (at < n) y[at] = v0;
+        if (at + 1 < n) y[at + 1] = v1;
+        if (at + 2 < n) y[at + 2] = v2;
+        if (at + 3 < n) y[at + 3] = v3;
     }
 
-    /// <summary>Thread i fills elements 4i..4i+3 of y with standard normals (two Box–Muller pairs), times std plus mean.</summary>
+    /// <summary>Thread i fills elements 4i..4i+3 of y with normals N(mean, std²).</summary>
     [Kernel]
     public static void NormalKernel(Index1D i, ArrayView<float> y, ulong seed, ulong stream, float mean, float std)
     {
-        var (w0, w1, w2, w3) = Philox((uint)i.X, 0u, (uint)stream, (uint)(stream >> 32), (uint)seed, (uint)(seed >> 32));
+        var (v0, v1, v2, v3) = NormalBlock(seed, stream, (uint)i.X, mean, std);
         long n = y.Length, at = 4L * i.X;
-        float r0 = MathF.Sqrt(-2f * LnUnit(ToUnit(w0))), a0 = 2f * MathF.PI * ToUnit(w1);
-        float r1 = MathF.Sqrt(-2f * LnUnit(ToUnit(w2))), a1 = 2f * MathF.PI * ToUnit(w3);
-        if (at < n) y[at] = mean + std * r0 * MathF.Cos(a0);
-        if (at + 1 < n) y[at + 1] = mean + std * r0 * MathF.Sin(a0);
-        if (at + 2 < n) y[at + 2] = mean + std * r1 * MathF.Cos(a1);
-        if (at + 3 < n) y[at + 3] = mean + std * r1 * MathF.Sin(a1);
+        if (at < n) y[at] = v0;
+        if (at + 1 < n) y[at + 1] = v1;
+        if (at + 2 < n) y[at + 2] = v2;
+        if (at + 3 < n) y[at + 3] = v3;
     }
 
-    // ---------------------------------------------------------------- launchers
+    // ---------------------------------------------------------------- ops
 
     /// <summary>Uniforms in (lo, hi); the same (seed, stream) gives the same numbers on every device.</summary>
     public static Tensor Uniform(Device device, ulong seed, ulong stream, int[] shape, float lo = 0f, float hi = 1f)
@@ -91,51 +105,30 @@ public static class Rng
 
     public static void FillUniform(Tensor y, ulong seed, ulong stream, float lo = 0f, float hi = 1f)
     {
-        int blocks = checked((int)((y.Length + 3) / 4));
-        if (y.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ulong, ulong, float, float>(UniformKernel));
-            if (blocks > 0) k(blocks, y.View, seed, stream, lo, hi);
-            return;
-        }
-        var arr = y.Storage.Array!; long n = y.Length;
-        CpuParallel.For(blocks, 4096, (s, e) =>
-        {
-            for (long b = s; b < e; b++)
-            {
-                var (w0, w1, w2, w3) = Philox((uint)b, 0u, (uint)stream, (uint)(stream >> 32), (uint)seed, (uint)(seed >> 32));
-                long at = 4 * b; float span = hi - lo;
-                if (at < n) arr[at] = lo + span * ToUnit(w0);
-                if (at + 1 < n) arr[at + 1] = lo + span * ToUnit(w1);
-                if (at + 2 < n) arr[at + 2] = lo + span * ToUnit(w2);
-                if (at + 3 < n) arr[at + 3] = lo + span * ToUnit(w3);
-            }
-        });
+        _ = Blocks(y); // the block counter is 32-bit: a longer draw throws here, on every device
+        if (y.Length > 0) y.Device.Backend.Uniform(y, seed, stream, lo, hi);
     }
 
     public static void FillNormal(Tensor y, ulong seed, ulong stream, float mean = 0f, float std = 1f)
     {
-        int blocks = checked((int)((y.Length + 3) / 4));
-        if (y.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ulong, ulong, float, float>(NormalKernel));
-            if (blocks > 0) k(blocks, y.View, seed, stream, mean, std);
-            return;
-        }
-        var arr = y.Storage.Array!; long n = y.Length;
-        CpuParallel.For(blocks, 2048, (s, e) =>
-        {
-            for (long b = s; b < e; b++)
-            {
-                var (w0, w1, w2, w3) = Philox((uint)b, 0u, (uint)stream, (uint)(stream >> 32), (uint)seed, (uint)(seed >> 32));
-                float r0 = MathF.Sqrt(-2f * LnUnit(ToUnit(w0))), a0 = 2f * MathF.PI * ToUnit(w1);
-                float r1 = MathF.Sqrt(-2f * LnUnit(ToUnit(w2))), a1 = 2f * MathF.PI * ToUnit(w3);
-                long at = 4 * b;
-                if (at < n) arr[at] = mean + std * r0 * MathF.Cos(a0);
-                if (at + 1 < n) arr[at + 1] = mean + std * r0 * MathF.Sin(a0);
-                if (at + 2 < n) arr[at + 2] = mean + std * r1 * MathF.Cos(a1);
-                if (at + 3 < n) arr[at + 3] = mean + std * r1 * MathF.Sin(a1);
-            }
-        });
+        _ = Blocks(y); // the block counter is 32-bit: a longer draw throws here, on every device
+        if (y.Length > 0) y.Device.Backend.Normal(y, seed, stream, mean, std);
+    }
+
+    /// <summary>Philox blocks of four elements covering y; the counter is 32-bit.</summary>
+    internal static int Blocks(Tensor y) => checked((int)((y.Length + 3) / 4));
+
+    // ---------------------------------------------------------------- launchers
+
+    internal static void LaunchUniform(IlgpuDevice dev, Tensor y, ulong seed, ulong stream, float lo, float hi)
+    {
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ulong, ulong, float, float>(UniformKernel));
+        k(Blocks(y), y.View, seed, stream, lo, hi);
+    }
+
+    internal static void LaunchNormal(IlgpuDevice dev, Tensor y, ulong seed, ulong stream, float mean, float std)
+    {
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ulong, ulong, float, float>(NormalKernel));
+        k(Blocks(y), y.View, seed, stream, mean, std);
     }
 }

@@ -198,8 +198,7 @@ public sealed class Tensor : IDisposable
     {
         ThrowIfDisposed();
         if (Length == 0) return; // an ILGPU launch needs at least one thread
-        if (Storage.Array is not null) Span.Fill(value);
-        else Elementwise.FillIlgpu(this, value);
+        Device.Backend.Fill(this, value);
     }
 
     public void Dispose()

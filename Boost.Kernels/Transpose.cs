@@ -1,4 +1,3 @@
-using Boost.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -42,29 +41,15 @@ public static class Transpose
         int b = x.Rank == 3 ? x.Dim(0) : 1, m = x.Dim(-2), n = x.Dim(-1);
         var y = Tensor.Empty(x.Device, x.Rank == 3 ? [b, n, m] : [n, m]);
         if (x.Length == 0) return y;
-        if (x.Device is IlgpuDevice dev)
-        {
-            // The tile of the device's tile set: t·(group/t) threads walk the rows of a t×t tile in turn.
-            var (t, group) = dev.Tiles == TileSet.Cuda ? (32, 256) : (4, 16);
-            var k = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, SpecializedValue<int>>(TransposeKernel));
-            var grid = new Index2D(((m + t - 1) / t) * ((n + t - 1) / t), b);
-            k(new KernelConfig(grid, new Index2D(group, 1), SharedMemoryConfig.RequestDynamic<float>(t * (t + 1))), x.View, y.View, m, n, SpecializedValue.New(t));
-            return y;
-        }
-        float[] xa = x.Storage.Array!, ya = y.Storage.Array!;
-        const int Block = 32;
-        CpuParallel.For((long)b * ((m + Block - 1) / Block), 1, (s, e) =>
-        {
-            int blocksM = (m + Block - 1) / Block;
-            for (long q = s; q < e; q++)
-            {
-                long batch = q / blocksM * (long)m * n; int i0 = (int)(q % blocksM) * Block;
-                for (int j0 = 0; j0 < n; j0 += Block)
-                    for (int i = i0; i < Math.Min(i0 + Block, m); i++)
-                        for (int j = j0; j < Math.Min(j0 + Block, n); j++)
-                            ya[batch + (long)j * m + i] = xa[batch + (long)i * n + j];
-            }
-        });
+        x.Device.Backend.TransposeLastTwo(x, y, b, m, n);
         return y;
+    }
+
+    /// <summary>The tile is the caller's (its device's tile set): t·(group/t) threads walk the rows of a t×t tile in turn.</summary>
+    internal static void Launch(IlgpuDevice dev, Tensor x, Tensor y, int b, int m, int n, int t, int group)
+    {
+        var k = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, SpecializedValue<int>>(TransposeKernel));
+        var grid = new Index2D(((m + t - 1) / t) * ((n + t - 1) / t), b);
+        k(new KernelConfig(grid, new Index2D(group, 1), SharedMemoryConfig.RequestDynamic<float>(t * (t + 1))), x.View, y.View, m, n, SpecializedValue.New(t));
     }
 }

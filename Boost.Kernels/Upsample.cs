@@ -1,4 +1,3 @@
-using Boost.Kernels.Cpu;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -111,7 +110,7 @@ public static class Upsample
         dx[i] = sum;
     }
 
-    // ---------------------------------------------------------------- launchers
+    // ---------------------------------------------------------------- ops
 
     /// <summary>Nearest-neighbour upsampling by an integer factor.</summary>
     /// <param name="x">[N, C, H, W]</param>
@@ -122,12 +121,7 @@ public static class Upsample
         var (planes, h, w) = CheckImage("Upsample.Nearest", x, "x", factor);
         var y = Tensor.Empty(x.Device, x.Dim(0), x.Dim(1), checked(h * factor), checked(w * factor));
         if (y.Length == 0) return y;
-        if (x.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>(NearestKernel));
-            k((int)y.Length, x.View, y.View, h, w, factor);
-        }
-        else UpsampleCpu.Nearest(x.Storage.Array!, y.Storage.Array!, planes, h, w, factor);
+        x.Device.Backend.Nearest(x, y, planes, h, w, factor);
         return y;
     }
 
@@ -139,12 +133,7 @@ public static class Upsample
         var (planes, h, w) = CheckGradient("Upsample.NearestBackward", dy, factor);
         var dx = Tensor.Empty(dy.Device, dy.Dim(0), dy.Dim(1), h, w);
         if (dx.Length == 0) return dx;
-        if (dy.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>(NearestBackwardKernel));
-            k((int)dx.Length, dy.View, dx.View, h, w, factor);
-        }
-        else UpsampleCpu.NearestBackward(dy.Storage.Array!, dx.Storage.Array!, planes, h, w, factor);
+        dy.Device.Backend.NearestBackward(dy, dx, planes, h, w, factor);
         return dx;
     }
 
@@ -171,12 +160,7 @@ public static class Upsample
         var y = Tensor.Empty(x.Device, x.Dim(0), x.Dim(1), outH, outW);
         if (y.Length == 0) return y;
         float sh = (float)h / outH, sw = (float)w / outW;
-        if (x.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int, float, float>(BilinearKernel));
-            k((int)y.Length, x.View, y.View, h, w, outH, outW, sh, sw);
-        }
-        else UpsampleCpu.Bilinear(x.Storage.Array!, y.Storage.Array!, planes, h, w, outH, outW, sh, sw);
+        x.Device.Backend.Bilinear(x, y, planes, h, w, outH, outW, sh, sw);
         return y;
     }
 
@@ -202,13 +186,34 @@ public static class Upsample
         var dx = Tensor.Empty(dy.Device, dy.Dim(0), dy.Dim(1), inH, inW);
         if (dx.Length == 0) return dx;
         float sh = (float)inH / outH, sw = (float)inW / outW;
-        if (dy.Device is IlgpuDevice dev)
-        {
-            var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int, float, float>(BilinearBackwardKernel));
-            k((int)dx.Length, dy.View, dx.View, inH, inW, outH, outW, sh, sw);
-        }
-        else UpsampleCpu.BilinearBackward(dy.Storage.Array!, dx.Storage.Array!, planes, inH, inW, outH, outW, sh, sw);
+        dy.Device.Backend.BilinearBackward(dy, dx, planes, inH, inW, outH, outW, sh, sw);
         return dx;
+    }
+
+    // ---------------------------------------------------------------- launchers
+
+    internal static void LaunchNearest(IlgpuDevice dev, Tensor x, Tensor y, int h, int w, int factor)
+    {
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>(NearestKernel));
+        k((int)y.Length, x.View, y.View, h, w, factor);
+    }
+
+    internal static void LaunchNearestBackward(IlgpuDevice dev, Tensor dy, Tensor dx, int h, int w, int factor)
+    {
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>(NearestBackwardKernel));
+        k((int)dx.Length, dy.View, dx.View, h, w, factor);
+    }
+
+    internal static void LaunchBilinear(IlgpuDevice dev, Tensor x, Tensor y, int h, int w, int outH, int outW, float sh, float sw)
+    {
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int, float, float>(BilinearKernel));
+        k((int)y.Length, x.View, y.View, h, w, outH, outW, sh, sw);
+    }
+
+    internal static void LaunchBilinearBackward(IlgpuDevice dev, Tensor dy, Tensor dx, int inH, int inW, int outH, int outW, float sh, float sw)
+    {
+        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int, float, float>(BilinearBackwardKernel));
+        k((int)dx.Length, dy.View, dx.View, inH, inW, outH, outW, sh, sw);
     }
 
     private static (int planes, int h, int w) CheckImage(string op, Tensor t, string name, int factor)

@@ -201,7 +201,7 @@ public class CudaTileTests
         var shape = AttentionCases[c];
         AttentionTests.RunAndCompare(Dev, shape, seed: 40 + c, magnitude: 1f, scale: 1f / MathF.Sqrt(shape[4]));
         var tile = new[] { typeof(AttentionTileD64), typeof(AttentionTileD128), typeof(AttentionTileD256) }[c / 2];
-        Assert.That(Attention.PickTile(Dev, shape[4], "test"), Is.EqualTo(tile), "the case must run the tile it is listed under");
+        Assert.That(((IlgpuBackend)Dev.Backend).AttentionTile(shape[4], "test"), Is.EqualTo(tile), "the case must run the tile it is listed under");
     }
 
     [Test, Category(Full), Explicit(Slow)]

@@ -1,0 +1,84 @@
+namespace Boost.Kernels.Cpu;
+
+/// <summary>
+/// The managed backend: every op of <see cref="IBackend"/> as a loop over the tensors' <c>float[]</c>s, split across
+/// the cores by <see cref="CpuParallel"/>. One implementation class per op family (ElementwiseCpu, Conv2dCpu, …);
+/// this table only unwraps the arrays.
+/// </summary>
+internal sealed class CpuBackend : IBackend
+{
+    public static readonly CpuBackend Instance = new();
+
+    private CpuBackend() { }
+
+    private static float[] A(Tensor t) => t.Storage.Array!;
+
+    public void Fill(Tensor y, float value) => A(y).AsSpan(0, checked((int)y.Length)).Fill(value);
+
+    public void Map<TOp>(Tensor x, TOp op, Tensor y) where TOp : struct, IUnaryOp => ElementwiseCpu.Map(A(x), A(y), x.Length, op);
+
+    public void Zip<TOp>(Tensor a, Tensor b, TOp op, Tensor y) where TOp : struct, IBinaryOp => ElementwiseCpu.Zip(A(a), A(b), A(y), y.Length, op);
+
+    public void ZipBroadcast<TOp>(Tensor a, Tensor b, TOp op, BroadcastLayout m, Tensor y) where TOp : struct, IBinaryOp
+        => ElementwiseCpu.ZipBroadcast(A(a), a.ShapeSpan, A(b), b.ShapeSpan, A(y), y.Length, m, op);
+
+    public void MapReduce<TMap>(Tensor a, Tensor b, TMap map, ReduceLayout layout, float scale, Tensor y) where TMap : struct, IBinaryOp
+        => ReduceCpu.Run(map, layout, A(a), A(b), A(y), scale);
+
+    public void ConvForward(ConvDims d, Tensor x, Tensor w, Tensor? b, Tensor y) => Conv2dCpu.Forward(d, A(x), A(w), b is null ? null : A(b), A(y));
+
+    public void ConvBackwardInput(ConvDims d, Tensor dy, Tensor w, Tensor dx, float beta) => Conv2dCpu.BackwardInput(d, A(dy), A(w), A(dx), beta);
+
+    public void ConvBackwardWeight(ConvDims d, Tensor dy, Tensor x, Tensor dw, float beta) => Conv2dCpu.BackwardWeight(d, A(dy), A(x), A(dw), beta);
+
+    public void ConvBackwardBias(int n, int c, int hw, Tensor dy, Tensor db, float beta) => Conv2dCpu.BackwardBias(n, c, hw, A(dy), A(db), beta);
+
+    public void Gemm(Tensor a, Tensor b, Tensor c, GemmLayout p, int batch)
+        => Cpu.Gemm.SgemmBatched(batch, p.TransA != 0, p.TransB != 0, p.M, p.N, p.K, p.Alpha,
+            A(a), 0, p.Lda, p.StrideA, A(b), 0, p.Ldb, p.StrideB, p.Beta, A(c), 0, p.Ldc, p.StrideC);
+
+    public void FillRows(Tensor bias, Tensor y, int m, int n) => LinearCpu.FillRows(A(bias), A(y), m, n);
+
+    public void ColumnSum(Tensor x, Tensor sum, int rows, int n, float beta) => LinearCpu.ColumnSum(A(x), A(sum), rows, n, beta);
+
+    public void GroupNormForward(Tensor x, Tensor? weight, Tensor? bias, Tensor y, Tensor mean, Tensor rstd, int n, int c, int hw, int groups, float eps)
+        => GroupNormCpu.Forward(A(x), weight is null ? null : A(weight), bias is null ? null : A(bias), A(y), A(mean), A(rstd), n, c, hw, groups, eps);
+
+    public void GroupNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor? weight, Tensor dx, Tensor? dweight, Tensor? dbias,
+        int n, int c, int hw, int groups)
+        => GroupNormCpu.Backward(A(dy), A(x), A(mean), A(rstd), weight is null ? null : A(weight), A(dx),
+            dweight is null ? null : A(dweight), dbias is null ? null : A(dbias), n, c, hw, groups);
+
+    public void AttentionForward(AttentionDims d, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse)
+        => AttentionCpu.Forward(A(q), A(k), A(v), A(o), A(lse), d.Heads, d.Tq, d.Tk, d.D, d.Scale);
+
+    public void AttentionBackward(AttentionDims d, Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor dq, Tensor dk, Tensor dv)
+        => AttentionCpu.Backward(A(dO), A(q), A(k), A(v), A(o), A(lse), A(dq), A(dk), A(dv), d.Heads, d.Tq, d.Tk, d.D, d.Scale);
+
+    public void Nearest(Tensor x, Tensor y, int planes, int h, int w, int factor) => UpsampleCpu.Nearest(A(x), A(y), planes, h, w, factor);
+
+    public void NearestBackward(Tensor dy, Tensor dx, int planes, int h, int w, int factor) => UpsampleCpu.NearestBackward(A(dy), A(dx), planes, h, w, factor);
+
+    public void Bilinear(Tensor x, Tensor y, int planes, int h, int w, int outH, int outW, float sh, float sw)
+        => UpsampleCpu.Bilinear(A(x), A(y), planes, h, w, outH, outW, sh, sw);
+
+    public void BilinearBackward(Tensor dy, Tensor dx, int planes, int inH, int inW, int outH, int outW, float sh, float sw)
+        => UpsampleCpu.BilinearBackward(A(dy), A(dx), planes, inH, inW, outH, outW, sh, sw);
+
+    public void CopyChannels(Tensor src, int srcStart, Tensor dst, int dstStart, int n, int count, int hw, bool accumulate)
+        => ChannelsCpu.Copy(A(src), src.Dim(1), srcStart, A(dst), dst.Dim(1), dstStart, n, count, hw, accumulate);
+
+    public void Pad(Tensor x, Tensor y, int planes, int h, int w, int top, int left) => PadCpu.Pad(A(x), A(y), planes, h, w, top, left, y.Dim(2), y.Dim(3));
+
+    public void Crop(Tensor dy, Tensor dx, int planes, int h, int w, int top, int left) => PadCpu.Crop(A(dy), A(dx), planes, h, w, top, left, dy.Dim(2), dy.Dim(3));
+
+    public void TransposeLastTwo(Tensor x, Tensor y, int batch, int m, int n) => TransposeCpu.LastTwo(A(x), A(y), batch, m, n);
+
+    public void Uniform(Tensor y, ulong seed, ulong stream, float lo, float hi) => RandomCpu.Uniform(A(y), y.Length, seed, stream, lo, hi);
+
+    public void Normal(Tensor y, ulong seed, ulong stream, float mean, float std) => RandomCpu.Normal(A(y), y.Length, seed, stream, mean, std);
+
+    public void AdamW(Tensor p, Tensor g, Tensor m, Tensor v, AdamWParams h) => OptimCpu.AdamW(A(p), A(g), A(m), A(v), p.Length, h);
+
+    public void Ema(Tensor ema, Tensor p, float decay) => OptimCpu.Ema(A(ema), A(p), p.Length, decay);
+}
