@@ -7,7 +7,7 @@ using Upsample = Boost.Kernels.Upsample;
 namespace Boost.Bench;
 
 /// <summary>
-/// One benchmark case: an id (the issue's names), its work (FLOPs = 2·MACs, or minimum bytes moved: each tensor read
+/// One benchmark case: an id (the names the targets use), its work (FLOPs = 2·MACs, or minimum bytes moved: each tensor read
 /// or written once), and a run action made by <see cref="Setup"/> that owns its tensors.
 /// </summary>
 public sealed record BenchCase(string Id, double Flops, double Bytes, Func<Device, (Action run, IDisposable state)> Setup)
@@ -144,7 +144,7 @@ public static class Cases
     }
 
     /// <summary>
-    /// GPU-sized shapes (issue 6): the `paper` UNet at 128² latents, batch 4, and its layers' conv, norm, attention
+    /// GPU-sized shapes: the `paper` UNet at 128² latents, batch 4, and its layers' conv, norm, attention
     /// and upsampling shapes; the same ids in <c>scripts/torch_bench.py --gpu-shapes</c> (except the UNet cases).
     /// </summary>
     public static IReadOnlyList<BenchCase> Gpu()

@@ -43,7 +43,7 @@ var cases = (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => filter is null ||
 var rows = QuickBench.Run(dev, cases, peakGflops, peakGbs, Console.Out);
 var medians = rows.ToDictionary(r => r.Key, r => r.Value.MedianMs);
 var results = rows.ToDictionary(r => r.Key, r => QuickBench.Json(r.Value));
-// PyTorch on this machine, right after our cases (CPU): the like-for-like reference (the figures are another CPU).
+// PyTorch on this machine, right after our cases (CPU): the like-for-like reference (the libtorch anchor was measured on another CPU).
 torchRuns ??= noTorch ? [] : TorchHere.Runs(dev, filter, gpuShapes, Console.Out);
 if (torchRuns.Count > 0)
 {

@@ -39,7 +39,7 @@ def main(path):
     head = ["case", "ms", "GFLOP/s", "GB/s", "% of peak"]
     for r in runs:
         head += [f"{r['label']} ms", f"vs {r['label']}"]
-    head += ["issue's libtorch ms", "vs issue's libtorch", "issue's bar"]
+    head += ["libtorch anchor ms", "vs anchor", "target"]
     print("| " + " | ".join(head) + " |")
     print("|---|" + "---:|" * (len(head) - 2) + "---|")
     notes = []
