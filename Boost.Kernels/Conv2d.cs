@@ -294,7 +294,7 @@ public static class Conv2d
 
     /// <summary>Launches the tiled kernel over all output tiles and <paramref name="slices"/> reduction slices of
     /// <paramref name="sliceLength"/> each.</summary>
-    private static void RunGemm<TTile, TGemm>(IlgpuDevice dev, TGemm g, int slices, int sliceLength)
+    internal static void RunGemm<TTile, TGemm>(IlgpuDevice dev, TGemm g, int slices, int sliceLength)
         where TTile : struct, IConvTile where TGemm : struct, IImplicitGemm
     {
         ConvTile.Validate<TTile>();

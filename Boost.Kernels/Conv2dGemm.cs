@@ -2,9 +2,10 @@ using ILGPU;
 
 namespace Boost.Kernels;
 
-// The pieces the conv2d kernels are built from: tile shapes as compile-time constants, and the three implicit
-// GEMMs (forward, backward input, backward weight) as structs that say how to fetch an element of A and B and where
-// a result goes. One tiled kernel (Conv2d.ImplicitGemmKernel) runs all of them; ILGPU specialises it per struct.
+// The pieces the tiled GEMM kernel is built from: tile shapes as compile-time constants, and the GEMMs — the three
+// of conv2d (forward, backward input, backward weight) and the dense one of MatMul — as structs that say how to fetch
+// an element of A and B and where a result goes. One tiled kernel (Conv2d.ImplicitGemmKernel) runs all of them;
+// ILGPU specialises it per struct.
 
 /// <summary>
 /// Tile shape of the implicit-GEMM kernel, fixed at compile time (a struct's constant properties fold after
@@ -230,5 +231,32 @@ public struct ConvWeightGradGemm : IImplicitGemm
     {
         int i = (split * D.Cout + row) * Cols + c.Out;
         Out[i] = Beta == 0f ? value : value + Beta * Out[i];
+    }
+}
+
+/// <summary>
+/// The dense GEMM of one batch item, C = α·op(A)·op(B) + β·C (<see cref="MatMul.Gemm"/>), with A, B and C the
+/// item's views and the layout's leading dimensions: A(row, d) = op(A)[row, d], B(d, col) = op(B)[d, col].
+/// Step and Column carry the index itself in Out. β = 0 never reads C.
+/// </summary>
+public struct DenseGemm : IImplicitGemm
+{
+    public ArrayView<float> Am, Bm, Cm;
+    public GemmLayout P;
+
+    public readonly int Rows => P.M;
+    public readonly int Cols => P.N;
+    public readonly int Depth => P.K;
+
+    public readonly GemmIndex Step(int d) => new(0, 0, 0, d);
+    public readonly GemmIndex Column(int col) => new(0, 0, 0, col);
+
+    public readonly float A(int row, GemmIndex s) => Am[P.TransA != 0 ? s.Out * P.Lda + row : row * P.Lda + s.Out];
+    public readonly float B(GemmIndex s, GemmIndex c) => Bm[P.TransB != 0 ? c.Out * P.Ldb + s.Out : s.Out * P.Ldb + c.Out];
+
+    public readonly void Store(int row, GemmIndex c, int split, float value)
+    {
+        int i = row * P.Ldc + c.Out;
+        Cm[i] = P.Beta == 0f ? P.Alpha * value : P.Alpha * value + P.Beta * Cm[i];
     }
 }

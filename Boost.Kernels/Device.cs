@@ -18,7 +18,7 @@ public enum DeviceKind
 
 /// <summary>
 /// Which tile specialisations an <see cref="IlgpuDevice"/>'s launchers use, fixed when the device is created:
-/// each op's launcher maps it to its own tile structs (ConvTileSim / ConvTileCuda, GemmTileSim / GemmTileCuda, …).
+/// each op's launcher maps it to its own tile structs (ConvTileSim / ConvTileCuda for convolutions and GEMMs, AttentionTileSim / AttentionTileD64 …).
 /// </summary>
 public enum TileSet
 {

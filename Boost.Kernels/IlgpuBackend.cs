@@ -56,8 +56,8 @@ internal sealed class IlgpuBackend : IBackend
 
     public void Gemm(Tensor a, Tensor b, Tensor c, GemmLayout p, int batch)
     {
-        if (_small) MatMul.LaunchGemm<GemmTileSim>(_dev, a, b, c, p, batch);
-        else MatMul.LaunchGemm<GemmTileCuda>(_dev, a, b, c, p, batch);
+        if (_small) MatMul.LaunchGemm<ConvTileSim>(_dev, a, b, c, p, batch);
+        else MatMul.LaunchGemm<ConvTileCuda>(_dev, a, b, c, p, batch);
     }
 
     /// <summary>The transpose tile: t×t elements walked by a group of <c>group</c> threads.</summary>

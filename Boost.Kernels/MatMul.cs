@@ -18,107 +18,14 @@ public struct GemmLayout
 }
 
 /// <summary>
-/// Compile-time tile of <see cref="MatMul.TiledKernel{TTile}"/>: a Threads×Threads group computes a square tile of
-/// 4·Threads rows and columns of C, 4×4 per thread, stepping K by <see cref="Depth"/> through shared memory.
-/// </summary>
-public interface IGemmTile
-{
-    int Threads { get; }
-    int Depth { get; }
-}
-
-/// <summary>16×16 tiles, 16 threads (4×4), K step 4: fits the simulator's 16-thread groups.</summary>
-public readonly struct GemmTileSim : IGemmTile
-{
-    public int Threads => 4;
-    public int Depth => 4;
-}
-
-/// <summary>64×64 tiles, 256 threads (16×16), K step 16: 8 KiB of shared memory, 16 FMAs per thread per k.</summary>
-public readonly struct GemmTileCuda : IGemmTile
-{
-    public int Threads => 16;
-    public int Depth => 16;
-}
-
-/// <summary>
 /// Matrix products: <see cref="Gemm"/> (rank 2 and batched rank 3, transposes, α/β) and the linear layer
-/// y = x·wᵀ + b with its backward. ILGPU devices run a shared-memory tiled kernel; the managed backend runs
+/// y = x·wᵀ + b with its backward. ILGPU devices run the tiled implicit-GEMM kernel that serves the convolutions
+/// too (<see cref="Conv2d.ImplicitGemmKernel{TTile, TGemm}"/> with <see cref="DenseGemm"/>); the managed backend runs
 /// <see cref="Cpu.Gemm.Sgemm(bool, bool, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, int)"/>.
 /// </summary>
 public static class MatMul
 {
     // ---------------------------------------------------------------- kernels
-
-    /// <summary>
-    /// One group per (column tile, row tile, batch item). Each K step the group stages op(A)'s BM×Depth and op(B)'s
-    /// Depth×BM slices in shared memory (reading global memory along its contiguous axis, whichever the transpose
-    /// makes it, zero past the edges), then each thread accumulates its 4×4 outputs at rows ty + i·Threads and
-    /// columns tx + j·Threads: strided so that a warp reads one A value (broadcast) and consecutive B values, and
-    /// writes consecutive C values.
-    /// </summary>
-    [Kernel(Grouped = true)]
-    public static void TiledKernel<TTile>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmLayout p)
-        where TTile : struct, IGemmTile
-    {
-        int T = default(TTile).Threads, BK = default(TTile).Depth, BM = 4 * T;
-        var tiles = SharedMemory.GetDynamic<float>();
-        int tx = Group.IdxX, ty = Group.IdxY, tid = ty * T + tx;
-        int row0 = Grid.IdxY * BM, col0 = Grid.IdxX * BM;
-        long aBase = Grid.IdxZ * p.StrideA, bBase = Grid.IdxZ * p.StrideB, cBase = Grid.IdxZ * p.StrideC;
-        int bTile = BK * BM;
-
-        float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
-        float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
-        for (int k0 = 0; k0 < p.K; k0 += BK)
-        {
-            for (int e = tid; e < BM * BK; e += T * T)
-            {
-                // A tile, tiles[kk·BM + r] = op(A)[row0 + r, k0 + kk]
-                int r = p.TransA != 0 ? e % BM : e / BK, kk = p.TransA != 0 ? e / BM : e % BK;
-                int gr = row0 + r, gk = k0 + kk;
-                float v = 0f;
-                if (gr < p.M && gk < p.K) v = a[aBase + (p.TransA != 0 ? (long)gk * p.Lda + gr : (long)gr * p.Lda + gk)];
-                tiles[kk * BM + r] = v;
-                // B tile, tiles[bTile + kk·BM + j] = op(B)[k0 + kk, col0 + j]
-                int j = p.TransB != 0 ? e / BK : e % BM;
-                kk = p.TransB != 0 ? e % BK : e / BM;
-                int gc = col0 + j;
-                gk = k0 + kk;
-                v = 0f;
-                if (gc < p.N && gk < p.K) v = b[bBase + (p.TransB != 0 ? (long)gc * p.Ldb + gk : (long)gk * p.Ldb + gc)];
-                tiles[bTile + kk * BM + j] = v;
-            }
-            Group.Barrier();
-            for (int kk = 0; kk < BK; kk++)
-            {
-                int ar = kk * BM + ty, bc = bTile + kk * BM + tx;
-                float a0 = tiles[ar], a1 = tiles[ar + T], a2 = tiles[ar + 2 * T], a3 = tiles[ar + 3 * T];
-                float b0 = tiles[bc], b1 = tiles[bc + T], b2 = tiles[bc + 2 * T], b3 = tiles[bc + 3 * T];
-                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
-            }
-            Group.Barrier();
-        }
-        int row = row0 + ty, col = col0 + tx;
-        Store(c, p, cBase, row, col, c00); Store(c, p, cBase, row, col + T, c01); Store(c, p, cBase, row, col + 2 * T, c02); Store(c, p, cBase, row, col + 3 * T, c03);
-        row += T;
-        Store(c, p, cBase, row, col, c10); Store(c, p, cBase, row, col + T, c11); Store(c, p, cBase, row, col + 2 * T, c12); Store(c, p, cBase, row, col + 3 * T, c13);
-        row += T;
-        Store(c, p, cBase, row, col, c20); Store(c, p, cBase, row, col + T, c21); Store(c, p, cBase, row, col + 2 * T, c22); Store(c, p, cBase, row, col + 3 * T, c23);
-        row += T;
-        Store(c, p, cBase, row, col, c30); Store(c, p, cBase, row, col + T, c31); Store(c, p, cBase, row, col + 2 * T, c32); Store(c, p, cBase, row, col + 3 * T, c33);
-    }
-
-    /// <summary>C = α·acc + β·C where (row, col) is inside C; β = 0 never reads C (NaN there must not leak).</summary>
-    private static void Store(ArrayView<float> c, GemmLayout p, long cBase, int row, int col, float acc)
-    {
-        if (row >= p.M || col >= p.N) return;
-        long i = cBase + (long)row * p.Ldc + col;
-        c[i] = p.Beta == 0f ? p.Alpha * acc : p.Alpha * acc + p.Beta * c[i];
-    }
 
     /// <summary>y[m, n] = bias[n]: the bias rows a linear layer's GEMM then accumulates onto.</summary>
     [Kernel]
@@ -178,6 +85,8 @@ public static class MatMul
         if (a.Rank == 3 && b.Rank == 3 && batchA != batchB)
             throw new ArgumentException($"{op}: batch sizes differ, a {a.ShapeString} and b {b.ShapeString}.");
         int batch = Math.Max(batchA, batchB);
+        if ((long)M * Ka > int.MaxValue || (long)Ka * N > int.MaxValue || (long)M * N > int.MaxValue)
+            throw new ArgumentException($"{op}: a {a.ShapeString} and b {b.ShapeString} exceed 2³¹ elements per matrix (32-bit indexing).");
         int[] shape = a.Rank == 3 || b.Rank == 3 ? [batch, M, N] : [M, N];
         var layout = new GemmLayout
         {
@@ -187,7 +96,8 @@ public static class MatMul
             TransA = transA ? 1 : 0, TransB = transB ? 1 : 0,
         };
         // A batch of untransposed A rows against one shared B is a single taller product.
-        if (batch > 1 && b.Rank == 2 && !transA) { layout.M = checked(M * batch); layout.StrideA = layout.StrideC = 0; batch = 1; }
+        if (batch > 1 && b.Rank == 2 && !transA && (long)M * batch * Math.Max(Ka, N) <= int.MaxValue)
+        { layout.M = M * batch; layout.StrideA = layout.StrideC = 0; batch = 1; }
         return (layout, batch, shape);
     }
 
@@ -197,18 +107,18 @@ public static class MatMul
         a.Device.Backend.Gemm(a, b, c, p, batch);
     }
 
+    /// <summary>One launch of the conv tile's kernel per batch item, on that item's views.</summary>
     internal static void LaunchGemm<TTile>(IlgpuDevice dev, Tensor a, Tensor b, Tensor c, GemmLayout p, int batch)
-        where TTile : struct, IGemmTile
+        where TTile : struct, IConvTile
     {
-        var kernel = dev.Kernel(static acc => acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmLayout>(TiledKernel<TTile>));
-        var t = default(TTile);
-        int tile = 4 * t.Threads;
-        var config = new KernelConfig(
-            new Index3D((p.N + tile - 1) / tile, (p.M + tile - 1) / tile, batch),
-            new Index3D(t.Threads, t.Threads, 1),
-            SharedMemoryConfig.RequestDynamic<float>(2 * t.Depth * tile));
-        kernel(config, a.View, b.View, c.View, p);
+        for (int i = 0; i < batch; i++)
+        {
+            var g = new DenseGemm { Am = Item(a, i * p.StrideA), Bm = Item(b, i * p.StrideB), Cm = Item(c, i * p.StrideC), P = p };
+            Conv2d.RunGemm<TTile, DenseGemm>(dev, g, 1, p.K);
+        }
     }
+
+    private static ArrayView<float> Item(Tensor t, long offset) => t.View.SubView(offset, t.Length - offset);
 
     // ---------------------------------------------------------------- linear layer
 

@@ -5,7 +5,7 @@ using Boost.Tests.Support;
 namespace Boost.Tests.Kernels;
 
 /// <summary>
-/// The production tile specialisations — <see cref="ConvTileCuda"/>, <see cref="GemmTileCuda"/>,
+/// The production tile specialisations — <see cref="ConvTileCuda"/>, the dense GEMM on <see cref="ConvTileCuda"/>,
 /// <see cref="AttentionTileD64"/>/<see cref="AttentionTileD128"/>/<see cref="AttentionTileD256"/> and the 32×32
 /// transpose tile — on ILGPU's CPU simulator shaped like an NVIDIA GPU (warp 32, 256-thread groups, see
 /// <see cref="IlgpuDevice.CreateNvidiaSimulator"/>), against the double twins, inputs seeded in [-2, 2], outputs
@@ -34,7 +34,7 @@ public class CudaTileTests
         Assert.That(dev.Accelerator.WarpSize, Is.EqualTo(32));
         int largest = new[]
         {
-            ConvTile.Threads<ConvTileCuda>(), default(GemmTileCuda).Threads * default(GemmTileCuda).Threads, 256,
+            ConvTile.Threads<ConvTileCuda>(), 256,
             Attention.Footprint<AttentionTileD64>().threadsQ, Attention.Footprint<AttentionTileD128>().threadsQ, Attention.Footprint<AttentionTileD256>().threadsQ,
         }.Max();
         Assert.That(dev.Accelerator.MaxNumThreadsPerGroup, Is.GreaterThanOrEqualTo(largest), "the largest group a CUDA tile launches");
@@ -122,7 +122,7 @@ public class CudaTileTests
     /// <summary>As Conv2dTests.Atol: far above float rounding of <paramref name="terms"/> products, far below a wrong tap.</summary>
     private static double ConvAtol(int terms) => 1e-6 * 4 * Math.Max(terms, 4);
 
-    // ---------------------------------------------------------------- GEMM (GemmTileCuda: 64×64 tiles, K steps of 16)
+    // ---------------------------------------------------------------- GEMM (DenseGemm on ConvTileCuda: 64×64 tiles, K steps of 16)
 
     /// <summary>(M, N, K): one past a tile in M and N and two K steps plus one (65 × 70 × 33), exact multiples
     /// (64 × 128 × 32), a single element.</summary>
