@@ -36,10 +36,11 @@ public sealed class Tape : IDisposable
     /// <summary>True when ops on this thread should record backward closures.</summary>
     public static bool IsRecording => Current is { GradEnabled: true };
 
-    /// <summary>Registers an op's output: owned by the current tape, if any (else the caller owns it).</summary>
-    internal static Var Output(Tensor value, bool requiresGrad)
+    /// <summary>Registers an op's output: owned by the current tape, if any (else the caller owns it). A borrowed
+    /// value stays the caller's: the tape disposes the Var, not the tensor.</summary>
+    internal static Var Output(Tensor value, bool requiresGrad, bool borrowed = false)
     {
-        var v = new Var(value, requiresGrad && IsRecording);
+        var v = new Var(value, requiresGrad && IsRecording) { Borrowed = borrowed };
         Current?._owned.Add(v);
         return v;
     }

@@ -13,6 +13,8 @@ public class Var : IDisposable
     public Tensor? Grad { get; internal set; }
     public bool RequiresGrad { get; }
     public string? Name { get; set; }
+    /// <summary>The value belongs to the caller (<see cref="Ops.Borrow"/>): disposing this Var leaves it alone.</summary>
+    internal bool Borrowed { get; init; }
 
     public Var(Tensor value, bool requiresGrad = false, string? name = null)
     {
@@ -64,7 +66,7 @@ public class Var : IDisposable
 
     public virtual void Dispose()
     {
-        Value?.Dispose();
+        if (!Borrowed) Value?.Dispose();
         Grad?.Dispose();
         Grad = null;
     }

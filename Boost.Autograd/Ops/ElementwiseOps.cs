@@ -8,8 +8,14 @@ namespace Boost.Autograd;
 /// </summary>
 public static partial class Ops
 {
-    /// <summary>A constant input (no gradient), owned by the current tape if there is one.</summary>
+    /// <summary>A constant input (no gradient) that takes ownership of <paramref name="value"/>: the current tape
+    /// disposes it (with no tape, the returned Var does).</summary>
     public static Var Constant(Tensor value) => Tape.Output(value, requiresGrad: false);
+
+    /// <summary>A constant input (no gradient) that borrows <paramref name="value"/>: the caller keeps it and must
+    /// keep it alive until the tape (and any backward through it) is done. Use it instead of cloning into
+    /// <see cref="Constant"/>.</summary>
+    public static Var Borrow(Tensor value) => Tape.Output(value, requiresGrad: false, borrowed: true);
 
     /// <summary>a + b with broadcasting; each gradient is summed back to its operand's shape.</summary>
     public static Var Add(Var a, Var b) => Combine(a, b, 1f, 1f);

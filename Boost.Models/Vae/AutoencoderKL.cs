@@ -105,9 +105,9 @@ public sealed class AutoencoderKL : Module
     /// <summary>A posterior sample mean + exp(logvar/2)·ε with ε from the counter-based RNG.</summary>
     public static Var Sample(Var mean, Var logvar, ulong seed, ulong stream)
     {
-        using var eps = Rng.Normal(mean.Device, seed, stream, mean.Shape);
+        var eps = Ops.Constant(Rng.Normal(mean.Device, seed, stream, mean.Shape)); // the tape owns ε: Mul's backward reads it
         var std = Ops.Exp(Ops.Affine(logvar, 0.5f));
-        return Ops.Add(mean, Ops.Mul(std, Ops.Constant(eps.Clone())));
+        return Ops.Add(mean, Ops.Mul(std, eps));
     }
 
     /// <param name="z">[N, latent, h, w] unscaled (divide a diffusion latent by the scaling factor first)</param>

@@ -61,4 +61,21 @@ public class TapeTests
         using var tape = Tape.Record();
         Assert.Throws<InvalidOperationException>(() => tape.Backward(Ops.SumAll(Ops.Constant(Tensor.Zeros(Device.Cpu, 2)))));
     }
+
+    [Test]
+    public void Borrow_LeavesTheTensorToTheCaller_AndTheGradientFlowsThroughIt()
+    {
+        using var p = Param(5, 3, 4);
+        using var borrowed = Seeded.Tensor(Device.Cpu, 6, 3, 4);
+        var owned = Seeded.Tensor(Device.Cpu, 6, 3, 4);
+        using (var tape = Tape.Record())
+        {
+            var loss = Ops.SumAll(Ops.Mul(p, Ops.Borrow(borrowed)));
+            Ops.SumAll(Ops.Constant(owned));
+            tape.Backward(loss);
+        }
+        Assert.That(owned.IsDisposed, Is.True, "Constant takes ownership: the tape disposes the tensor");
+        Assert.That(borrowed.IsDisposed, Is.False, "Borrow leaves the tensor to its owner");
+        Assert.That(p.Grad!.ToArray(), Is.EqualTo(borrowed.ToArray()), "d Σ(p·c)/dp = c");
+    }
 }
