@@ -71,6 +71,36 @@ public static class Attention
 {
     // ---------------------------------------------------------------- kernels
 
+    /// <summary>
+    /// The tile loader all three kernels share: rows [row0, row0 + rows) of a head's [T, D] matrix (starting at
+    /// <paramref name="base"/>) into a shared tile of rows padded to <paramref name="ld"/> floats, zeros for rows at or
+    /// past <paramref name="limit"/>. The group's <paramref name="threads"/> threads stride over the tile's elements, so
+    /// consecutive threads read consecutive features (coalesced).
+    /// </summary>
+    private static void LoadRows(ArrayView<float> src, ArrayView<float> tile, int @base, int row0, int rows, int limit, int D, int ld,
+        int tid, int threads)
+    {
+        for (int e = tid; e < rows * D; e += threads)
+        {
+            int rr = e / D, d = e - rr * D, row = row0 + rr;
+            tile[rr * ld + d] = row < limit ? src[@base + row * D + d] : 0f;
+        }
+    }
+
+    /// <summary><see cref="LoadRows(ArrayView{float}, ArrayView{float}, int, int, int, int, int, int, int, int)"/> for two
+    /// matrices of one layout at once (K with V, Q with dO): one index computation per element pair.</summary>
+    private static void LoadRows(ArrayView<float> a, ArrayView<float> b, ArrayView<float> tileA, ArrayView<float> tileB, int @base,
+        int row0, int rows, int limit, int D, int ld, int tid, int threads)
+    {
+        for (int e = tid; e < rows * D; e += threads)
+        {
+            int rr = e / D, d = e - rr * D, row = row0 + rr, at = rr * ld + d;
+            bool ok = row < limit;
+            tileA[at] = ok ? a[@base + row * D + d] : 0f;
+            tileB[at] = ok ? b[@base + row * D + d] : 0f;
+        }
+    }
+
     /// <summary>Forward: one group per (head, BlockQ query rows); writes O and LSE.</summary>
     [Kernel(Grouped = true)]
     public static void ForwardKernel<TTile>(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v,
@@ -90,24 +120,14 @@ public static class Attention
         int head = Grid.IdxX / p.Tiles, q0 = (Grid.IdxX - head * p.Tiles) * br;
         int D = p.D, qBase = head * p.Tq * D, kBase = head * p.Tk * D;
 
-        for (int e = tid; e < br * D; e += nt)
-        {
-            int rr = e / D, d = e - rr * D, row = q0 + rr;
-            qs[rr * ld + d] = row < p.Tq ? q[qBase + row * D + d] : 0f;
-        }
+        LoadRows(q, qs, qBase, q0, br, p.Tq, D, ld, tid, nt);
         for (int d = j, i = 0; d < D; d += tpr, i++) acc[i * nt + tid] = 0f;
         float m = float.NegativeInfinity, l = 0f;
         Group.Barrier();
 
         for (int k0 = 0; k0 < p.Tk; k0 += bc)
         {
-            for (int e = tid; e < bc * D; e += nt)
-            {
-                int c = e / D, d = e - c * D, row = k0 + c;
-                bool ok = row < p.Tk;
-                ks[c * ld + d] = ok ? k[kBase + row * D + d] : 0f;
-                vs[c * ld + d] = ok ? v[kBase + row * D + d] : 0f;
-            }
+            LoadRows(k, v, ks, vs, kBase, k0, bc, p.Tk, D, ld, tid, nt);
             Group.Barrier();
 
             for (int c = j; c < bc; c += tpr)
@@ -183,25 +203,13 @@ public static class Attention
         int head = Grid.IdxX / p.Tiles, k0 = (Grid.IdxX - head * p.Tiles) * bc;
         int D = p.D, qBase = head * p.Tq * D, kBase = head * p.Tk * D, rowBase = head * p.Tq;
 
-        for (int e = tid; e < bc * D; e += nt)
-        {
-            int cc = e / D, d = e - cc * D, row = k0 + cc;
-            bool ok = row < p.Tk;
-            ks[cc * ld + d] = ok ? k[kBase + row * D + d] : 0f;
-            vs[cc * ld + d] = ok ? v[kBase + row * D + d] : 0f;
-        }
+        LoadRows(k, v, ks, vs, kBase, k0, bc, p.Tk, D, ld, tid, nt);
         for (int d = j, i = 0; d < D; d += tpr, i++) { dkAcc[i * nt + tid] = 0f; dvAcc[i * nt + tid] = 0f; }
         bool keyOk = k0 + c < p.Tk;
 
         for (int q0 = 0; q0 < p.Tq; q0 += br)
         {
-            for (int e = tid; e < br * D; e += nt)
-            {
-                int rr = e / D, d = e - rr * D, row = q0 + rr;
-                bool ok = row < p.Tq;
-                qs[rr * ld + d] = ok ? q[qBase + row * D + d] : 0f;
-                dos[rr * ld + d] = ok ? dO[qBase + row * D + d] : 0f;
-            }
+            LoadRows(q, dO, qs, dos, qBase, q0, br, p.Tq, D, ld, tid, nt);
             for (int rr = tid; rr < br; rr += nt)
             {
                 bool ok = q0 + rr < p.Tq;
@@ -273,13 +281,7 @@ public static class Attention
         int head = Grid.IdxX / p.Tiles, q0 = (Grid.IdxX - head * p.Tiles) * br;
         int D = p.D, qBase = head * p.Tq * D, kBase = head * p.Tk * D;
 
-        for (int e = tid; e < br * D; e += nt)
-        {
-            int rr = e / D, d = e - rr * D, row = q0 + rr;
-            bool ok = row < p.Tq;
-            qs[rr * ld + d] = ok ? q[qBase + row * D + d] : 0f;
-            dos[rr * ld + d] = ok ? dO[qBase + row * D + d] : 0f;
-        }
+        LoadRows(q, dO, qs, dos, qBase, q0, br, p.Tq, D, ld, tid, nt);
         for (int d = j, i = 0; d < D; d += tpr, i++) acc[i * nt + tid] = 0f;
         int qRow = q0 + r;
         bool rowOk = qRow < p.Tq;
@@ -288,13 +290,7 @@ public static class Attention
 
         for (int k0 = 0; k0 < p.Tk; k0 += bc)
         {
-            for (int e = tid; e < bc * D; e += nt)
-            {
-                int c = e / D, d = e - c * D, row = k0 + c;
-                bool ok = row < p.Tk;
-                ks[c * ld + d] = ok ? k[kBase + row * D + d] : 0f;
-                vs[c * ld + d] = ok ? v[kBase + row * D + d] : 0f;
-            }
+            LoadRows(k, v, ks, vs, kBase, k0, bc, p.Tk, D, ld, tid, nt);
             Group.Barrier();
 
             for (int c = j; c < bc; c += tpr)
