@@ -14,12 +14,12 @@ namespace Boost.Kernels.Cpu;
 internal static unsafe class AttentionCpu
 {
     /// <summary>Query rows per block for <paramref name="tk"/> keys: as many as keep the [rows, Tk] score block near
-    /// 256 KiB (in L2), at least 64; every block packs Kᵀ and V again, so at Tk = 256 one block of 256 rows instead of
-    /// four of 64 (the packing had been 15 % of the forward's samples).</summary>
+    /// 256 KiB (in L2), at least 64; every block packs Kᵀ and V again, so fewer, taller blocks pack less (at Tk = 256 one
+    /// block of 256 rows, not four of 64).</summary>
     internal static int BlockRows(int tk) => Math.Max(64, (1 << 16) / Math.Max(1, tk) / 64 * 64);
 
     /// <summary>Threads for each GEMM: one when the parallel loop already has an item for every core (a GEMM that
-    /// forked again inside a worker oversubscribed the cores: measured 3 % of the time in task switches), else all.</summary>
+    /// forks again inside a worker oversubscribes the cores), else all.</summary>
     private static int GemmThreads(long items) => items >= CpuParallel.Threads ? 1 : CpuParallel.Threads;
 
     /// <summary>o [heads, tq, d] and lse [heads, tq] from q [heads, tq, d], k and v [heads, tk, d].</summary>
@@ -139,7 +139,7 @@ internal static unsafe class AttentionCpu
     /// e^x for x ≤ 0 in 8 lanes, in float (Cephes' expf scheme): n = round(x·log₂e), r = x − n·ln 2 in two parts
     /// (|r| ≤ ½ ln 2), e^r by its degree-6 minimax polynomial, times 2ⁿ built in the exponent bits; below −87.3 (where
     /// 2ⁿ would leave the normal range) 0, NaN stays NaN. Within 1e-7 relative of exp (8e-8 worst over 200,000 values
-    /// against double, in a test). <c>Vector.Exp</c>, used before, works in double: it and its loop were 21 % of the forward's samples.
+    /// against double, in a test). Not <c>Vector.Exp</c>: it works in double, too slow for the softmax's inner loop.
     /// Positive x (not passed here) would lose the 2ⁿ scaling above n = 127.
     /// </summary>
     internal static Vector256<float> ExpNonPositive(Vector256<float> x)

@@ -1,87 +1,39 @@
-using System.Numerics;
+// The managed conv2d's entry points and which algorithm runs each conv: the Winograd paths (Winograd*.cs) for 3×3
+// convs with enough channels and columns, im2col + GEMM (Conv2dCpu.Im2Col.cs) for the rest; and the split of a
+// batch across the cores that both use.
+
+using System.Runtime.Intrinsics.X86;
 
 namespace Boost.Kernels.Cpu;
 
 /// <summary>
-/// The managed conv2d: im2col over blocks of output pixels + <see cref="Gemm.Sgemm"/>. A block holds at most
-/// <see cref="BlockFloats"/> unfolded values, so the scratch (<see cref="Scratch"/>) stays
-/// cache-sized however large the image. 1×1 stride-1 unpadded convs skip the unfolding (x is already the matrix).
+/// The managed conv2d. 3×3 convs with 16 or more channels in and out on wide enough maps run through Winograd
+/// transforms: stride 1 by F(2×2, 3×3) (<see cref="WinogradF2"/>) or, on maps 32 and more wide, F(4×4, 3×3)
+/// (<see cref="WinogradF4"/>); stride 2 by its polyphase parts and F(2, 2) (<see cref="WinogradStride2"/>); the
+/// drivers they share are in <see cref="Winograd"/>. Every other conv unfolds blocks of output pixels (im2col, at
+/// most <see cref="BlockFloats"/> values a block, so the scratch stays cache-sized however large the image) into
+/// <see cref="Gemm.Sgemm"/>. The stride-1 input gradient runs as a forward conv, so it takes the same paths.
 /// Threading: when the batch has at least as many images as there are cores, each core takes whole images and runs
 /// single-threaded GEMMs on them (no nested fork/join per block, each core's unfolded block stays in its own cache);
 /// a smaller batch goes image by image with the GEMM parallel inside.
 /// </summary>
 internal static partial class Conv2dCpu
 {
-    /// <summary>Unfolded floats per block (1 MiB): measured against 64k floats (25 % slower) and 1M (no faster) on the
-    /// c128 32² forward.</summary>
-    private const int BlockFloats = 1 << 18;
+    /// <summary>Floats per block of unfolded (im2col) values (1 MiB): wide enough blocks for an efficient GEMM, small
+    /// enough to stay in cache; the Winograd blocks' transforms are budgeted from it too.</summary>
+    internal const int BlockFloats = 1 << 18;
 
-    private static bool IsPointwise(in ConvDims d) => d.K == 1 && d.Stride == 1 && d.Pad == 0;
-
-    /// <summary>Output pixels per block: enough columns for an efficient GEMM, few enough rows·columns to stay in cache,
-    /// and blocks of equal size.</summary>
-    private static int BlockPixels(in ConvDims d)
-    {
-        int fit = BlockFloats / (d.Cin * d.KK);
-        // A quarter over budget still goes whole: a tail block of a few pixels would pack all of w again for little
-        // work (stride 2, 128 channels at 16²: 224 + 32 pixels before).
-        if (fit * 5L / 4 >= d.HWo) return d.HWo;
-        int blocks = (d.HWo + fit - 1) / fit, even = (d.HWo + blocks - 1) / blocks;
-        return Math.Min(d.HWo, Math.Max(64, (even + 15) / 16 * 16)); // equal blocks of whole micro-tiles (16 columns)
-    }
-
-    /// <summary>Whole images per core (single-threaded GEMMs) or one image at a time (parallel GEMMs).</summary>
-    private static bool ImagesPerCore(in ConvDims d) => d.N >= CpuParallel.Threads && CpuParallel.Threads > 1;
-
-    /// <summary>Runs <paramref name="image"/>(n, gemmThreads) for every image, split as <see cref="ImagesPerCore"/> says.</summary>
-    private static void ForImages(ConvDims d, Action<int, int> image)
-    {
-        if (ImagesPerCore(d)) CpuParallel.For(d.N, 1, (s, e) => { for (long n = s; n < e; n++) image((int)n, 1); });
-        else for (int n = 0; n < d.N; n++) image(n, CpuParallel.Threads);
-    }
-
-    /// <summary>y[n] = w · im2col(x[n]) + b (+ beta·y[n]).</summary>
+    /// <summary>y[n] = conv(x[n], w) + b (+ beta·y[n]).</summary>
     public static void Forward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta = 0f)
     {
         if (WinogradApplies(d)) { WinogradForward(d, x, w, b, y, beta); return; }
-        if (Stride2WinogradApplies(d)) { TiledForward<Stride2Tiles>(d, x, w, b, y, beta, flipped: false); return; }
-        int depth = d.Cin * d.KK, block = IsPointwise(d) ? d.HWo : BlockPixels(d);
-        // w is the A operand of every block's product: packed once here when there are several (a GEMM would pack it
-        // per call: on 8² maps, one block per image, that had been a fifth of the conv).
-        int blocks = d.N * ((d.HWo + block - 1) / block);
-        float[]? packed = null;
-        if (blocks > 1 && d.Cout > 4)
-        {
-            packed = Interlocked.Exchange(ref s_packedWeights, null);
-            long size = Gemm.PackedSize(d.Cout, depth, forA: true);
-            if (packed is null || packed.Length < size) packed = GC.AllocateUninitializedArray<float>((int)size);
-            Gemm.PackA(w, 0, depth, d.Cout, depth, packed, 0);
-        }
-        ForImages(d, (n, threads) =>
-        {
-            for (int p0 = 0; p0 < d.HWo; p0 += block)
-            {
-                int count = Math.Min(block, d.HWo - p0), yOff = n * d.Cout * d.HWo + p0;
-                float[] b0 = x;
-                int bOff = n * d.Cin * d.HW + p0, ldb = d.HW;
-                if (!IsPointwise(d))
-                {
-                    b0 = Scratch.Floats(depth * count); bOff = 0; ldb = count;
-                    Im2Col(d, x, n, p0, count, b0);
-                }
-                if (packed is not null) Gemm.SgemmPackedA(threads, d.Cout, count, depth, packed, 0, b0, bOff, ldb, beta, y, yOff, d.HWo);
-                else Gemm.Sgemm(Gemm.Best, threads, false, false, d.Cout, count, depth, 1f, w, 0, depth, b0, bOff, ldb, beta, y, yOff, d.HWo);
-            }
-            if (b is not null)
-                for (int co = 0; co < d.Cout; co++)
-                    AddScalar(y.AsSpan(n * d.Cout * d.HWo + co * d.HWo, d.HWo), b[co]);
-        });
-        if (packed is not null) s_packedWeights = packed;
+        if (Stride2WinogradApplies(d)) { Winograd.TiledForward<WinogradStride2.Tiles>(d, x, w, b, y, beta, flipped: false); return; }
+        Im2ColForward(d, x, w, b, y, beta);
     }
 
     /// <summary>dx[n] = col2im(wᵀ · dy[n]) + beta·dx[n]. Stride 1 (not pointwise) instead runs as the forward conv of
     /// dy with the kernel flipped and its channel axes swapped, padded by k − 1 − pad: a GEMM of depth Cout·k² rather
-    /// than Cout, and an unfolding instead of a scatter-add (measured 2–3× faster for 3×3, 64–128 channels).</summary>
+    /// than Cout, and an unfolding instead of a scatter-add.</summary>
     public static void BackwardInput(ConvDims d, float[] dy, float[] w, float[] dx, float beta)
     {
         if (d.Stride == 1 && !IsPointwise(d) && d.Pad <= d.K - 1)
@@ -100,94 +52,71 @@ internal static partial class Conv2dCpu
             s_flipped = flipped;
             return;
         }
-        int depth = d.Cin * d.KK;
-        ForImages(d, (n, threads) =>
-        {
-            int dyOff = n * d.Cout * d.HWo, dxOff = n * d.Cin * d.HW;
-            if (IsPointwise(d))
-            {
-                Gemm.Sgemm(Gemm.Best, threads, true, false, d.Cin, d.HW, d.Cout, 1f, w, 0, d.Cin, dy, dyOff, d.HWo, beta, dx, dxOff, d.HW);
-                return;
-            }
-            var image = dx.AsSpan(dxOff, d.Cin * d.HW);
-            if (beta == 0f) image.Clear();
-            else if (beta != 1f) foreach (ref float v in image) v *= beta;
-            int block = BlockPixels(d);
-            for (int p0 = 0; p0 < d.HWo; p0 += block)
-            {
-                int count = Math.Min(block, d.HWo - p0);
-                var col = Scratch.Floats(depth * count);
-                Gemm.Sgemm(Gemm.Best, threads, true, false, depth, count, d.Cout, 1f, w, 0, depth, dy, dyOff + p0, d.HWo, 0f, col, 0, count);
-                Col2ImAdd(d, col, p0, count, image);
-            }
-        });
+        Im2ColBackwardInput(d, dy, w, dx, beta);
     }
 
-    /// <summary>dw = Σ_n dy[n] · im2colᵀ(x[n]) + beta·dw. With whole images per core, each core sums its contiguous
-    /// share of the batch into its own partial and the partials are added in core order: the sum order depends on
-    /// the core count only, never on timing.</summary>
+    /// <summary>dw = Σ_n dy[n] ⋆ x[n] + beta·dw, summed in an order that depends on the core count only.</summary>
     public static void BackwardWeight(ConvDims d, float[] dy, float[] x, float[] dw, float beta)
     {
-        if (WinogradF4Applies(d)) { TiledBackwardWeight<F4Tiles>(d, dy, x, dw, beta); return; }
-        if (WinogradApplies(d)) { TiledBackwardWeight<F2Tiles>(d, dy, x, dw, beta); return; }
-        int depth = d.Cin * d.KK, block = BlockPixels(d), size = d.Cout * depth;
-        if (!ImagesPerCore(d))
-        {
-            float b = beta;
-            for (int n = 0; n < d.N; n++) { WeightGradImage(d, dy, x, n, block, dw, 0, b, CpuParallel.Threads); b = 1f; }
-            return;
-        }
-        int chunks = Math.Min(CpuParallel.Threads, d.N);
-        // Partials for cores 1.. (core 0 sums straight into dw), kept between calls: no allocation in steady state.
-        var partials = Interlocked.Exchange(ref s_partials, null);
-        if (partials is null || partials.Length < chunks * size) partials = GC.AllocateUninitializedArray<float>(chunks * size);
-        CpuParallel.For(chunks, 1, (s, e) =>
-        {
-            for (long c = s; c < e; c++)
-            {
-                int first = (int)(d.N * c / chunks), last = (int)(d.N * (c + 1) / chunks);
-                var acc = c == 0 ? dw : partials;
-                int off = c == 0 ? 0 : (int)c * size;
-                float b = c == 0 ? beta : 0f;
-                for (int n = first; n < last; n++) { WeightGradImage(d, dy, x, n, block, acc, off, b, 1); b = 1f; }
-            }
-        });
-        for (int c = 1; c < chunks; c++) Simd.AddTo(dw.AsSpan(0, size), partials.AsSpan(c * size, size));
-        s_partials = partials;
+        if (WinogradF4Applies(d)) { Winograd.TiledBackwardWeight<WinogradF4.Tiles>(d, dy, x, dw, beta); return; }
+        if (WinogradApplies(d)) { Winograd.TiledBackwardWeight<WinogradF2.Tiles>(d, dy, x, dw, beta); return; }
+        Im2ColBackwardWeight(d, dy, x, dw, beta);
     }
 
-    private static float[]? s_partials, s_flipped;
+    /// <summary>The kernel flipped for the stride-1 input gradient on the im2col path, kept between calls.</summary>
+    private static float[]? s_flipped;
 
-    /// <summary>The forward's packed weights (<see cref="Gemm.PackA"/>), kept between calls (taken, so a concurrent call
-    /// packs its own).</summary>
-    private static float[]? s_packedWeights;
+    /// <summary>
+    /// Convs that take a stride-1 Winograd path, F(2×2) or F(4×4) (forward and weight gradient by their own dims, the
+    /// input gradient by those of the forward conv it runs as): where it beats im2col. That is from 16 output columns
+    /// and 16 channels in and out, and on maps exactly 8 wide, whose tile rows pair up to fill a vector
+    /// (WinogradF2Paired.cs). Not on other narrow maps (their transforms go tile by tile), not with fewer channels (the
+    /// transforms cost as much as the GEMM), and not for one image of few tiles split across the cores (each core's
+    /// GEMM is too narrow).
+    /// </summary>
+    internal static bool WinogradApplies(in ConvDims d)
+        => d.K == 3 && d.Stride == 1 && d.Pad <= 2 && Avx2.IsSupported && (d.Wo >= 16 || Winograd.PairsTileRows(d)) && d.Cin >= 16 && d.Cout >= 16
+           && (ImagesPerCore(d) || (d.Ho + 1) / 2 * ((d.Wo + 1) / 2) >= 256);
 
-    /// <summary>acc (+)= dy[n] · im2col(x[n])ᵀ, blocks in sequence; beta scales acc before the first block. The
-    /// unfolding is the forward's (contiguous runs per row) and the GEMM absorbs the transpose while packing.</summary>
-    private static void WeightGradImage(in ConvDims d, float[] dy, float[] x, int n, int block, float[] acc, int accOff, float beta, int threads)
+    /// <summary>
+    /// Among the convs <see cref="WinogradApplies"/> takes, those that run F(4×4) (forward and weight gradient; the
+    /// input gradient by the dims of the forward conv it runs as): where its GEMM columns
+    /// (36 per tile, tile rows padded to 8-tile groups) come to under ¾ of F(2×2)'s (16 per tile) — so not on 16-wide
+    /// maps, where half of each 8-tile group would be padding.
+    /// </summary>
+    internal static bool WinogradF4Applies(in ConvDims d)
     {
-        int depth = d.Cin * d.KK;
-        for (int p0 = 0; p0 < d.HWo; p0 += block)
-        {
-            int count = Math.Min(block, d.HWo - p0);
-            if (IsPointwise(d))
-                Gemm.Sgemm(Gemm.Best, threads, false, true, d.Cout, depth, count, 1f, dy, n * d.Cout * d.HWo + p0, d.HWo, x, n * d.Cin * d.HW + p0, d.HW, beta, acc, accOff, depth);
-            else
-            {
-                var col = Scratch.Floats(depth * count);
-                Im2Col(d, x, n, p0, count, col);
-                Gemm.Sgemm(Gemm.Best, threads, false, true, d.Cout, depth, count, 1f, dy, n * d.Cout * d.HWo + p0, d.HWo, col, 0, count, beta, acc, accOff, depth);
-            }
-            beta = 1f;
-        }
+        if (!WinogradApplies(d) || !Fma.IsSupported) return false;
+        long f4 = 36L * ((d.Wo + 3) / 4 + 7) / 8 * 8 * ((d.Ho + 3) / 4);
+        long f2 = 16L * ((d.Wo + 1) / 2 + 7) / 8 * 8 * ((d.Ho + 1) / 2);
+        return 4 * f4 < 3 * f2;
     }
 
-    private static void AddScalar(Span<float> v, float a)
+    /// <summary>Convs that take the stride-2 polyphase path (WinogradStride2.cs); the thresholds mirror
+    /// <see cref="WinogradApplies"/>'s, and for the same reasons.</summary>
+    internal static bool Stride2WinogradApplies(in ConvDims d)
+        => d.K == 3 && d.Stride == 2 && d.Pad <= 2 && Avx2.IsSupported && d.Wo >= 16 && d.Cin >= 16 && d.Cout >= 16
+           && (ImagesPerCore(d) || (d.Ho + 1) / 2 * ((d.Wo + 1) / 2) >= 256);
+
+    /// <summary>y[n] = conv3×3(x[n], w) + b (+ beta·y[n]) through F(4×4, 3×3) where <see cref="WinogradF4Applies"/>,
+    /// else F(2×2, 3×3) (<see cref="Winograd.TiledForward{TA}"/>).</summary>
+    /// <param name="flipped">w holds the filters of the conv whose input gradient this forward computes, [Cin, Cout,
+    /// 3, 3] of this conv's channels with the taps to be reversed (<see cref="BackwardInput"/>): read as such, so no
+    /// flipped copy is made.</param>
+    private static void WinogradForward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta, bool flipped = false)
     {
-        var va = new System.Numerics.Vector<float>(a);
-        int i = 0, w = System.Numerics.Vector<float>.Count;
-        for (; i <= v.Length - w; i += w) (new System.Numerics.Vector<float>(v.Slice(i, w)) + va).CopyTo(v.Slice(i, w));
-        for (; i < v.Length; i++) v[i] += a;
+        if (WinogradF4Applies(d)) Winograd.TiledForward<WinogradF4.Tiles>(d, x, w, b, y, beta, flipped);
+        else Winograd.TiledForward<WinogradF2.Tiles>(d, x, w, b, y, beta, flipped);
+    }
+
+    /// <summary>Whole images per core (single-threaded GEMMs) or one image at a time (parallel GEMMs).</summary>
+    internal static bool ImagesPerCore(in ConvDims d) => d.N >= CpuParallel.Threads && CpuParallel.Threads > 1;
+
+    /// <summary>Runs <paramref name="image"/>(n, gemmThreads) for every image, split as <see cref="ImagesPerCore"/> says.</summary>
+    internal static void ForImages(ConvDims d, Action<int, int> image)
+    {
+        if (ImagesPerCore(d)) CpuParallel.For(d.N, 1, (s, e) => { for (long n = s; n < e; n++) image((int)n, 1); });
+        else for (int n = 0; n < d.N; n++) image(n, CpuParallel.Threads);
     }
 
     /// <summary>db[c] = Σ_{n,p} dy[n, c, p] + beta·db[c], in parallel over channels.</summary>
@@ -212,79 +141,5 @@ internal static partial class Conv2dCpu
         float s = System.Numerics.Vector.Sum(acc);
         for (; i < v.Length; i++) s += v[i];
         return s;
-    }
-
-    /// <summary>col[(ci, kh, kw), q] = x[n, ci, oh·s − pad + kh, ow·s − pad + kw] for output pixels p0 + q, q &lt; count
-    /// (zero outside the image). Rows of the output are walked in runs so there is no division per element.</summary>
-    private static unsafe void Im2Col(in ConvDims d, float[] x, int n, int p0, int count, float[] col)
-    {
-        if (col.Length < (long)d.Cin * d.KK * count) throw new ArgumentException("Im2Col: scratch shorter than the block.");
-        int ci = 0, kh = 0, kw = 0;
-        fixed (float* x0 = x, c0 = col)
-            for (int row = 0; row < d.Cin * d.KK; row++)
-            {
-                float* dst = c0 + (long)row * count, plane = x0 + ((long)n * d.Cin + ci) * d.HW;
-                int q = 0, oh = p0 / d.Wo, ow = p0 % d.Wo;
-                while (q < count)
-                {
-                    int run = Math.Min(d.Wo - ow, count - q);
-                    int ih = oh * d.Stride - d.Pad + kh;
-                    float* src = plane + (long)ih * d.W, o = dst + q;
-                    if ((uint)ih >= (uint)d.H) new Span<float>(o, run).Clear();
-                    else if (d.Stride == 1)
-                    {
-                        // iw = ow + t − pad + kw is contiguous: zero the part left and right of the image (a pad's width,
-                        // written inline: a Clear call per row cost more than the zeros), copy the rest.
-                        int iw0 = ow - d.Pad + kw;
-                        int lo = Math.Clamp(-iw0, 0, run), hi = Math.Clamp(d.W - iw0, lo, run);
-                        for (int t = 0; t < lo; t++) o[t] = 0f;
-                        Simd.Copy(src + iw0 + lo, o + lo, hi - lo);
-                        for (int t = hi; t < run; t++) o[t] = 0f;
-                    }
-                    else if (d.Stride == 2)
-                    {
-                        // iw = iw0 + 2t: zeros where it falls outside the row, every other value of the row between.
-                        int iw0 = ow * 2 - d.Pad + kw;
-                        int lo = Math.Clamp((1 - iw0) / 2, 0, run), hi = Math.Clamp((d.W - iw0 + 1) / 2, lo, run);
-                        for (int t = 0; t < lo; t++) o[t] = 0f;
-                        Simd.EveryOther(src + iw0 + 2 * lo, o + lo, hi - lo);
-                        for (int t = hi; t < run; t++) o[t] = 0f;
-                    }
-                    else
-                        for (int t = 0; t < run; t++)
-                        {
-                            int iw = (ow + t) * d.Stride - d.Pad + kw;
-                            o[t] = (uint)iw < (uint)d.W ? src[iw] : 0f;
-                        }
-                    q += run; oh++; ow = 0;
-                }
-                if (++kw == d.K) { kw = 0; if (++kh == d.K) { kh = 0; ci++; } }
-            }
-    }
-
-    /// <summary>The adjoint of <see cref="Im2Col"/> for one image: image[ci, ih, iw] += col[(ci, kh, kw), q].</summary>
-    private static void Col2ImAdd(in ConvDims d, float[] col, int p0, int count, Span<float> image)
-    {
-        for (int row = 0; row < d.Cin * d.KK; row++)
-        {
-            int ci = row / d.KK, kh = row % d.KK / d.K, kw = row % d.K;
-            var src = col.AsSpan(row * count, count);
-            int q = 0, oh = p0 / d.Wo, ow = p0 % d.Wo;
-            while (q < count)
-            {
-                int run = Math.Min(d.Wo - ow, count - q);
-                int ih = oh * d.Stride - d.Pad + kh;
-                if ((uint)ih < (uint)d.H)
-                {
-                    var dst = image.Slice((ci * d.H + ih) * d.W, d.W);
-                    for (int t = 0; t < run; t++)
-                    {
-                        int iw = (ow + t) * d.Stride - d.Pad + kw;
-                        if ((uint)iw < (uint)d.W) dst[iw] += src[q + t];
-                    }
-                }
-                q += run; oh++; ow = 0;
-            }
-        }
     }
 }

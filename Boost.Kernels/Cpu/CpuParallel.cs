@@ -7,9 +7,8 @@ namespace Boost.Kernels.Cpu;
 /// Splits [0, n) into contiguous chunks across the cores; small ranges run inline on the caller.
 /// <para>
 /// The chunks go to our own worker threads, which spin for a while after each job before they sleep, so that the
-/// next op's fork finds them awake. <see cref="Parallel.For(int, int, Action{int})"/> lost up to half of a short op
-/// to waking a pool thread: group norm on [8, 128, 32, 32] took 0.24 ms (median 0.36) on 2 threads against 0.21 on
-/// one, and 0.13–0.15 ms on these workers. Every participant, the caller included, claims chunk indices from one counter,
+/// next op's fork finds them awake: with <see cref="Parallel.For(int, int, Action{int})"/> a short op can lose up to
+/// half its time to waking a pool thread. Every participant, the caller included, claims chunk indices from one counter,
 /// so a worker that is slow to wake only means the caller runs its chunk too. A fork from inside a chunk, or from a
 /// second thread while a job runs, goes to <see cref="Parallel.For(int, int, Action{int})"/> instead.
 /// </para>
@@ -111,9 +110,8 @@ public static class CpuParallel
 
     /// <summary>
     /// One wait step: pause instructions for the first <see cref="SpinTicks"/> after <paramref name="since"/>, a yield
-    /// to the scheduler after that (a thread we wait on may need this core). <see cref="SpinWait.SpinOnce()"/> yields
-    /// after a few steps even when the other thread is a chunk away from done: 4–5 % of a training step's CPU samples
-    /// were in sched_yield and the scheduler (1.5 % with this).
+    /// to the scheduler after that (a thread we wait on may need this core). Not <see cref="SpinWait.SpinOnce()"/>: it
+    /// yields after a few steps even when the other thread is a chunk away from done, so waits go to the scheduler.
     /// </summary>
     private static void Pause(long since)
     {

@@ -7,8 +7,8 @@ namespace Boost.Kernels.Cpu;
 
 /// <summary>
 /// The managed backend's single-precision GEMM: C = α·op(A)·op(B) + β·C, row-major, with leading dimensions and
-/// element offsets into plain arrays. Every managed op that multiplies matrices (linear, conv via im2col,
-/// attention) calls this one routine, so making it fast makes them all fast.
+/// element offsets into plain arrays. Every managed op that multiplies matrices (linear, conv: its im2col blocks and
+/// Winograd's per-point products, attention) calls this one routine, so making it fast makes them all fast.
 /// </summary>
 /// <remarks>
 /// op(A) is M×K (A is K×M when <c>transA</c>), op(B) is K×N (B is N×K when <c>transB</c>). β = 0 overwrites C

@@ -1,17 +1,22 @@
+// F(4×4, 3×3) Winograd convolution: its tile algorithm, filter transform, input and output transforms and their
+// adjoints for the weight gradient.
+
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+
+using static Boost.Kernels.Cpu.Winograd;
 
 namespace Boost.Kernels.Cpu;
 
 /// <summary>
 /// 3×3 stride-1 convolution by Winograd's F(4×4, 3×3) (Lavin &amp; Gray 2015, interpolation points 0, ±1, ±2, ∞): a
 /// 4×4 output tile is Aᵀ[U ⊙ V]A with U = G g Gᵀ and V = Bᵀ d B over the tile's 6×6 input patch, 36 products for 16
-/// outputs instead of 144 — 4× fewer multiply-adds, against F(2×2, 3×3)'s 2.25× (measured 1.33–1.57× faster than
-/// F(2×2) on 32–128-wide maps, batches 1 and 8). Its transforms scale by up to 8 and the filters by 1/24, so it rounds
-/// worse: 128 channels of values in [−2, 2] at 32², max abs error 1.3e-3 on outputs up to 195 (F(2×2): 9e-5), well
-/// inside the tests' float tolerance. Convs on maps 32 and more wide take it: forward, input gradient (which runs as
-/// a forward conv) and weight gradient (the transforms' adjoints, 1.78× fewer multiply-adds than F(2×2)'s).
+/// outputs instead of 144 — 4× fewer multiply-adds, against F(2×2, 3×3)'s 2.25×. Its transforms scale by up to 8 and
+/// the filters by 1/24, so it rounds worse than F(2×2) (about 15× the error), still well inside the tests' float
+/// tolerance. Convs on maps 32 and more wide take it (<see cref="Conv2dCpu.WinogradF4Applies"/>): forward, input
+/// gradient (which runs as a forward conv) and weight gradient (the transforms' adjoints, 1.78× fewer multiply-adds
+/// than F(2×2)'s).
 /// <code>
 /// Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]]
 /// G  = [[¼, 0, 0], [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙], [1/24, 1/12, ⅙], [1/24, −1/12, ⅙], [0, 0, 1]]
@@ -20,22 +25,8 @@ namespace Boost.Kernels.Cpu;
 /// Point e = 6a + b's GEMM [Cout × Cin]·[Cin × Tiles]: its B operand (panel layout) at VOff + e·VPoint, its
 /// product at MOff + e·MPoint (TileBlock: a point's size plus a skew).
 /// </summary>
-internal static partial class Conv2dCpu
+internal static class WinogradF4
 {
-    /// <summary>
-    /// Among the convs <see cref="WinogradApplies"/> takes, those that run F(4×4) (forward and weight gradient; the
-    /// input gradient by the dims of the forward conv it runs as): where its GEMM columns
-    /// (36 per tile, tile rows padded to 8-tile groups) come to under ¾ of F(2×2)'s (16 per tile) — so not on 16-wide
-    /// maps, where half of each 8-tile group would be padding.
-    /// </summary>
-    internal static bool WinogradF4Applies(in ConvDims d)
-    {
-        if (!WinogradApplies(d) || !Fma.IsSupported) return false;
-        long f4 = 36L * ((d.Wo + 3) / 4 + 7) / 8 * 8 * ((d.Ho + 3) / 4);
-        long f2 = 16L * ((d.Wo + 1) / 2 + 7) / 8 * 8 * ((d.Ho + 1) / 2);
-        return 4 * f4 < 3 * f2;
-    }
-
     /// <summary>o[(6r + c)·s] = (G g Gᵀ)[r, c].</summary>
     private readonly unsafe struct F4x3 : IFilterTransform
     {
@@ -68,20 +59,20 @@ internal static partial class Conv2dCpu
 
     /// <summary>F(4×4, 3×3) as a <see cref="IWinogradWeightGrad"/>: 4×4 output tiles, 36 points, one GEMM each; tile
     /// rows padded to 8-tile groups in the weight gradient too (its transforms go 8 tiles at a time throughout).</summary>
-    private readonly struct F4Tiles : IWinogradWeightGrad
+    internal readonly struct Tiles : IWinogradWeightGrad
     {
         public static int TileSide => 4;
         public static int Points => 36;
         public static int Filters => 36;
         public static int GradRowStride(int tilesW) => (tilesW + 7) / 8 * 8;
         public static void TransformFilters(float[] w, float[] u, int cout, int cin, bool flipped) => PackedFilterTransform<F4x3>(w, u, cout, cin, flipped);
-        public static void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v) => F4InputTransform(k, x, c0, c1, v, panels: true);
-        public static void MatrixInputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v) => F4InputTransform(k, x, c0, c1, v, panels: false);
+        public static void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v) => WinogradF4.InputTransform(k, x, c0, c1, v, panels: true);
+        public static void MatrixInputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v) => WinogradF4.InputTransform(k, x, c0, c1, v, panels: false);
         public static void Products(in TileBlock k, float[] u, int uStride, float[] scratch, int threads) => PointProducts(k, u, uStride, scratch, threads, 36);
-        public static void OutputTransform(in TileBlock k, float[] m, int c0, int c1, float[] y, float[]? b, float beta) => F4OutputTransform(k, m, c0, c1, y, b, beta);
-        public static void OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] m) => F4OutputGradTransform(k, dy, c0, c1, m);
+        public static void OutputTransform(in TileBlock k, float[] m, int c0, int c1, float[] y, float[]? b, float beta) => WinogradF4.OutputTransform(k, m, c0, c1, y, b, beta);
+        public static void OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] m) => WinogradF4.OutputGradTransform(k, dy, c0, c1, m);
         public static void InverseFilterTransform(float[] du, int copies, int copyStride, float[] dw, int cout, int cin, float beta, int co0, int co1)
-            => F4InverseFilterTransform(du, copies, copyStride, dw, cout, cin, beta, co0, co1);
+            => WinogradF4.InverseFilterTransform(du, copies, copyStride, dw, cout, cin, beta, co0, co1);
     }
 
     /// <summary>
@@ -92,7 +83,7 @@ internal static partial class Conv2dCpu
     /// <paramref name="panels"/> (the weight gradient's operands) point e is the plain matrix [Cin × Tiles] at VOff +
     /// e·VPoint.
     /// </summary>
-    private static unsafe void F4InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v, bool panels)
+    private static unsafe void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v, bool panels)
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tiles = k.Tiles, stride = k.RowStride;
@@ -141,7 +132,7 @@ internal static partial class Conv2dCpu
     /// the output transform, A = (Aᵀ)ᵀ: along the columns of each of the four gradient rows (padded copies, gathered
     /// 8 tiles per vector) into a small buffer, then along the rows.
     /// </summary>
-    private static unsafe void F4OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] scratch)
+    private static unsafe void OutputGradTransform(in TileBlock k, float[] dy, int c0, int c1, float[] scratch)
     {
         var d = k.D;
         var grad = new ConvDims { H = d.Ho, W = d.Wo, Pad = 0 }; // the gradient rows, padded on the right only
@@ -192,7 +183,7 @@ internal static partial class Conv2dCpu
 
     /// <summary>dw[co, ci] = Gᵀ dU[·, co, ci] G (+ beta·dw): the adjoint of <see cref="F4x3"/>; dU summed over its
     /// copies as read (<see cref="IWinogradWeightGrad.InverseFilterTransform"/>).</summary>
-    private static unsafe void F4InverseFilterTransform(float[] du, int copies, int copyStride, float[] dw, int cout, int cin, float beta, int co0, int co1)
+    private static unsafe void InverseFilterTransform(float[] du, int copies, int copyStride, float[] dw, int cout, int cin, float beta, int co0, int co1)
     {
         long step = GradStride(cout, cin);
         float* q = stackalloc float[18]; // Gᵀ dU: 3 rows × 6 columns
@@ -263,7 +254,7 @@ internal static partial class Conv2dCpu
     /// of Aᵀ m into a small buffer, then each times A, the four columns interleaved into 32 outputs (through a buffer
     /// where the group runs past the image's right edge).
     /// </summary>
-    private static unsafe void F4OutputTransform(in TileBlock k, float[] scratch, int c0, int c1, float[] y, float[]? b, float beta)
+    private static unsafe void OutputTransform(in TileBlock k, float[] scratch, int c0, int c1, float[] y, float[]? b, float beta)
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, stride = k.RowStride;

@@ -1,6 +1,10 @@
+// F(2×2, 3×3) on maps 8 wide: the input, output and output-gradient transforms with two tile rows per vector.
+
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+
+using static Boost.Kernels.Cpu.Winograd;
 
 namespace Boost.Kernels.Cpu;
 
@@ -10,28 +14,12 @@ namespace Boost.Kernels.Cpu;
 /// RowStride 4, tile t = 4·row + column, so a pair's 8 tiles are 8 consecutive columns in either layout). Patch
 /// columns of 4 tiles are every other input column from a padded row; the two rows' halves are loaded as the two
 /// 128-bit lanes of one vector, where one in-lane shuffle deinterleaves both. The GEMMs, filter transforms and
-/// drivers are those of <see cref="TiledForward{TA}"/> and <see cref="TiledWeightGradImages{TW}"/>; a block's rows
+/// drivers are those of <see cref="TiledForward{TA}"/> and <see cref="TiledBackwardWeight{TW}"/>; a block's rows
 /// are even but for the image's last, whose missing partner reads zeros or finite input and is never written out
 /// (its output gradient is zero, so it adds nothing to the weight gradient).
 /// </summary>
-internal static partial class Conv2dCpu
+internal static partial class WinogradF2
 {
-    /// <summary>Whether a conv with these dims, in tiles of <paramref name="tileSide"/>, pairs tile rows (F(2×2) on an
-    /// 8-wide map: RowStride 4).</summary>
-    private static bool PairsTileRows(in ConvDims d, int tileSide = 2) => tileSide == 2 && d.Stride == 1 && d.Wo == 8;
-
-    /// <summary>Tile rows per block of the tiled drivers, so that a block's transforms (<paramref name="points"/>·(Cin +
-    /// Cout) floats per tile, <paramref name="stride"/> tiles a row) stay near 4·<see cref="BlockFloats"/>; even when
-    /// tile rows are paired, unless one block takes the whole image.</summary>
-    private static int BlockRows(in ConvDims d, int points, int stride, int tilesH, bool paired)
-    {
-        int rows = Math.Clamp(4 * BlockFloats / (points * (d.Cin + d.Cout) * stride), 1, tilesH);
-        return !paired || rows >= tilesH ? rows : Math.Max(2, rows & ~1);
-    }
-
-    /// <summary>Tile columns that <paramref name="rows"/> tile rows take: a paired block's odd last row takes a pair's.</summary>
-    private static int BlockSpan(int rows, int stride, bool paired) => (paired ? (rows + 1) / 2 * 2 : rows) * stride;
-
     /// <summary><see cref="InputTransform"/> for a paired block: the 6 input rows of a tile-row pair are copied padded,
     /// then each patch row a of both tile rows (padded rows a and a + 2) is gathered at once.</summary>
     private static unsafe void PairedInputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v, bool panels)

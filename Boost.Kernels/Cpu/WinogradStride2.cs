@@ -1,6 +1,10 @@
+// 3×3 stride-2 convolution by polyphase F(2, 2): its tile algorithm (16 distinct filters over 25 domain points),
+// filter transform, and input and output transforms. Forward only: the stride-2 gradients run on im2col.
+
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
+
+using static Boost.Kernels.Cpu.Winograd;
 
 namespace Boost.Kernels.Cpu;
 
@@ -15,20 +19,14 @@ namespace Boost.Kernels.Cpu;
 /// points have 16 distinct transformed filters U[e], e = 4a + b (a, b &lt; 4, 3 standing for points 3 and 4), and the
 /// points sharing one run as a single GEMM [Cout × Cin]·[Cin × copies·tiles], copies = 1, 2 or 4.
 /// </summary>
-internal static partial class Conv2dCpu
+internal static class WinogradStride2
 {
-    /// <summary>Convs that take the stride-2 path; the thresholds mirror <see cref="WinogradApplies"/> (measured in
-    /// interleaved best-of runs against im2col on the 2-core VM).</summary>
-    internal static bool Stride2WinogradApplies(in ConvDims d)
-        => d.K == 3 && d.Stride == 2 && d.Pad <= 2 && Avx2.IsSupported && d.Wo >= 16 && d.Cin >= 16 && d.Cout >= 16
-           && (ImagesPerCore(d) || (d.Ho + 1) / 2 * ((d.Wo + 1) / 2) >= 256);
-
     /// <summary>Domain points sharing the distinct filter e: 2 along an axis whose index is 3, else 1.</summary>
-    private static int Stride2Copies(int e) => (e >> 2 == 3 ? 2 : 1) * ((e & 3) == 3 ? 2 : 1);
+    private static int Copies(int e) => (e >> 2 == 3 ? 2 : 1) * ((e & 3) == 3 ? 2 : 1);
 
     /// <summary>Domain point p = 5a + b (a, b &lt; 5) → its distinct filter e and its column offset, in tiles, inside
     /// e's GEMM: copies are laid side by side, point (4, ·) after (3, ·) and (·, 4) after (·, 3).</summary>
-    private static (int e, int copy) Stride2Point(int p)
+    private static (int e, int copy) Point(int p)
     {
         int a = p / 5, b = p % 5, e = 4 * Math.Min(a, 3) + Math.Min(b, 3);
         return (e, (a == 4 ? ((e & 3) == 3 ? 2 : 1) : 0) + (b == 4 ? 1 : 0));
@@ -36,73 +34,30 @@ internal static partial class Conv2dCpu
 
     /// <summary>Σ copies of the distinct filters before e: e's GEMM starts that many tile columns into the block's
     /// transformed input (× Cin) and products (× Cout).</summary>
-    private static int Stride2Columns(int e)
+    private static int ColumnsBefore(int e)
     {
         int sum = 0;
-        for (int f = 0; f < e; f++) sum += Stride2Copies(f);
+        for (int f = 0; f < e; f++) sum += Copies(f);
         return sum;
     }
 
-    /// <summary>
-    /// One image's block of tile rows [I0, I0 + Rows), RowStride tiles apart (a multiple of 8: whole AVX groups) in
-    /// Tiles columns (Rows·RowStride rounded up to whole GEMM panels, so every GEMM operand starts on a panel and all
-    /// transform points share one panel geometry), the transformed input (the GEMMs' B operands, panel layout) at VOff
-    /// and the products at MOff of the scratch. Used by the stride-2 and the F(4×4, 3×3) paths; where each point's
-    /// operands lie is theirs to say.
-    /// </summary>
-    private readonly record struct TileBlock(ConvDims D, int N, int I0, int Rows, int TilesW, int RowStride, int Tiles, int VOff, int MOff)
-    {
-        /// <summary>Floats from one point's (or distinct filter's) transformed input to the next: Cin·Tiles and a skew.</summary>
-        public long VPoint => (long)D.Cin * Tiles + PointSkew;
-
-        /// <summary>Floats from one point's products to the next: Cout·Tiles and a skew.</summary>
-        public long MPoint => (long)D.Cout * Tiles + PointSkew;
-
-        /// <summary>F(2×2) on an 8-wide map: two tile rows per 8-lane group (Conv2dCpu.WinogradPaired.cs).</summary>
-        public bool Paired => RowStride == 4 && PairsTileRows(D);
-    }
-
-    /// <summary>Tile column t of one channel's row in the GEMMs' panel layout (panels of nr columns, kcur deep), from
-    /// that row's start in the first panel.</summary>
-    private static long PanelColumn(int t, int kcur, int nr) => (long)(t & -nr) * kcur + (t & (nr - 1));
-
-    /// <summary>Zeros one channel's panel columns [<paramref name="from"/>, <paramref name="tiles"/>) of the points
-    /// <paramref name="s"/> apart: the columns that round a block's tiles up to whole panels.</summary>
-    private static unsafe void ZeroPanelColumns(float* channel, int from, int tiles, int kcur, int nr, int points, long s)
-    {
-        for (int t = from; t < tiles; t += 8)
-        {
-            float* o = channel + PanelColumn(t, kcur, nr);
-            for (int e = 0; e < points; e++) Vector256<float>.Zero.Store(o + e * s);
-        }
-    }
-
-    /// <summary>
-    /// Floats added between the per-point matrices of the Winograd paths: transformed inputs and products in the
-    /// scratch, transformed filters, filter gradients. Such a matrix is a multiple of 4 KiB whenever its extents are
-    /// multiples of 8 (C·Tiles always, in the panel layout; Cout·Cin in most layers), so the 16–36 rows a transform
-    /// writes or reads together, one per point, all fell into one L1 set (and at 64 KiB multiples one L2 set); a line
-    /// (16 floats) further apart they spread over as many sets.
-    /// </summary>
-    private const int PointSkew = 16;
-
     /// <summary>The stride-2 path as a <see cref="ITileAlgorithm"/>: 2×2 output tiles, 25 domain points per tile, 16
     /// distinct filters whose GEMMs take 1, 2 or 4 points' columns side by side.</summary>
-    private readonly struct Stride2Tiles : ITileAlgorithm
+    internal readonly struct Tiles : ITileAlgorithm
     {
         public static int TileSide => 2;
         public static int Points => 25;
         public static int Filters => 16;
-        public static void TransformFilters(float[] w, float[] u, int cout, int cin, bool flipped) => PackedFilterTransform<Stride2F2x2>(w, u, cout, cin, flipped);
-        public static void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v) => Stride2InputTransform(k, x, c0, c1, v);
-        public static void OutputTransform(in TileBlock k, float[] m, int c0, int c1, float[] y, float[]? b, float beta) => Stride2OutputTransform(k, m, c0, c1, y, b, beta);
+        public static void TransformFilters(float[] w, float[] u, int cout, int cin, bool flipped) => PackedFilterTransform<F2x2>(w, u, cout, cin, flipped);
+        public static void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v) => WinogradStride2.InputTransform(k, x, c0, c1, v);
+        public static void OutputTransform(in TileBlock k, float[] m, int c0, int c1, float[] y, float[]? b, float beta) => WinogradStride2.OutputTransform(k, m, c0, c1, y, b, beta);
 
         public static void Products(in TileBlock k, float[] u, int uStride, float[] scratch, int threads)
         {
             var d = k.D;
             for (int e = 0; e < 16; e++)
             {
-                int columns = Stride2Copies(e) * k.Tiles, before = Stride2Columns(e) * k.Tiles;
+                int columns = Copies(e) * k.Tiles, before = ColumnsBefore(e) * k.Tiles;
                 Gemm.SgemmPacked(threads, d.Cout, columns, d.Cin, u, e * uStride,
                     scratch, k.VOff + before * d.Cin + e * PointSkew, 0f, scratch, k.MOff + before * d.Cout + e * PointSkew, columns);
             }
@@ -111,7 +66,7 @@ internal static partial class Conv2dCpu
 
     /// <summary>o[(4r + c)·s] = (G g Gᵀ)[r, c], G = [[1, 0, 0], [1, 0, 1], [0, 0, 1], [0, 1, 0]]: the distinct rows
     /// of the 5×3 filter transform (its last row repeats the fourth).</summary>
-    private readonly unsafe struct Stride2F2x2 : IFilterTransform
+    private readonly unsafe struct F2x2 : IFilterTransform
     {
         public static int Points => 16;
 
@@ -138,7 +93,7 @@ internal static partial class Conv2dCpu
     /// reads in bounds; a patch's columns are every fourth input column, two rounds of the deinterleave shuffle.
     /// Columns past the block's tile rows (padding to whole panels) are zeroed.
     /// </summary>
-    private static unsafe void Stride2InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v)
+    private static unsafe void InputTransform(in TileBlock k, float[] x, int c0, int c1, float[] v)
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tiles = k.Tiles, stride = k.RowStride;
@@ -158,10 +113,10 @@ internal static partial class Conv2dCpu
                 if (ci == c0 || ci == pc)
                     for (int p = 0; p < 25; p++)
                     {
-                        var (e, copy) = Stride2Point(p);
-                        // e's B operand starts Stride2Columns(e)·Tiles·Cin in; its slab pc at pc·copies·Tiles, and copy's
+                        var (e, copy) = Point(p);
+                        // e's B operand starts ColumnsBefore(e)·Tiles·Cin in; its slab pc at pc·copies·Tiles, and copy's
                         // panels copy·Tiles·kcur into the slab
-                        delta[p] = (long)Stride2Columns(e) * tiles * d.Cin + e * PointSkew + (long)pc * Stride2Copies(e) * tiles + (long)copy * tiles * kcur;
+                        delta[p] = (long)ColumnsBefore(e) * tiles * d.Cin + e * PointSkew + (long)pc * Copies(e) * tiles + (long)copy * tiles * kcur;
                     }
                 float* channel = v0 + k.VOff + (ci - pc) * nr;
                 for (int r = 0; r < rows; r++)
@@ -177,11 +132,11 @@ internal static partial class Conv2dCpu
                         Gather5(rowBuf + 4 * padded + 4 * j, out var a40, out var a41, out var a42, out var a43, out var a44);
                         int t = r * stride + j;
                         float* o = channel + PanelColumn(t, kcur, nr);
-                        Stride2Row(a00 - a20, a01 - a21, a02 - a22, a03 - a23, a04 - a24, o, delta);
-                        Stride2Row(a20, a21, a22, a23, a24, o, delta + 5);
-                        Stride2Row(a40 - a20, a41 - a21, a42 - a22, a43 - a23, a44 - a24, o, delta + 10);
-                        Stride2Row(a10, a11, a12, a13, a14, o, delta + 15);
-                        Stride2Row(a30, a31, a32, a33, a34, o, delta + 20);
+                        TransformRow(a00 - a20, a01 - a21, a02 - a22, a03 - a23, a04 - a24, o, delta);
+                        TransformRow(a20, a21, a22, a23, a24, o, delta + 5);
+                        TransformRow(a40 - a20, a41 - a21, a42 - a22, a43 - a23, a44 - a24, o, delta + 10);
+                        TransformRow(a10, a11, a12, a13, a14, o, delta + 15);
+                        TransformRow(a30, a31, a32, a33, a34, o, delta + 20);
                     }
                 }
                 for (int t = rows * stride; t < tiles; t += 8)
@@ -192,34 +147,10 @@ internal static partial class Conv2dCpu
             }
     }
 
-    /// <summary>row[c] = input row ih's column c − pad (zero outside the image) for c &lt; padded − 8: the padded rows the
-    /// 4-column tile paths gather their patches from (their last 8-tile group reads up to column 4·RowStride + 1).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PaddedRow(in ConvDims d, float* plane, int ih, float* row, int padded)
-    {
-        if ((uint)ih >= (uint)d.H) { new Span<float>(row, padded).Clear(); return; }
-        int lo = Math.Min(d.Pad, padded - 8), hi = Math.Clamp(d.W + d.Pad, lo, padded - 8);
-        for (int c = 0; c < lo; c++) row[c] = 0f;
-        Simd.Copy(plane + (long)ih * d.W, row + lo, hi - lo);
-        for (int c = hi; c < padded - 8; c += 8) Vector256<float>.Zero.Store(row + c);
-    }
-
-    /// <summary>The 8 tiles' patch columns x0 … x4 from the padded row at p (columns p[4k + c], k &lt; 8), reading p[0 .. 32].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Gather5(float* p, out Vector256<float> c0, out Vector256<float> c1, out Vector256<float> c2,
-        out Vector256<float> c3, out Vector256<float> c4)
-    {
-        var (e0, o0) = Simd.Deinterleave(p);       // p0 p2 … p14, p1 p3 … p15
-        var (e1, o1) = Simd.Deinterleave(p + 16);  // p16 p18 … p30, p17 … p31
-        (c0, c2) = Simd.Deinterleave(e0, e1);      // p0 p4 … p28, p2 p6 … p30
-        (c1, c3) = Simd.Deinterleave(o0, o1);      // p1 p5 … p29, p3 p7 … p31
-        c4 = Avx.Blend(Avx2.PermuteVar8x32(c0, Vector256.Create(1, 2, 3, 4, 5, 6, 7, 7)), Vector256.Create(p[32]), 0b1000_0000);
-    }
-
     /// <summary>One row of Bᵀ d (its patch columns x0 … x4, 8 tiles each) times B: x0 − x2, x2, x4 − x2, x1, x3, stored
     /// at o + delta[0 … 4].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Stride2Row(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3,
+    private static unsafe void TransformRow(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3,
         Vector256<float> x4, float* o, long* delta)
     {
         (x0 - x2).Store(o + delta[0]);
@@ -233,7 +164,7 @@ internal static partial class Conv2dCpu
     /// y[n, co] tile by tile = Aᵀ m A (+ b[co], + beta·y) for channels [c0, c1), m the tile's 5×5 products, Aᵀ = [[1, 1,
     /// 0, 1, 0], [0, 1, 1, 0, 1]]; 8 tiles at a time where their 16 outputs per row lie inside the image, else one by one.
     /// </summary>
-    private static unsafe void Stride2OutputTransform(in TileBlock k, float[] scratch, int c0, int c1, float[] y, float[]? b, float beta)
+    private static unsafe void OutputTransform(in TileBlock k, float[] scratch, int c0, int c1, float[] y, float[]? b, float beta)
     {
         var d = k.D;
         int n = k.N, i0 = k.I0, rows = k.Rows, tilesW = k.TilesW, tiles = k.Tiles, stride = k.RowStride;
@@ -241,9 +172,9 @@ internal static partial class Conv2dCpu
         long* pBase = stackalloc long[25], pRow = stackalloc long[25];
         for (int p = 0; p < 25; p++)
         {
-            var (e, copy) = Stride2Point(p);
-            pRow[p] = (long)Stride2Copies(e) * tiles;
-            pBase[p] = k.MOff + (long)Stride2Columns(e) * tiles * d.Cout + e * PointSkew + (long)copy * tiles;
+            var (e, copy) = Point(p);
+            pRow[p] = (long)Copies(e) * tiles;
+            pBase[p] = k.MOff + (long)ColumnsBefore(e) * tiles * d.Cout + e * PointSkew + (long)copy * tiles;
         }
         float** m = stackalloc float*[25];
         float* mm = stackalloc float[25];
