@@ -8,7 +8,7 @@ namespace Boost.Kernels;
 /// three gradients. Each op checks shapes and dispatches through its device's backend: on an
 /// <see cref="IlgpuDevice"/> one tiled implicit GEMM (<see cref="ImplicitGemmKernel{TTile, TGemm}"/>, specialised
 /// per <see cref="IImplicitGemm"/> struct in Conv2dGemm.cs); on the CPU device, Winograd F(4,3)/F(2,3) tiles where
-/// they apply, else im2col blocks + GEMM (Cpu/Conv2dCpu.cs).
+/// they apply, else im2col blocks + GEMM (the choice in Cpu/Conv2dCpu.cs, im2col in Cpu/Conv2dCpu.Im2Col.cs).
 /// </summary>
 /// <remarks>
 /// Gradient accumulation, the one rule of the <c>*Into</c> variants: <c>grad = result + beta·grad</c>; beta = 0

@@ -192,7 +192,7 @@ public class Conv2dTests
     }
 
     /// <summary>
-    /// F(2×2, 3×3) on maps 8 wide, two tile rows per 8-lane group (Conv2dCpu.WinogradPaired.cs): batches that give each
+    /// F(2×2, 3×3) on maps 8 wide, two tile rows per 8-lane group (Cpu/WinogradF2Paired.cs): batches that give each
     /// core whole images, odd output heights (a tile row half outside, and an odd count: the last pair's second row
     /// outside the image), pads 0, 1 and 2 (the input gradient is paired only at pad 1, where its map is 8 wide too;
     /// elsewhere it runs im2col), odd channel counts, two K slabs (300 channels), and blocks of tile rows (699 channels in
