@@ -13,11 +13,11 @@ namespace Boost.Train.Pipeline;
 public sealed record AeOptions
 {
     /// <summary>Square training crop in pixels (the autoencoder is convolutional: it runs on any multiple of f).</summary>
-    public int Crop { get; init; } = 64;
+    public int Crop { get; init; } = TrainDefaults.AeCrop;
     /// <summary>Weight of the KL term (per latent element, against N(0, I)): small, as in latent diffusion.</summary>
-    public float KlWeight { get; init; } = 1e-5f;
+    public float KlWeight { get; init; } = TrainDefaults.AeKlWeight;
     /// <summary>Weight of the edge term: MSE between Sobel gradients of output and input, for sharper reconstructions.</summary>
-    public float EdgeWeight { get; init; } = 0.5f;
+    public float EdgeWeight { get; init; } = TrainDefaults.AeEdgeWeight;
     /// <summary>Initial log-variance of the posterior (the bias of quant_conv's log-variance half). At the usual
     /// init (≈ 0) the decoder first sees latents drowned in unit noise and reconstruction waits until the encoder
     /// has learned to shrink it; starting the posterior narrow removes that wait. Null keeps the layer's init. Not part
