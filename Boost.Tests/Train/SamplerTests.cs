@@ -10,8 +10,8 @@ namespace Boost.Tests.Train;
 /// The ODE samplers on analytic problems: error AND evaluation-count bounds. The expected dopri5 counts come from
 /// a double-precision re-implementation of torchdiffeq's rules (rk_common.py, misc.py: same tableau, I controller
 /// with safety 0.9, growth ≤ 10, shrink ≥ 0.2, no shrink after a success, Hairer's first step with order 4,
-/// RMS norm over the batch, steps run past t1 and interpolate). Ours differs in clipping the last step to t1
-/// (stretching it by up to 1%) and in its float32 state: the error estimate of the tiny first step is then
+/// RMS norm over the batch, steps run past t1 and interpolate). Ours differs by default (EndRule.Clip) in clipping the last
+/// step to t1 (stretching it by up to 1%), and always in its float32 state: the error estimate of the tiny first step is then
 /// float noise (≈ 2e-5 instead of 5e-6 of the tolerance), so the step grows by ≈ 7× instead of 10× and a run can
 /// need one step more. Hence the bounds: the double-precision count ± one step (6 evaluations).
 /// </summary>
@@ -221,12 +221,12 @@ public class SamplerTests
     }
 
     /// <summary>
-    /// A batch of two decays, rates 1 and 10 ([2, 3]). Per sample the error is the worse sample's, so the batch
+    /// A batch of two decays, rates 1 and 10 ([2, 3]). With the worst-sample norm the error is the worse sample's, so the batch
     /// takes exactly the steps of the fast decay alone (20, NFE 122); the batch norm averages in the easy sample
     /// (ratio ≈ 1/√2 of it) and takes fewer (19, NFE 116), yet at least the slow decay's 5.
     /// </summary>
     [Test]
-    public void Dopri5_PerSampleNorm_FollowsTheHardestSample_BatchNormAverages()
+    public void Dopri5_WorstSampleNorm_FollowsTheHardestSample_BatchNormAverages()
     {
         using var rates = Tensor.FromArray(Device.Cpu, [1f, 10f], 2, 1);
         Func<double, Tensor, Tensor> field = (_, x) =>
@@ -238,18 +238,18 @@ public class SamplerTests
         using var x0 = Tensor.Full(Device.Cpu, 1f, 2, 3);
         using var one0 = Tensor.Full(Device.Cpu, 1f, 1, 3);
 
-        using var perSample = Samplers.Solve(field, x0, 0, 1, SolverOptions.Adaptive(1e-6, 1e-6, ErrorNorm.WorstSample));
+        using var worst = Samplers.Solve(field, x0, 0, 1, SolverOptions.Adaptive(1e-6, 1e-6, ErrorNorm.WorstSample));
         using var batch = Samplers.Solve(field, x0, 0, 1, SolverOptions.Adaptive(1e-6, 1e-6, ErrorNorm.Batch));
         using var fastAlone = Samplers.Solve(Decay(10), one0, 0, 1, SolverOptions.Adaptive(1e-6, 1e-6));
         using var slowAlone = Samplers.Solve(Decay(1), one0, 0, 1, SolverOptions.Adaptive(1e-6, 1e-6));
-        TestContext.Out.WriteLine($"per-sample {perSample}\nbatch {batch}\nfast alone {fastAlone}\nslow alone {slowAlone}");
+        TestContext.Out.WriteLine($"worst-sample {worst}\nbatch {batch}\nfast alone {fastAlone}\nslow alone {slowAlone}");
 
-        Assert.That(perSample.Evaluations, Is.EqualTo(fastAlone.Evaluations), "per-sample norm: steps of the hardest sample");
+        Assert.That(worst.Evaluations, Is.EqualTo(fastAlone.Evaluations), "worst-sample norm: steps of the hardest sample");
         Assert.That(fastAlone.Evaluations, Is.InRange(122 - 6, 122 + 6), "fast decay vs torchdiffeq");
-        Assert.That(batch.Evaluations, Is.LessThan(perSample.Evaluations), "batch norm: the easy sample relaxes the tolerance");
+        Assert.That(batch.Evaluations, Is.LessThan(worst.Evaluations), "batch norm: the easy sample relaxes the tolerance");
         Assert.That(batch.Evaluations, Is.GreaterThan(slowAlone.Evaluations));
         Assert.That(batch.Evaluations, Is.InRange(116 - 6, 116 + 6), "batch norm vs torchdiffeq");
-        foreach (var (res, what) in new[] { (perSample, "per-sample"), (batch, "batch") })
+        foreach (var (res, what) in new[] { (worst, "worst-sample"), (batch, "batch") })
         {
             var y = res.X.ToArray();
             for (int i = 0; i < 6; i++)

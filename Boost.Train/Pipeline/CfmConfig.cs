@@ -65,7 +65,7 @@ public sealed record CfmConfig
     }
 }
 
-/// <summary>The cosine noise schedule's ᾱ as the brief's figure has it: ᾱ(s) = cos²(π/2 · s/T) (ᾱ(400/1000) ≈ 0.6545).</summary>
+/// <summary>The cosine noise schedule's ᾱ without an offset: ᾱ(s) = cos²(π/2 · s/T) (ᾱ(400/1000) ≈ 0.6545).</summary>
 public static class CosineSchedule
 {
     /// <param name="offset">Nichol &amp; Dhariwal's s (0.008 in improved DDPM, which gives 0.6475 at 400/1000); 0 by default.</param>

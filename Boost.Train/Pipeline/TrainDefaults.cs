@@ -39,8 +39,8 @@ public static class TrainDefaults
     };
 
     /// <summary>
-    /// The main job's budget: on a CPU 6 minutes, so clone → build → latent cache → train → eval stays within 15 minutes
-    /// on 2 cores with the f = 2 autoencoder, whose cache and evaluation cost more than f = 4's; on a GPU 10 minutes.
+    /// The main job's budget: on a CPU 6 minutes of training, so clone → build → latent cache → train → eval fits in
+    /// 15 minutes on 2 cores with the f = 2 autoencoder (whose cache and evaluation cost more than f = 4's); on a GPU 10.
     /// </summary>
     public static TrainOptions MainJob(bool cpu) => Cfm(cpu) with
     {

@@ -192,12 +192,11 @@ public static class Samplers
 
                 var step = RungeKutta.Step(tableau, f, t, tNext, x, k1, midpoint: interpolate);
                 evaluations += step.Evaluations;
-                double ratio;
                 Tensor? end = null;
                 bool accept;
                 try
                 {
-                    ratio = controller.ErrorRatio(step.Error!, x, step.X);
+                    double ratio = controller.ErrorRatio(step.Error!, x, step.X);
                     h = controller.Propose(tNext - t, ratio, out accept);
                     if (accept && interpolate && direction * (tNext - t1) > 0)
                         end = DenseOutput(x, step.X, step.Mid!, k1, step.KLast!, t, tNext, t1);
