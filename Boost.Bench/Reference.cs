@@ -25,8 +25,8 @@ public static class Reference
         ["upsample_nearest_bwd"] = 2.85,
         ["upsample_bilinear_fwd"] = 10.75,
         ["upsample_bilinear_bwd"] = 12.75,
-        ["unet_bench_forward"] = 123,      // issue 6: 118–128 ms
-        ["unet_bench_train_step"] = 430,   // issue 6
+        ["unet_bench_forward"] = 123,      // 118–128 ms over repeated runs
+        ["unet_bench_train_step"] = 430,
     };
 
     /// <summary>Issue 3's bar for each case, as a speed ratio (libtorch ms / ours): conv and attention ≥ 0.5,

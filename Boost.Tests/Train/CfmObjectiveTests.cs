@@ -33,18 +33,18 @@ public class CfmObjectiveTests
         return (-1, -1, -1);
     }
 
-    [TestCase("psu", 400)]
-    [TestCase("latent", 400)]
-    [TestCase("psu", 0)]
-    public void Batch_IsTheStraightPathFromNoisedConditionToHr(string lrPath, int noiseStep)
+    [TestCase(LrPath.Psu, 400)]
+    [TestCase(LrPath.Latent, 400)]
+    [TestCase(LrPath.Psu, 0)]
+    public void Batch_IsTheStraightPathFromNoisedConditionToHr(LrPath lrPath, int noiseStep)
     {
         int n = 5, c = 4, s = 12, batch = 7, w = 8;
         var cache = PipelineFixtures.SyntheticCache(n, c, s, 4, 3);
-        var config = PipelineFixtures.Cfm("cfm", lrPath, noiseStep);
+        var config = PipelineFixtures.Cfm(Objective.Cfm, lrPath, noiseStep);
         var trainer = new CfmTrainer(cache, config);
         var (input, ts, target, shape) = trainer.Batch(batch, w, 11, 5);
         Assert.That(shape, Is.EqualTo(new[] { batch, 2 * c, w, w }));
-        float[] cond = lrPath == "psu" ? cache.LrPsu : BilinearUp(cache);
+        float[] cond = lrPath == LrPath.Psu ? cache.LrPsu : BilinearUp(cache);
         int per = c * w * w;
         double abar = config.AlphaBar, epsSum = 0, epsSq = 0;
         for (int b = 0; b < batch; b++)
@@ -104,7 +104,7 @@ public class CfmObjectiveTests
     {
         int n = 3, c = 4, s = 8, w = 4;
         var cache = PipelineFixtures.SyntheticCache(n, c, s, 4, 9);
-        var (input, ts, target, _) = new CfmTrainer(cache, PipelineFixtures.Cfm("regression")).Batch(2, w, 3, 0);
+        var (input, ts, target, _) = new CfmTrainer(cache, PipelineFixtures.Cfm(Objective.Regression)).Batch(2, w, 3, 0);
         int per = c * w * w;
         Assert.That(ts, Is.All.EqualTo(0f));
         for (int b = 0; b < 2; b++)

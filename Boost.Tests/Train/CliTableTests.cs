@@ -68,13 +68,13 @@ public class CliTableTests
         foreach (var e in SolverRegistry.All)
         {
             var boost = SolverRegistry.Options(e.Name, 0, 1e-3, 1e-3);
-            Assert.That((boost.Method, boost.Steps), Is.EqualTo((e.Name, e.DefaultSteps)));
+            Assert.That((boost.Method, boost.Steps), Is.EqualTo((e.Method, e.DefaultSteps)));
             var (name, eval, t) = SolverRegistry.ParseSpec(e.Name, 1e-3, 1e-3);
-            Assert.That((eval.Method, eval.Steps, t), Is.EqualTo((e.Name, e.DefaultSteps, 1f)), name);
+            Assert.That((eval.Method, eval.Steps, t), Is.EqualTo((e.Method, e.DefaultSteps, 1f)), name);
             if (!e.Adaptive)
             {
                 var (n7, s7, _) = SolverRegistry.ParseSpec(e.Name + "7@0.5", 0, 0);
-                Assert.That((s7.Method, s7.Steps), Is.EqualTo((e.Name, 7)), n7);
+                Assert.That((s7.Method, s7.Steps), Is.EqualTo((e.Method, 7)), n7);
                 Assert.That(SolverRegistry.ParseSpec(e.Name + "_7", 0, 0).solver.Steps, Is.EqualTo(7));
                 Assert.That(SolverRegistry.Options(e.Name, 7, 0, 0).Steps, Is.EqualTo(7));
             }

@@ -51,6 +51,6 @@ internal static class PipelineFixtures
         return new LatentCache { Hr = hr, LrPsu = psu, LrLatent = lat, Count = count, Channels = channels, Size = size, Scale = scale };
     }
 
-    public static CfmConfig Cfm(string objective = "cfm", string lrPath = "psu", int noiseStep = 400)
+    public static CfmConfig Cfm(Objective objective = Objective.Cfm, LrPath lrPath = LrPath.Psu, int noiseStep = 400)
         => new() { Objective = objective, LrPath = lrPath, NoiseStep = noiseStep, UNet = TinyUNet };
 }

@@ -10,8 +10,8 @@ namespace Boost.Tests.Train;
 /// The ODE samplers on analytic problems: error AND evaluation-count bounds. The expected dopri5 counts come from
 /// a double-precision re-implementation of torchdiffeq's rules (rk_common.py, misc.py: same tableau, I controller
 /// with safety 0.9, growth ≤ 10, shrink ≥ 0.2, no shrink after a success, Hairer's first step with order 4,
-/// RMS norm over the batch, steps run past t1 and interpolate). Ours differs in clipping the last step to t1
-/// (stretching it by up to 1%) and in its float32 state: the error estimate of the tiny first step is then
+/// RMS norm over the batch, steps run past t1 and interpolate). Ours differs by default (EndRule.Clip) in clipping the last
+/// step to t1 (stretching it by up to 1%), and always in its float32 state: the error estimate of the tiny first step is then
 /// float noise (≈ 2e-5 instead of 5e-6 of the tolerance), so the step grows by ≈ 7× instead of 10× and a run can
 /// need one step more. Hence the bounds: the double-precision count ± one step (6 evaluations).
 /// </summary>
@@ -132,7 +132,7 @@ public class SamplerTests
         for (int r = 0; r < 2; r++)
         {
             int steps = n << r;
-            using var res = Samplers.Solve(Decay(), x0, 0, 1, SolverOptions.Fixed(method, steps));
+            using var res = Samplers.Solve(Decay(), x0, 0, 1, SolverOptions.Fixed(SolverRegistry.Find(method).Method, steps));
             double h = 1.0 / steps, R = 0, term = 1;
             for (int k = 0; k <= order; k++) { R += term; term *= -h / (k + 1); }
             double discrete = Math.Pow(R, steps), got = res.X.ToArray()[0];
@@ -160,7 +160,7 @@ public class SamplerTests
         using var x0 = Vec(1f, 0f);
         foreach (var (options, nfeLo, nfeHi, tol) in new[]
         {
-            (SolverOptions.Fixed("rk4", 64), 256, 256, 2e-5),
+            (SolverOptions.Fixed(SolverMethod.Rk4, 64), 256, 256, 2e-5),
             (SolverOptions.Adaptive(1e-6, 1e-6), 134 - 6, 134 + 6, 2e-5),
             (SolverOptions.Adaptive(1e-6, 1e-6) with { PiBeta = 0.04 }, 152 - 6, 152 + 6, 2e-5),
         })
@@ -221,12 +221,12 @@ public class SamplerTests
     }
 
     /// <summary>
-    /// A batch of two decays, rates 1 and 10 ([2, 3]). Per sample the error is the worse sample's, so the batch
+    /// A batch of two decays, rates 1 and 10 ([2, 3]). With the worst-sample norm the error is the worse sample's, so the batch
     /// takes exactly the steps of the fast decay alone (20, NFE 122); the batch norm averages in the easy sample
     /// (ratio ≈ 1/√2 of it) and takes fewer (19, NFE 116), yet at least the slow decay's 5.
     /// </summary>
     [Test]
-    public void Dopri5_PerSampleNorm_FollowsTheHardestSample_BatchNormAverages()
+    public void Dopri5_WorstSampleNorm_FollowsTheHardestSample_BatchNormAverages()
     {
         using var rates = Tensor.FromArray(Device.Cpu, [1f, 10f], 2, 1);
         Func<double, Tensor, Tensor> field = (_, x) =>
@@ -238,18 +238,18 @@ public class SamplerTests
         using var x0 = Tensor.Full(Device.Cpu, 1f, 2, 3);
         using var one0 = Tensor.Full(Device.Cpu, 1f, 1, 3);
 
-        using var perSample = Samplers.Solve(field, x0, 0, 1, SolverOptions.Adaptive(1e-6, 1e-6, ErrorNorm.PerSample));
+        using var worst = Samplers.Solve(field, x0, 0, 1, SolverOptions.Adaptive(1e-6, 1e-6, ErrorNorm.WorstSample));
         using var batch = Samplers.Solve(field, x0, 0, 1, SolverOptions.Adaptive(1e-6, 1e-6, ErrorNorm.Batch));
         using var fastAlone = Samplers.Solve(Decay(10), one0, 0, 1, SolverOptions.Adaptive(1e-6, 1e-6));
         using var slowAlone = Samplers.Solve(Decay(1), one0, 0, 1, SolverOptions.Adaptive(1e-6, 1e-6));
-        TestContext.Out.WriteLine($"per-sample {perSample}\nbatch {batch}\nfast alone {fastAlone}\nslow alone {slowAlone}");
+        TestContext.Out.WriteLine($"worst-sample {worst}\nbatch {batch}\nfast alone {fastAlone}\nslow alone {slowAlone}");
 
-        Assert.That(perSample.Evaluations, Is.EqualTo(fastAlone.Evaluations), "per-sample norm: steps of the hardest sample");
+        Assert.That(worst.Evaluations, Is.EqualTo(fastAlone.Evaluations), "worst-sample norm: steps of the hardest sample");
         Assert.That(fastAlone.Evaluations, Is.InRange(122 - 6, 122 + 6), "fast decay vs torchdiffeq");
-        Assert.That(batch.Evaluations, Is.LessThan(perSample.Evaluations), "batch norm: the easy sample relaxes the tolerance");
+        Assert.That(batch.Evaluations, Is.LessThan(worst.Evaluations), "batch norm: the easy sample relaxes the tolerance");
         Assert.That(batch.Evaluations, Is.GreaterThan(slowAlone.Evaluations));
         Assert.That(batch.Evaluations, Is.InRange(116 - 6, 116 + 6), "batch norm vs torchdiffeq");
-        foreach (var (res, what) in new[] { (perSample, "per-sample"), (batch, "batch") })
+        foreach (var (res, what) in new[] { (worst, "worst-sample"), (batch, "batch") })
         {
             var y = res.X.ToArray();
             for (int i = 0; i < 6; i++)
@@ -266,7 +266,7 @@ public class SamplerTests
     [TestCase("rk4")]
     public void TimeReversed_IntegratesBackwards(string method)
     {
-        var options = method == "dopri5" ? SolverOptions.Adaptive(1e-6, 1e-6) : SolverOptions.Fixed(method, 16);
+        var options = method == "dopri5" ? SolverOptions.Adaptive(1e-6, 1e-6) : SolverOptions.Fixed(SolverRegistry.Find(method).Method, 16);
         using var xEnd = Vec((float)E1);
         using var back = Samplers.Solve(Decay(), xEnd, 1, 0, options);
         using var mirrored = Samplers.Solve(Decay(-1), xEnd, 0, 1, options);
@@ -294,7 +294,7 @@ public class SamplerTests
         Func<double, Tensor, Tensor> field = (t, x) => { var d = Elementwise.Affine(x, -1f, (float)t); made.Add(d); return d; };
         var data = Seeded.Floats(5, 4);
         using var x0 = Tensor.FromArray(Device.Cpu, data, 4);
-        var options = method == "dopri5" ? SolverOptions.Adaptive(1e-5, 1e-5) : SolverOptions.Fixed(method, 5);
+        var options = method == "dopri5" ? SolverOptions.Adaptive(1e-5, 1e-5) : SolverOptions.Fixed(SolverRegistry.Find(method).Method, 5);
         using (var res = Samplers.Solve(field, x0, 0, 1, options))
         {
             Assert.That(made, Has.Count.EqualTo(res.Evaluations), "NFE counts every call");
@@ -312,7 +312,7 @@ public class SamplerTests
         var dev = Backends.Get(backend);
         var data = Seeded.Floats(11, 2 * 3 * 5);
         var want = Array.ConvertAll(data, v => v * E1);
-        foreach (var options in new[] { SolverOptions.Adaptive(1e-6, 1e-6, ErrorNorm.PerSample), SolverOptions.Fixed("rk4", 8) })
+        foreach (var options in new[] { SolverOptions.Adaptive(1e-6, 1e-6, ErrorNorm.WorstSample), SolverOptions.Fixed(SolverMethod.Rk4, 8) })
         {
             using var xCpu = Tensor.FromArray(Device.Cpu, data, 2, 3, 5);
             using var x0 = Tensor.FromArray(dev, data, 2, 3, 5);
@@ -347,20 +347,20 @@ public class SamplerTests
             var e = Assert.Catch<T>(() => Samplers.Solve(f, x0, 0, 1, o).Dispose(), $"{o}");
             Assert.That(e!.Message, Does.Contain(fragment), $"{o}");
         }
-        Fails<ArgumentException>(new SolverOptions { Method = "heun", Steps = 4 }, "unknown method \"heun\"; known: euler, midpoint, rk4, rk38, dopri5");
-        Fails<ArgumentException>(SolverOptions.Fixed("rk4", 0), "needs Steps > 0, got 0");
-        Fails<ArgumentException>(SolverOptions.Fixed("euler", -3), "needs Steps > 0, got -3");
+        Fails<ArgumentException>(new SolverOptions { Method = (SolverMethod)99, Steps = 4 }, "unknown method 99; known: euler, midpoint, rk4, rk38, dopri5");
+        Fails<ArgumentException>(SolverOptions.Fixed(SolverMethod.Rk4, 0), "needs Steps > 0, got 0");
+        Fails<ArgumentException>(SolverOptions.Fixed(SolverMethod.Euler, -3), "needs Steps > 0, got -3");
         Fails<ArgumentException>(SolverOptions.Adaptive(0, 1e-6), "rtol must be a finite number > 0");
         Fails<ArgumentException>(SolverOptions.Adaptive(-1e-3, 1e-6), "rtol must be a finite number > 0");
         Fails<ArgumentException>(SolverOptions.Adaptive(1e-3, -1e-6), "atol must be a finite number ≥ 0");
-        Fails<ArgumentException>(new SolverOptions { Method = "dopri5", Steps = 10 }, "chooses its own steps");
+        Fails<ArgumentException>(new SolverOptions { Method = SolverMethod.Dopri5, Steps = 10 }, "chooses its own steps");
         Fails<ArgumentException>(new SolverOptions { MaxSteps = 0 }, "MaxSteps must be > 0");
         Fails<ArgumentException>(new SolverOptions { FirstStep = -0.1 }, "FirstStep must be a finite |h| > 0");
         Fails<InvalidOperationException>(SolverOptions.Adaptive(1e-10, 1e-10) with { MaxSteps = 3 }, "reached MaxSteps = 3");
 
-        Assert.That(Assert.Throws<InvalidOperationException>(() => Samplers.Solve((_, x) => Tensor.Zeros(x.Device, 2), x0, 0, 1, SolverOptions.Fixed("euler", 2)))!
+        Assert.That(Assert.Throws<InvalidOperationException>(() => Samplers.Solve((_, x) => Tensor.Zeros(x.Device, 2), x0, 0, 1, SolverOptions.Fixed(SolverMethod.Euler, 2)))!
             .Message, Does.Contain("returned [2] on").And.Contain("for a state [1] on"));
-        Assert.Throws<ArgumentException>(() => Samplers.Solve(f, x0, 0, double.NaN, SolverOptions.Fixed("euler", 2)));
+        Assert.Throws<ArgumentException>(() => Samplers.Solve(f, x0, 0, double.NaN, SolverOptions.Fixed(SolverMethod.Euler, 2)));
     }
 
     [Test]

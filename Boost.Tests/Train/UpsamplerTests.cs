@@ -12,7 +12,7 @@ namespace Boost.Tests.Train;
 /// <summary>Inference plumbing on tiny random models: shapes, padding, NFE, weights folders, the latent cache.</summary>
 public class UpsamplerTests
 {
-    private static Upsampler Tiny(string objective = "cfm", string lrPath = "psu")
+    private static Upsampler Tiny(Objective objective = Objective.Cfm, LrPath lrPath = LrPath.Psu)
     {
         var ae = new AutoencoderKL(PipelineFixtures.TinyAe, Device.Cpu, 1);
         var unet = new UNetModel(PipelineFixtures.TinyUNet, Device.Cpu, 2);
@@ -23,18 +23,18 @@ public class UpsamplerTests
 
     private static ChwImage RandomImage(int h, int w, int seed) => new(Support.Seeded.Floats(seed, 3 * h * w, -1f, 1f), 3, h, w);
 
-    [TestCase("cfm", "psu")]
-    [TestCase("cfm", "latent")]
-    [TestCase("regression", "psu")]
-    public void Boost_ReturnsExactlyScaleTimesAnAwkwardSize(string objective, string lrPath)
+    [TestCase(Objective.Cfm, LrPath.Psu)]
+    [TestCase(Objective.Cfm, LrPath.Latent)]
+    [TestCase(Objective.Regression, LrPath.Psu)]
+    public void Boost_ReturnsExactlyScaleTimesAnAwkwardSize(Objective objective, LrPath lrPath)
     {
         var up = Tiny(objective, lrPath);
         var lr = RandomImage(5, 7, 3);
-        var (hr, nfe) = up.Boost(lr, SolverOptions.Fixed("euler", 3));
+        var (hr, nfe) = up.Boost(lr, SolverOptions.Fixed(SolverMethod.Euler, 3));
         Assert.That(hr.Shape, Is.EqualTo(new[] { 3, 20, 28 }));
         Assert.That(hr.Data.All(v => v is >= -1f and <= 1f), "clamped");
         Assert.That(hr.Data.Distinct().Count(), Is.GreaterThan(50), "not constant");
-        Assert.That(nfe, Is.EqualTo(objective == "regression" ? 1 : 3));
+        Assert.That(nfe, Is.EqualTo(objective == Objective.Regression ? 1 : 3));
     }
 
     [Test]
@@ -42,9 +42,9 @@ public class UpsamplerTests
     {
         var up = Tiny();
         using var c = Support.Seeded.Tensor(Device.Cpu, 4, 1, 4, 8, 8);
-        var (a, _) = up.Generate(c, SolverOptions.Fixed("rk4", 2), 1);
-        var (b, _) = up.Generate(c, SolverOptions.Fixed("rk4", 2), 1);
-        var (d, _) = up.Generate(c, SolverOptions.Fixed("rk4", 2), 2);
+        var (a, _) = up.Generate(c, SolverOptions.Fixed(SolverMethod.Rk4, 2), 1);
+        var (b, _) = up.Generate(c, SolverOptions.Fixed(SolverMethod.Rk4, 2), 1);
+        var (d, _) = up.Generate(c, SolverOptions.Fixed(SolverMethod.Rk4, 2), 2);
         Assert.That(b.ToArray(), Is.EqualTo(a.ToArray()));
         Assert.That(d.ToArray(), Is.Not.EqualTo(a.ToArray()));
         a.Dispose(); b.Dispose(); d.Dispose();
@@ -116,8 +116,8 @@ public class UpsamplerTests
         var loaded = Upsampler.Load(Path.Combine(root, "cfm"), Path.Combine(root, "ae"), Device.Cpu);
         Assert.That(loaded.Config, Is.EqualTo(up.Config).Using<CfmConfig>((a, b) => a.ToJson() == b.ToJson()));
         var lr = RandomImage(4, 4, 7);
-        var (a, _) = up.Boost(lr, SolverOptions.Fixed("euler", 2));
-        var (b, _) = loaded.Boost(lr, SolverOptions.Fixed("euler", 2));
+        var (a, _) = up.Boost(lr, SolverOptions.Fixed(SolverMethod.Euler, 2));
+        var (b, _) = loaded.Boost(lr, SolverOptions.Fixed(SolverMethod.Euler, 2));
         // fp16 storage: outputs agree to half precision, not bit for bit.
         Assert.That(a.Data.Zip(b.Data).Max(p => Math.Abs(p.First - p.Second)), Is.LessThan(0.02f));
         File.WriteAllText(Path.Combine(root, "cfm", "config.json"), "{\"objective\": \"sharpen\"}");
@@ -154,18 +154,18 @@ public class UpsamplerTests
     [Test]
     public void ParseSolver_ReadsNamesAndStepCounts()
     {
-        Assert.That(Evaluator.ParseSolver("euler40", 1e-3, 1e-3).solver, Is.EqualTo(SolverOptions.Fixed("euler", 40)));
+        Assert.That(Evaluator.ParseSolver("euler40", 1e-3, 1e-3).solver, Is.EqualTo(SolverOptions.Fixed(SolverMethod.Euler, 40)));
         Assert.That(Evaluator.ParseSolver("rk4_10", 1e-3, 1e-3).name, Is.EqualTo("rk4_10"));
         Assert.That(Evaluator.ParseSolver("dopri5", 1e-4, 2e-4).solver.Atol, Is.EqualTo(2e-4));
         // A bare fixed-step name takes the registry's default step count (the same as boost's).
         var bare = Evaluator.ParseSolver("euler", 1, 1);
-        Assert.That(bare.solver.Method, Is.EqualTo("euler"));
+        Assert.That(bare.solver.Method, Is.EqualTo(SolverMethod.Euler));
         Assert.That(bare.solver.Steps, Is.GreaterThan(0));
         Assert.That(() => Evaluator.ParseSolver("euler0", 1, 1), Throws.ArgumentException);
         Assert.That(() => Evaluator.ParseSolver("heun3", 1, 1), Throws.ArgumentException);
         Assert.That(Evaluator.ParseSolver("dopri5", 1, 1).temperature, Is.EqualTo(1f));
         var cooled = Evaluator.ParseSolver("euler40@0.5", 1, 1);
-        Assert.That((cooled.name, cooled.solver, cooled.temperature), Is.EqualTo(("euler40_t0.5", SolverOptions.Fixed("euler", 40), 0.5f)));
+        Assert.That((cooled.name, cooled.solver, cooled.temperature), Is.EqualTo(("euler40_t0.5", SolverOptions.Fixed(SolverMethod.Euler, 40), 0.5f)));
         Assert.That(Evaluator.ParseSolver("dopri5@0", 1, 1).name, Is.EqualTo("dopri5_t0"));
         Assert.That(() => Evaluator.ParseSolver("dopri5@-1", 1, 1), Throws.ArgumentException);
         Assert.That(() => Evaluator.ParseSolver("dopri5@warm", 1, 1), Throws.ArgumentException);

@@ -66,6 +66,15 @@ public sealed class Args
     public float Float(string name, float fallback) => Parse(name, fallback, s => float.Parse(s, CultureInfo.InvariantCulture));
     public ulong ULong(string name, ulong fallback) => Parse(name, fallback, s => ulong.Parse(s, CultureInfo.InvariantCulture));
 
+    /// <summary>One of an enum's <see cref="Pipeline.Choice{T}"/> names; anything else is a one-line
+    /// <see cref="UsageException"/> listing them.</summary>
+    public T Choice<T>(string name, T fallback) where T : struct, Enum
+    {
+        var s = String(name);
+        if (s is null) return fallback;
+        return Pipeline.Choice<T>.TryParse(s, out var v) ? v : throw new UsageException($"--{name} must be one of {Pipeline.Choice<T>.Names}, got '{s}'.");
+    }
+
     private T Parse<T>(string name, T fallback, Func<string, T> parse)
     {
         var s = String(name);

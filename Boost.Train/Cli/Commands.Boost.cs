@@ -9,20 +9,36 @@ namespace Boost.Train.Cli;
 
 public static partial class Commands
 {
-    private static SolverOptions ReadSolver(Args a, string fallback = "dopri5")
+    /// <summary><c>--solver --steps --rtol --atol --norm --end-rule</c> (and <c>--per-sample</c>, the old spelling of
+    /// <c>--norm worst-sample</c>). The norm and the end rule only matter to an adaptive solver.</summary>
+    internal static SolverOptions ReadSolver(Args a)
     {
-        string method = a.String("solver", fallback);
-        double rtol = a.Double("rtol", 1e-3), atol = a.Double("atol", 1e-3);
+        string method = a.String("solver", Choice<SolverMethod>.Name(TrainDefaults.Solver));
+        double rtol = a.Double("rtol", TrainDefaults.Rtol), atol = a.Double("atol", TrainDefaults.Atol);
         int steps = a.Int("steps", 0);
-        bool perSample = a.Flag("per-sample");
-        try { return SolverRegistry.Options(method, steps, rtol, atol, perSample ? ErrorNorm.PerSample : ErrorNorm.Batch); }
+        var norm = a.Choice("norm", TrainDefaults.Norm);
+        if (a.Flag("per-sample"))
+        {
+            if (a.Has("norm") && norm != ErrorNorm.WorstSample) throw new UsageException("--per-sample means --norm worst-sample; it contradicts --norm batch.");
+            norm = ErrorNorm.WorstSample;
+        }
+        var endRule = a.Choice("end-rule", TrainDefaults.EndRule);
+        ReadPrecision(a);
+        try { return SolverRegistry.Options(method, steps, rtol, atol, norm, endRule); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
     }
 
-    /// <summary>boost's sampling temperature (source noise × τ) and back-projection iterations: chosen on the training
-    /// photos (eval --data data/photos/train), not on the held-out ones the README reports.</summary>
-    public const float DefaultTemperature = 0.75f;
-    public const int DefaultBackProjection = 3;
+    /// <summary><c>--precision</c>: parsed for every command that trains or samples; only fp32 runs.</summary>
+    internal static Precision ReadPrecision(Args a)
+    {
+        var p = a.Choice("precision", TrainDefaults.Precision);
+        try { PrecisionCheck.Require(p); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        return p;
+    }
+
+    public const float DefaultTemperature = TrainDefaults.Temperature;
+    public const int DefaultBackProjection = TrainDefaults.BackProjection;
 
     /// <summary><c>boost</c>: ×4 of one image (PNG/JPEG/… in; PNG, JPEG or WebP out by the extension), or of a latent (safetensors in and out).</summary>
     public static int BoostImage(Args a, Device device, TextWriter log)
@@ -48,7 +64,7 @@ public static partial class Commands
         if (input is not null)
         {
             var lr = ImageLoader.LoadChw(input, up.InputLimits);
-            log.WriteLine($"boost: {input} {lr.Width}x{lr.Height} → {lr.Width * up.Config.Scale}x{lr.Height * up.Config.Scale} with {weights}/{model}, {Describe(solver, up)}{(up.Config.Objective == "cfm" ? $", temperature {temperature:G3}" : "")}, back-projection {backProjection}");
+            log.WriteLine($"boost: {input} {lr.Width}x{lr.Height} → {lr.Width * up.Config.Scale}x{lr.Height * up.Config.Scale} with {weights}/{model}, {Describe(solver, up)}{(up.Config.Objective == Objective.Cfm ? $", temperature {temperature:G3}" : "")}, back-projection {backProjection}");
             var (hr, nfe) = up.Boost(lr, solver, seed, temperature, backProjection);
             ImageOutput.Save(hr, output!);
             log.WriteLine($"wrote {output} (NFE {nfe}, {sw.Elapsed.TotalSeconds:F1} s)");
@@ -67,7 +83,7 @@ public static partial class Commands
         if (shape[2] % m != 0 || shape[3] % m != 0) throw new InvalidDataException($"{latentIn}: latent sides must be multiples of {m}, got {shape[2]}×{shape[3]}.");
         using var z = Tensor.FromArray(device, file.ReadFloat32(file.Names[0]), shape);
         using var cond = Boost.Kernels.Upsample.Bilinear(z, up.Config.Scale);
-        if (up.Config.LrPath != "latent") log.WriteLine("note: this model was trained with the pixel-space (psu) condition; a latent input uses the latent-bilinear condition.");
+        if (up.Config.LrPath != LrPath.Latent) log.WriteLine("note: this model was trained with the pixel-space (psu) condition; a latent input uses the latent-bilinear condition.");
         var (x1, nfe2) = up.Generate(cond, solver, seed, temperature);
         using (x1)
         {
@@ -88,5 +104,7 @@ public static partial class Commands
     }
 
     private static string Describe(SolverOptions s, Upsampler up)
-        => up.Config.Objective == "regression" ? "regression (one UNet call)" : SolverRegistry.Find(s.Method).Adaptive ? $"{s.Method} rtol {s.Rtol:G3} atol {s.Atol:G3}" : $"{s.Method} {s.Steps} steps";
+        => up.Config.Objective == Objective.Regression ? "regression (one UNet call)"
+         : SolverRegistry.Get(s.Method).Adaptive ? $"{Choice<SolverMethod>.Name(s.Method)} rtol {s.Rtol:G3} atol {s.Atol:G3}{(s.Norm == ErrorNorm.WorstSample ? ", worst-sample norm" : "")}{(s.EndRule == EndRule.Interpolate ? ", interpolated end" : "")}"
+         : $"{Choice<SolverMethod>.Name(s.Method)} {s.Steps} steps";
 }

@@ -17,8 +17,9 @@ public static partial class Commands
         string grid = a.String("grid", Path.ChangeExtension(json, ".png"));
         int size = a.Int("size", 128), max = a.Int("max-images", int.MaxValue), bp = a.Int("back-projection", 0);
         if (bp < 0) throw new UsageException("--back-projection takes a number of iterations ≥ 0.");
-        double rtol = a.Double("rtol", 1e-3), atol = a.Double("atol", 1e-3);
-        var solvers = a.String("solvers", "dopri5,euler40").Split(',', StringSplitOptions.RemoveEmptyEntries)
+        double rtol = a.Double("rtol", TrainDefaults.Rtol), atol = a.Double("atol", TrainDefaults.Atol);
+        ReadPrecision(a);
+        var solvers = a.String("solvers", TrainDefaults.EvalSolvers).Split(',', StringSplitOptions.RemoveEmptyEntries)
             .Select(s => { try { return Evaluator.ParseSolver(s, rtol, atol); } catch (ArgumentException e) { throw new UsageException(e.Message); } }).ToList();
         a.CheckAllUsed();
         ImageOutput.CheckFile(json, [], createFolder: true); ImageOutput.Check(grid, [json], createFolder: true);

@@ -21,25 +21,43 @@ public static partial class Commands
         new("help", "", "", "print this command's options and exit"),
     ];
 
-    private static OptionSpec[] TrainingOptions(string command, TrainOptions d, string validateDefault) =>
+    private static string Name<T>(T value) where T : struct, Enum => Choice<T>.Name(value);
+
+    /// <summary>"X (CPU), Y (GPU)" when a default differs by device, else the one value.</summary>
+    private static string ByDevice<T>(Func<bool, T> value)
+    {
+        string cpu = Inv($"{value(true)}"), gpu = Inv($"{value(false)}");
+        return cpu == gpu ? cpu : $"{cpu} (CPU), {gpu} (GPU)";
+    }
+
+    private static OptionSpec[] TrainingOptions(string command, Func<bool, TrainOptions> defaults)
+    {
+        var d = defaults(true);
+        return
     [
         new("run", "DIR", Inv($"runs/{command}-DATE-TIME"), "run folder (checkpoint, metrics, grids)"),
         new("resume", "", "", "continue the run in --run from its checkpoint, bit for bit"),
-        new("steps", "N", Inv($"{d.Steps}"), "training steps"),
-        new("minutes", "M", d.Minutes > 0 ? Inv($"{d.Minutes}") : "0 (no limit)", "stop after M minutes (whichever of --steps/--minutes ends first)"),
-        new("batch", "N", Inv($"{d.Batch}"), "batch size"),
+        new("steps", "N", ByDevice(c => defaults(c).Steps), "training steps"),
+        new("minutes", "M", d.Minutes > 0 ? ByDevice(c => defaults(c).Minutes) : "0 (no limit)", "stop after M minutes (whichever of --steps/--minutes ends first)"),
+        new("batch", "N", ByDevice(c => defaults(c).Batch), "batch size"),
         new("lr", "R", Inv($"{d.Lr}"), "peak learning rate (AdamW)"),
         new("warmup", "N", Inv($"{d.Warmup}"), "linear warm-up steps"),
+        new("lr-schedule", Choice<LrScheduleKind>.Names, Name(d.LrSchedule), "after warm-up: constant, or cosine decay to 0 at --steps"),
         new("weight-decay", "W", Inv($"{d.WeightDecay}"), "AdamW weight decay"),
         new("ema", "D", Inv($"{d.EmaDecay}"), "EMA decay of the saved weights"),
         new("clip", "C", Inv($"{d.ClipNorm}"), "gradient norm clip"),
         new("seed", "S", Inv($"{d.Seed}"), "seed of every random draw"),
-        new("checkpoint-every", "N", Inv($"{d.CheckpointEvery}"), "checkpoint every N steps"),
+        new("checkpoint-every", "N", ByDevice(c => defaults(c).CheckpointEvery), "checkpoint every N steps"),
         new("checkpoint-minutes", "M", Inv($"{d.CheckpointMinutes}"), "and at least every M minutes"),
-        new("validate-every", "N", validateDefault, "validation grid every N steps (0: never)"),
+        new("validate-every", "N", ByDevice(c => defaults(c).ValidateEvery), "validation grid every N steps (0: never)"),
         new("data", "DIR", "data/photos/train", "training photos (read recursively)"),
         new("val-data", "DIR", "data/photos/val without --data, else --data", "validation photos"),
+        PrecisionOption,
     ];
+    }
+
+    private static readonly OptionSpec PrecisionOption =
+        new("precision", Choice<Precision>.Names, Name(TrainDefaults.Precision), "arithmetic; tf32 and bf16 need the CUDA tensor-core path (not available yet)");
 
     private static readonly OptionSpec[] AeSource =
     [
@@ -50,46 +68,45 @@ public static partial class Commands
 
     private static readonly OptionSpec[] CfmModel =
     [
-        new("unet", "bench|paper|tiny", "bench", "UNet size"),
+        new("unet", "bench|paper|tiny", TrainDefaults.UNet, "UNet size"),
         new("unet-config", "FILE", "", "a UNet config JSON instead of --unet"),
-        new("objective", "cfm|regression", "cfm", "flow matching, or the one-call regression baseline"),
-        new("lr-path", "psu|latent", "psu", "condition: bicubic in pixels then encode, or bilinear in latent space"),
-        new("noise-step", "N", "400", "source noise level (0: none)"),
+        new("objective", Choice<Objective>.Names, Name(TrainDefaults.Objective), "flow matching, or the one-call regression baseline"),
+        new("lr-path", Choice<LrPath>.Names, Name(TrainDefaults.LrPath), "condition: bicubic in pixels then encode, or bilinear in latent space"),
+        new("noise-step", "N", Inv($"{TrainDefaults.NoiseStep}"), "source noise level (0: none)"),
     ];
 
     private static readonly OptionSpec[] SolverOptionsTable =
     [
-        new("solver", SolverRegistry.Names, "dopri5", "ODE solver"),
+        new("solver", SolverRegistry.Names, Name(TrainDefaults.Solver), "ODE solver"),
         new("steps", "N", string.Join(", ", SolverRegistry.All.Where(e => !e.Adaptive).Select(e => Inv($"{e.Name} {e.DefaultSteps}"))), "steps of a fixed-step solver"),
-        new("rtol", "R", "1e-3", "relative tolerance of an adaptive solver"),
-        new("atol", "A", "1e-3", "absolute tolerance of an adaptive solver"),
-        new("per-sample", "", "", "adaptive error norm per sample instead of over the batch"),
+        new("rtol", "R", Inv($"{TrainDefaults.Rtol}"), "relative tolerance of an adaptive solver"),
+        new("atol", "A", Inv($"{TrainDefaults.Atol}"), "absolute tolerance of an adaptive solver"),
+        new("norm", Choice<ErrorNorm>.Names, Name(TrainDefaults.Norm),
+            "adaptive error norm; the batch always takes one shared step: RMS over the whole batch, or the worst sample's RMS (smaller steps for all)"),
+        new("per-sample", "", "", "same as --norm worst-sample"),
+        new("end-rule", Choice<EndRule>.Names, Name(TrainDefaults.EndRule),
+            "adaptive: shorten the last step to land on t1, or step past t1 and interpolate back (torchdiffeq's rule)"),
+        PrecisionOption,
     ];
-
-    /// <summary>The main job's device-dependent defaults (MainJob), as help text.</summary>
-    private static OptionSpec[] Override(OptionSpec[] options, params (string name, string @default)[] defaults)
-        => options.Select(o => defaults.FirstOrDefault(d => d.name == o.Name) is { name: not null } d ? o with { Default = d.@default } : o).ToArray();
 
     /// <summary>Every command's options, the table <see cref="Args"/> parses against and <c>--help</c> prints.</summary>
     public static readonly IReadOnlyDictionary<string, OptionSpec[]> CommandOptions = new Dictionary<string, OptionSpec[]>
     {
         [""] =
         [
-            .. Override(TrainingOptions("main", CfmDefaults(cpu: true) with { CheckpointMinutes = 2 }, "400 (CPU), 2000 (GPU)"),
-                ("steps", "20000 (CPU), 50000 (GPU)"), ("minutes", "6 (CPU), 10 (GPU)"), ("batch", "8 (CPU), 32 (GPU)"),
-                ("checkpoint-every", "200 (CPU), 2000 (GPU)")),
-            new("crops-per-image", "N", "16 (CPU), 32 (GPU)", "random crops per photo in the latent cache"),
-            new("latent-crop", "N", "16", "training window in latent pixels"),
+            .. TrainingOptions("main", TrainDefaults.MainJob),
+            new("crops-per-image", "N", ByDevice(TrainDefaults.MainJobCropsPerImage), "random crops per photo in the latent cache"),
+            new("latent-crop", "N", Inv($"{TrainDefaults.LatentCrop}"), "training window in latent pixels"),
             new("cache", "DIR", "runs/latent-cache", "latent cache folder"),
             new("max-images", "N", "all", "evaluate on at most N photos"),
             .. AeSource, .. CfmModel,
         ],
         ["train"] =
         [
-            .. TrainingOptions("train", CfmDefaults(cpu: true), "500 (CPU), 2000 (GPU)"),
-            new("crop", "N", "128", "photo crop side in pixels"),
-            new("crops-per-image", "N", "32", "random crops per photo in the latent cache"),
-            new("latent-crop", "N", "16", "training window in latent pixels"),
+            .. TrainingOptions("train", TrainDefaults.Cfm),
+            new("crop", "N", Inv($"{TrainDefaults.Crop}"), "photo crop side in pixels"),
+            new("crops-per-image", "N", Inv($"{TrainDefaults.CropsPerImage}"), "random crops per photo in the latent cache"),
+            new("latent-crop", "N", Inv($"{TrainDefaults.LatentCrop}"), "training window in latent pixels"),
             new("cache", "DIR", "runs/latent-cache", "latent cache folder"),
             new("init", "DIR", "", "start from these weights"),
             new("out", "DIR", "RUN/OBJECTIVE", "where the trained model goes"),
@@ -97,10 +114,10 @@ public static partial class Commands
         ],
         ["train-ae"] =
         [
-            .. TrainingOptions("train-ae", AeDefaults, Inv($"{AeDefaults.ValidateEvery}")),
-            new("crop", "N", "64", "photo crop side in pixels"),
-            new("kl", "B", Inv($"{new AeOptions().KlWeight}"), "KL weight β"),
-            new("edge", "L", Inv($"{new AeOptions().EdgeWeight}"), "Sobel-gradient loss weight λ"),
+            .. TrainingOptions("train-ae", _ => TrainDefaults.Ae),
+            new("crop", "N", Inv($"{TrainDefaults.AeCrop}"), "photo crop side in pixels"),
+            new("kl", "B", Inv($"{TrainDefaults.AeKlWeight}"), "KL weight β"),
+            new("edge", "L", Inv($"{TrainDefaults.AeEdgeWeight}"), "Sobel-gradient loss weight λ"),
             new("logvar-init", "V", "≈ 0", "initial posterior log-variance (e.g. -6)"),
             new("ae-config", "FILE", "the small f = 2 autoencoder", "a diffusers autoencoder config.json"),
             new("out", "DIR", "RUN/ae", "where the trained autoencoder goes"),
@@ -115,8 +132,8 @@ public static partial class Commands
             new("model", "cfm|regression|PATH", "cfm", "the upsampler"),
             .. SolverOptionsTable,
             new("seed", "S", "0", "source noise seed"),
-            new("temperature", "T", Inv($"{DefaultTemperature}"), "source noise scale (1: as trained, 0: none)"),
-            new("back-projection", "N", Inv($"{DefaultBackProjection}"), "iterations of x ← x + bicubic↑(LR − ↓x) (0: off; image inputs only)"),
+            new("temperature", "T", Inv($"{TrainDefaults.Temperature}"), "source noise scale (1: as trained, 0: none)"),
+            new("back-projection", "N", Inv($"{TrainDefaults.BackProjection}"), "iterations of x ← x + bicubic↑(LR − ↓x) (0: off; image inputs only)"),
         ],
         ["eval"] =
         [
@@ -129,9 +146,10 @@ public static partial class Commands
             new("size", "N", "128", "HR centre-crop side"),
             new("max-images", "N", "all", "at most N photos"),
             new("back-projection", "N", "0", "add back-projected \"_bp\" rows with N iterations"),
-            new("solvers", "LIST", "dopri5,euler40", Inv($"comma-separated: {SolverRegistry.Names}, a fixed-step one with a step count (euler40, rk4_10), optionally @temperature (dopri5@0.5)")),
-            new("rtol", "R", "1e-3", "relative tolerance of adaptive solvers"),
-            new("atol", "A", "1e-3", "absolute tolerance of adaptive solvers"),
+            new("solvers", "LIST", TrainDefaults.EvalSolvers, Inv($"comma-separated: {SolverRegistry.Names}, a fixed-step one with a step count (euler40, rk4_10), optionally @temperature (dopri5@0.5)")),
+            new("rtol", "R", Inv($"{TrainDefaults.Rtol}"), "relative tolerance of adaptive solvers"),
+            new("atol", "A", Inv($"{TrainDefaults.Atol}"), "absolute tolerance of adaptive solvers"),
+            PrecisionOption,
         ],
     };
 

@@ -25,36 +25,29 @@ public static partial class Commands
         return (Upsampler.LoadAutoencoder(dir, device), Path.Combine(dir, WeightsDir.ModelFile));
     }
 
-    private static CfmConfig ReadCfmConfig(Args a, int latentChannels)
+    internal static CfmConfig ReadCfmConfig(Args a, int latentChannels)
     {
         var unet = a.String("unet-config") is { } f ? System.Text.Json.JsonSerializer.Deserialize<UNetConfig>(File.ReadAllText(f)) ?? throw new UsageException($"{f}: empty UNet config")
-                                                    : UNetConfig.Named(a.String("unet", "bench"));
+                                                    : UNetConfig.Named(a.String("unet", TrainDefaults.UNet));
         unet = unet with { InChannels = 2 * latentChannels, OutChannels = latentChannels };
         var c = new CfmConfig
         {
-            Objective = a.String("objective", "cfm"),
-            LrPath = a.String("lr-path", "psu"),
-            NoiseStep = a.Int("noise-step", 400),
+            Objective = a.Choice("objective", TrainDefaults.Objective),
+            LrPath = a.Choice("lr-path", TrainDefaults.LrPath),
+            NoiseStep = a.Int("noise-step", TrainDefaults.NoiseStep),
             UNet = unet,
         };
         try { c.Validate(); } catch (ArgumentException e) { throw new UsageException(e.Message); }
         return c;
     }
 
-    private static TrainOptions CfmDefaults(Device device) => CfmDefaults(device is CpuDevice);
-
-    private static TrainOptions CfmDefaults(bool cpu) => new()
-    {
-        RunDir = "", Steps = 20_000, Batch = 16, Lr = 2e-4f, Warmup = 200, EmaDecay = 0.999f, ClipNorm = 1f,
-        ValidateEvery = cpu ? 500 : 2000, CheckpointEvery = 500,
-    };
-
     public static int Train(Args a, Device device, TextWriter log)
     {
-        var o = ReadTrainOptions(a, "train", CfmDefaults(device));
+        var o = ReadTrainOptions(a, "train", TrainDefaults.Cfm(device is CpuDevice));
         var opts = new CfmTrainOptions
         {
-            Crop = a.Int("crop", 128), CropsPerImage = a.Int("crops-per-image", 32), LatentCrop = a.Int("latent-crop", 16),
+            Crop = a.Int("crop", TrainDefaults.Crop), CropsPerImage = a.Int("crops-per-image", TrainDefaults.CropsPerImage),
+            LatentCrop = a.Int("latent-crop", TrainDefaults.LatentCrop),
             CacheDir = a.String("cache", Path.Combine(Paths.Runs, "latent-cache")), Init = a.String("init"),
         };
         string weightsRoot = a.String("weights", Paths.Weights);
@@ -62,7 +55,7 @@ public static partial class Commands
         using (ae)
         {
             var config = ReadCfmConfig(a, ae.Config.LatentChannels);
-            string output = a.String("out", Path.Combine(o.RunDir, config.Objective));
+            string output = a.String("out", Path.Combine(o.RunDir, config.ObjectiveName));
             var dirs = PhotoDirs(a);
             a.CheckAllUsed();
             var (train, val) = LoadPhotos(dirs, log);

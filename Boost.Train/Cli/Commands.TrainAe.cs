@@ -8,13 +8,15 @@ namespace Boost.Train.Cli;
 public static partial class Commands
 {
     /// <summary>The options every trainer takes, with the command's defaults.</summary>
-    private static TrainOptions ReadTrainOptions(Args a, string command, TrainOptions defaults)
+    internal static TrainOptions ReadTrainOptions(Args a, string command, TrainOptions defaults)
     {
         string? run = a.String("run");
         return defaults with
         {
             RunDir = run ?? Paths.NewRun(command),
             Resume = a.Flag("resume"),
+            LrSchedule = a.Choice("lr-schedule", defaults.LrSchedule),
+            Precision = ReadPrecision(a),
             Steps = a.Int("steps", defaults.Steps),
             Minutes = a.Double("minutes", defaults.Minutes),
             Batch = a.Int("batch", defaults.Batch),
@@ -48,19 +50,14 @@ public static partial class Commands
         return (train, val);
     }
 
-    private static TrainOptions AeDefaults => new()
-    {
-        RunDir = "", Steps = 10_000, Batch = 8, Lr = 1e-3f, Warmup = 100, EmaDecay = 0.99f, ValidateEvery = 200, CheckpointEvery = 250,
-    };
-
     public static int TrainAe(Args a, Device device, TextWriter log)
     {
-        var o = ReadTrainOptions(a, "train-ae", AeDefaults);
+        var o = ReadTrainOptions(a, "train-ae", TrainDefaults.Ae);
         var ae = new AeOptions
         {
-            Crop = a.Int("crop", 64),
-            KlWeight = a.Float("kl", new AeOptions().KlWeight),
-            EdgeWeight = a.Float("edge", new AeOptions().EdgeWeight),
+            Crop = a.Int("crop", TrainDefaults.AeCrop),
+            KlWeight = a.Float("kl", TrainDefaults.AeKlWeight),
+            EdgeWeight = a.Float("edge", TrainDefaults.AeEdgeWeight),
             LogvarInit = a.Has("logvar-init") ? a.Float("logvar-init", 0f) : null,
         };
         var config = a.String("ae-config") is { } cfg ? AutoencoderKLConfig.Load(cfg) : AeTrainer.Small;

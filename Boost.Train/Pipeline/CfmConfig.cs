@@ -11,16 +11,19 @@ namespace Boost.Train.Pipeline;
 public sealed record CfmConfig
 {
     /// <summary>"cfm" (velocity of the straight path x0 → x1) or "regression" (x1 directly, the paper's baseline).</summary>
-    [JsonPropertyName("objective")] public string Objective { get; init; } = "cfm";
+    [JsonPropertyName("objective")] public Objective Objective { get; init; } = TrainDefaults.Objective;
     /// <summary>"psu": upsample the LR image in pixel space (bicubic), then encode (the authors' default);
     /// "latent": encode the LR image, upsample the latent bilinearly.</summary>
-    [JsonPropertyName("lr_path")] public string LrPath { get; init; } = "psu";
+    [JsonPropertyName("lr_path")] public LrPath LrPath { get; init; } = TrainDefaults.LrPath;
     /// <summary>Upscaling factor in pixels (and in latent resolution).</summary>
-    [JsonPropertyName("scale")] public int Scale { get; init; } = 4;
+    [JsonPropertyName("scale")] public int Scale { get; init; } = TrainDefaults.Scale;
     /// <summary>Source noise: x0 = √ᾱ·up(z_lr) + √(1−ᾱ)·ε with ᾱ from the cosine schedule at this step (0: x0 = up(z_lr)).</summary>
-    [JsonPropertyName("noise_step")] public int NoiseStep { get; init; } = 400;
-    [JsonPropertyName("noise_steps_total")] public int NoiseStepsTotal { get; init; } = 1000;
+    [JsonPropertyName("noise_step")] public int NoiseStep { get; init; } = TrainDefaults.NoiseStep;
+    [JsonPropertyName("noise_steps_total")] public int NoiseStepsTotal { get; init; } = TrainDefaults.NoiseStepsTotal;
     [JsonPropertyName("unet")] public UNetConfig UNet { get; init; } = UNetConfig.Bench;
+
+    /// <summary>"cfm" or "regression": the weights folder's usual name and what a resume checks.</summary>
+    [JsonIgnore] public string ObjectiveName => Choice<Objective>.Name(Objective);
 
     [JsonIgnore] public float AlphaBar => CosineSchedule.AlphaBar(NoiseStep, NoiseStepsTotal);
 
@@ -39,7 +42,9 @@ public sealed record CfmConfig
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidDataException)
         {
-            throw new InvalidDataException($"{source}: not a valid upsampler config ({e.Message.ReplaceLineEndings(" ")})", e);
+            // A converter's message lacks the field; its JSON path ("$.objective") names it.
+            string what = e is JsonException { Path: { Length: > 1 } path } && !e.Message.Contains(path, StringComparison.Ordinal) ? $"{path[2..]} {e.Message}" : e.Message;
+            throw new InvalidDataException($"{source}: not a valid upsampler config ({what.ReplaceLineEndings(" ")})", e);
         }
     }
 
@@ -49,8 +54,8 @@ public sealed record CfmConfig
     public void Validate(long? availableBytes = null)
     {
         if (UNet is null) throw new ArgumentException("unet is null.");
-        if (Objective is not ("cfm" or "regression")) throw new ArgumentException($"objective must be cfm or regression, got '{Objective}'.");
-        if (LrPath is not ("psu" or "latent")) throw new ArgumentException($"lr_path must be psu or latent, got '{LrPath}'.");
+        if (!Enum.IsDefined(Objective)) throw new ArgumentException($"objective must be one of {Choice<Objective>.Names}, got {Objective}.");
+        if (!Enum.IsDefined(LrPath)) throw new ArgumentException($"lr_path must be one of {Choice<LrPath>.Names}, got {LrPath}.");
         if (Scale is not (2 or 4 or 8)) throw new ArgumentException($"scale must be 2, 4 or 8, got {Scale}.");
         if (NoiseStepsTotal is < 1 or > 1_000_000) throw new ArgumentException($"noise_steps_total is {NoiseStepsTotal}; it must be in [1, 1000000].");
         if (NoiseStep < 0 || NoiseStep >= NoiseStepsTotal) throw new ArgumentException($"noise_step is {NoiseStep}; it must be in [0, {NoiseStepsTotal}).");
@@ -60,7 +65,7 @@ public sealed record CfmConfig
     }
 }
 
-/// <summary>The cosine noise schedule's ᾱ as the brief's figure has it: ᾱ(s) = cos²(π/2 · s/T) (ᾱ(400/1000) ≈ 0.6545).</summary>
+/// <summary>The cosine noise schedule's ᾱ without an offset: ᾱ(s) = cos²(π/2 · s/T) (ᾱ(400/1000) ≈ 0.6545).</summary>
 public static class CosineSchedule
 {
     /// <param name="offset">Nichol &amp; Dhariwal's s (0.008 in improved DDPM, which gives 0.6475 at 400/1000); 0 by default.</param>

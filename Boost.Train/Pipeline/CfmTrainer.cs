@@ -13,10 +13,10 @@ namespace Boost.Train.Pipeline;
 public sealed record CfmTrainOptions
 {
     /// <summary>Photo crop (pixels) whose latents are cached.</summary>
-    public int Crop { get; init; } = 128;
-    public int CropsPerImage { get; init; } = 32;
+    public int Crop { get; init; } = TrainDefaults.Crop;
+    public int CropsPerImage { get; init; } = TrainDefaults.CropsPerImage;
     /// <summary>Side (in latent pixels) of the training windows cut from the cached latents.</summary>
-    public int LatentCrop { get; init; } = 16;
+    public int LatentCrop { get; init; } = TrainDefaults.LatentCrop;
     public string CacheDir { get; init; } = "";
     /// <summary>A weights folder (config must match) whose model initialises a fresh run: fine-tuning shipped weights.</summary>
     public string? Init { get; init; }
@@ -40,7 +40,7 @@ public sealed class CfmTrainer
         _cache = cache;
         _config = config;
         if (cache.Scale != config.Scale) throw new ArgumentException($"the latent cache is for ×{cache.Scale}, the model for ×{config.Scale}.");
-        if (config.LrPath == "psu") _cond = cache.LrPsu;
+        if (config.LrPath == LrPath.Psu) _cond = cache.LrPsu;
         else
         {
             using var small = Tensor.FromArray(Device.Cpu, cache.LrLatent, cache.Count, cache.Channels, cache.LrSize, cache.LrSize);
@@ -72,7 +72,7 @@ public sealed class CfmTrainer
         var input = new float[batch * 2 * c * plane];
         var target = new float[batch * c * plane];
         int per = c * plane;
-        if (_config.Objective == "regression")
+        if (_config.Objective == Objective.Regression)
         {
             for (int b = 0; b < batch; b++)
             {
@@ -131,11 +131,11 @@ public sealed class CfmTrainer
             Boost.Models.Checkpoint.Load(unet, Path.Combine(init, WeightsDir.ModelFile));
             log.WriteLine($"initialised from {init}");
         }
-        using var session = new TrainSession(unet, o, config.Objective, config.ToJson() + JsonSerializer.Serialize(opts with { CacheDir = "", Init = null }), log);
+        using var session = new TrainSession(unet, o, config.ObjectiveName, config.ToJson() + JsonSerializer.Serialize(opts with { CacheDir = "", Init = null }), log);
         Boost.Models.IO.AtomicFile.RemoveStale(o.RunDir); // what a killed run left half-written
         var upsampler = new Upsampler(ae, unet, config);
         var gridCrops = AeTrainer.ValidationCrops(val, Math.Min(opts.Crop, 128), upsampler.HrMultiple).Take(4).ToList();
-        log.WriteLine($"{config.Objective} UNet: {unet.ParameterCount:N0} parameters; lr path {config.LrPath}, ᾱ = {config.AlphaBar:F4}; {cache.Count} cached crops, {window}² latent windows, batch {o.Batch}");
+        log.WriteLine($"{config.ObjectiveName} UNet: {unet.ParameterCount:N0} parameters; lr path {Choice<LrPath>.Name(config.LrPath)}, ᾱ = {config.AlphaBar:F4}; {cache.Count} cached crops, {window}² latent windows, batch {o.Batch}");
         log.WriteLine($"run folder: {o.RunDir}");
 
         Dictionary<string, double> Validate(int step)
@@ -151,7 +151,7 @@ public sealed class CfmTrainer
             var m = new Dictionary<string, double> { ["val_loss"] = loss / batches };
             if (gridCrops.Count > 0)
             {
-                var solver = SolverOptions.Fixed("euler", 10);
+                var solver = SolverOptions.Fixed(Sampling.SolverMethod.Euler, 10);
                 var rows = new List<IReadOnlyList<ChwImage?>>();
                 double psnr = 0;
                 foreach (var hr in gridCrops)
@@ -162,17 +162,17 @@ public sealed class CfmTrainer
                     rows.Add([Resample.Nearest(lr, hr.Height, hr.Width), Clamped(Resample.UpscaleBicubic(lr, config.Scale)), sr, hr]);
                 }
                 m["val_psnr_euler10"] = psnr / gridCrops.Count;
-                GridImage.Save(Path.Combine(o.RunDir, $"val-{step:D6}.png"), rows, ["LR", "bicubic", config.Objective == "cfm" ? "CFM (Euler 10)" : "regression", "ground truth"]);
+                GridImage.Save(Path.Combine(o.RunDir, $"val-{step:D6}.png"), rows, ["LR", "bicubic", config.Objective == Objective.Cfm ? "CFM (Euler 10)" : "regression", "ground truth"]);
             }
             return m;
         }
 
-        session.Run(step => trainer.Loss(unet, device, o.Batch, window, o.Seed, step), Validate, "train " + config.Objective);
+        session.Run(step => trainer.Loss(unet, device, o.Batch, window, o.Seed, step), Validate, "train " + config.ObjectiveName);
         var final = session.Metrics.ReadAll().LastOrDefault(r => r["val_loss"] is not null);
         if (session.Finished) return Numbers(final); // resumed a finished run: nothing is written
         var record = new Dictionary<string, object?>
         {
-            ["what"] = $"{config.Objective} UNet (guided-diffusion keys), EMA weights, for the autoencoder in ../ae",
+            ["what"] = $"{config.ObjectiveName} UNet (guided-diffusion keys), EMA weights, for the autoencoder in ../ae",
             ["command"] = command, ["steps"] = session.Step, ["batch"] = o.Batch, ["latent_crop"] = window, ["lr"] = o.Lr, ["seed"] = o.Seed,
             ["device"] = device.Name, ["train_seconds"] = Math.Round(session.TrainSeconds), ["parameters"] = unet.ParameterCount,
             ["validation"] = final, ["date"] = DateTime.UtcNow.ToString("yyyy-MM-dd"),

@@ -35,7 +35,7 @@ public static class Evaluator
                 return (any.Decode(z), 0);
             }));
         }
-        if (regression is not null) list.Add(new("regression", lr => regression.Boost(lr, SolverOptions.Fixed("euler", 1)), ReportCost: true));
+        if (regression is not null) list.Add(new("regression", lr => regression.Boost(lr, SolverOptions.Fixed(SolverMethod.Euler, 1)), ReportCost: true));
         if (cfm is not null)
             foreach (var (name, solver, temperature) in solvers)
                 list.Add(new("cfm_" + name, lr => cfm.Boost(lr, solver, 0, temperature), ReportCost: true));

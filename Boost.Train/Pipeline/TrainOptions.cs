@@ -10,6 +10,10 @@ public sealed record TrainOptions
     public int Batch { get; init; } = 8;
     public float Lr { get; init; } = 2e-4f;
     public int Warmup { get; init; } = 200;
+    /// <summary>After warm-up: constant, or cosine decay to 0 at <see cref="Steps"/> (the step budget, not the time one).</summary>
+    public LrScheduleKind LrSchedule { get; init; } = TrainDefaults.LrSchedule;
+    /// <summary>Only <see cref="Precision.Fp32"/> is implemented; <see cref="Validate"/> refuses the others.</summary>
+    public Precision Precision { get; init; } = TrainDefaults.Precision;
     public float WeightDecay { get; init; }
     public float EmaDecay { get; init; } = 0.999f;
     /// <summary>Global gradient-norm clip (≤ 0: none).</summary>
@@ -33,5 +37,7 @@ public sealed record TrainOptions
         if (Warmup < 0) throw new ArgumentException("--warmup must be ≥ 0.");
         if (EmaDecay is < 0 or >= 1) throw new ArgumentException("--ema must be in [0, 1).");
         if (CheckpointEvery < 1) throw new ArgumentException("--checkpoint-every must be ≥ 1.");
+        if (!Enum.IsDefined(LrSchedule)) throw new ArgumentException($"--lr-schedule must be one of {Choice<LrScheduleKind>.Names}.");
+        PrecisionCheck.Require(Precision);
     }
 }

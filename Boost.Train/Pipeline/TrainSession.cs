@@ -99,7 +99,7 @@ public sealed class TrainSession : IDisposable
         double trainedBefore = TrainSeconds;
         while (Step < o.Steps && (o.Minutes <= 0 || clock.Elapsed.TotalMinutes < o.Minutes))
         {
-            float lr = LrSchedule.At(Step, o.Lr, o.Warmup);
+            float lr = LrSchedule.At(Step, o.Lr, o.Warmup, o.Steps, cosine: o.LrSchedule == LrScheduleKind.Cosine);
             _model.ZeroGrad();
             double value, norm;
             using (var tape = Tape.Record())

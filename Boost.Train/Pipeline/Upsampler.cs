@@ -32,7 +32,7 @@ public sealed class Upsampler
         {
             int f = Autoencoder.Config.DownFactor, u = 1 << (UNet.Config.ChannelMult.Length - 1), r = Config.Scale;
             for (int m = 1; ; m++)
-                if (Config.LrPath == "psu" ? m * r % (f * u) == 0 : m % f == 0 && m / f * r % u == 0) return m;
+                if (Config.LrPath == LrPath.Psu ? m * r % (f * u) == 0 : m % f == 0 && m / f * r % u == 0) return m;
         }
     }
 
@@ -46,7 +46,7 @@ public sealed class Upsampler
         get
         {
             var ch = Autoencoder.Config.BlockOutChannels;
-            double perHrPixel = Config.LrPath == "psu" ? 3 : 3.0 / (Config.Scale * Config.Scale);
+            double perHrPixel = Config.LrPath == LrPath.Psu ? 3 : 3.0 / (Config.Scale * Config.Scale);
             for (int i = 0; i < ch.Length; i++)
                 perHrPixel = Math.Max(perHrPixel, Math.Max(ch[i], ch[Math.Min(i + 1, ch.Length - 1)]) / Math.Pow(4, i));
             return (long)(Array.MaxLength / (perHrPixel * Config.Scale * Config.Scale));
@@ -135,7 +135,7 @@ public sealed class Upsampler
     public Tensor Condition(ChwImage lr)
     {
         int r = Config.Scale;
-        if (Config.LrPath == "psu") return Encode(Resample.UpscaleBicubic(lr, r));
+        if (Config.LrPath == LrPath.Psu) return Encode(Resample.UpscaleBicubic(lr, r));
         using var z = Encode(lr);
         return Upsample.Bilinear(z, r);
     }
@@ -174,7 +174,7 @@ public sealed class Upsampler
     /// <summary>The HR latent from the condition: the flow solved from 0 to 1 (CFM), or one call (regression, NFE 1).</summary>
     public (Tensor z, int nfe) Generate(Tensor c, SolverOptions solver, ulong seed, float temperature = 1f)
     {
-        if (Config.Objective == "regression") return (Predict(c, c, 0), 1);
+        if (Config.Objective == Objective.Regression) return (Predict(c, c, 0), 1);
         using var x0 = Source(c, seed, temperature);
         using var result = Samplers.Solve((t, x) => Predict(x, c, t), x0, 0, 1, solver);
         return (result.X.Clone(), result.Evaluations);

@@ -25,6 +25,13 @@ public sealed class ButcherTableau
     internal double[][] AArray => _a;
     internal double[] BArray => _b;
     internal double[]? EArray => _e;
+    internal double[]? MidArray => _mid;
+    /// <summary>Weights m of the midpoint estimate x(t + h/2) ≈ x + h·Σ mᵢkᵢ, for dense output (torchdiffeq's
+    /// <c>c_mid</c>); null when the method has none.</summary>
+    public IReadOnlyList<double>? Mid => _mid;
+    /// <summary>Has <see cref="Mid"/> and is FSAL: a step yields x, f at both ends and the midpoint, enough for the
+    /// fourth-order interpolant <see cref="Samplers"/> uses to end exactly at t1 after stepping past it.</summary>
+    public bool HasDenseOutput => _mid is not null && IsFsal;
     public int Stages => _c.Length;
     public bool HasErrorEstimate => _e is not null;
 
@@ -36,9 +43,9 @@ public sealed class ButcherTableau
 
     private readonly double[] _c, _b;
     private readonly double[][] _a;
-    private readonly double[]? _e;
+    private readonly double[]? _e, _mid;
 
-    public ButcherTableau(string name, int order, double[] c, double[][] a, double[] b, double[]? e = null, int embeddedOrder = 0)
+    public ButcherTableau(string name, int order, double[] c, double[][] a, double[] b, double[]? e = null, int embeddedOrder = 0, double[]? mid = null)
     {
         int s = c.Length;
         if (s == 0 || a.Length != s || b.Length != s || (e is not null && e.Length != s))
@@ -51,10 +58,11 @@ public sealed class ButcherTableau
         }
         if (Math.Abs(b.Sum() - 1) > 1e-12) throw new ArgumentException($"Tableau {name}: b sums to {b.Sum()}, not 1.");
         if (e is not null && Math.Abs(e.Sum()) > 1e-12) throw new ArgumentException($"Tableau {name}: e = b − b̂ sums to {e.Sum()}, not 0.");
+        if (mid is not null && (mid.Length != s || Math.Abs(mid.Sum() - 0.5) > 1e-12)) throw new ArgumentException($"Tableau {name}: midpoint weights need one entry per stage and must sum to 1/2.");
         if (e is not null && embeddedOrder <= 0) throw new ArgumentException($"Tableau {name}: an error estimate needs its embedded order.");
 
         Name = name; Order = order; EmbeddedOrder = e is null ? 0 : embeddedOrder;
-        _c = (double[])c.Clone(); _b = (double[])b.Clone(); _e = (double[]?)e?.Clone();
+        _c = (double[])c.Clone(); _b = (double[])b.Clone(); _e = (double[]?)e?.Clone(); _mid = (double[]?)mid?.Clone();
         _a = a.Select(r => (double[])r.Clone()).ToArray();
         IsFsal = s > 1 && c[s - 1] == 1 && b[s - 1] == 0 && a[s - 1].SequenceEqual(b.Take(s - 1));
     }
@@ -104,7 +112,13 @@ public sealed class ButcherTableau
             11 / 84.0 - 649 / 6300.0,
             -1 / 60.0,
         ],
-        embeddedOrder: 4);
+        embeddedOrder: 4,
+        // torchdiffeq's DPS_C_MID (Shampine's dense output at h/2).
+        mid:
+        [
+            6025192743 / 30085553152.0 / 2, 0, 51252292925 / 65400821598.0 / 2, -2691868925 / 45128329728.0 / 2,
+            187940372067 / 1594534317056.0 / 2, -1776094331 / 19743644256.0 / 2, 11237099 / 235043384.0 / 2,
+        ]);
 
     public override string ToString() => $"{Name} (order {Order}{(HasErrorEstimate ? $"({EmbeddedOrder})" : "")}, {Stages} stages{(IsFsal ? ", FSAL" : "")})";
 }

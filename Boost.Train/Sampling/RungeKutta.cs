@@ -11,7 +11,8 @@ namespace Boost.Train.Sampling;
 /// <param name="Error">h·Σ eᵢkᵢ, the local error estimate of the embedded solution; null without one</param>
 /// <param name="KLast">f(tNext, X) for an FSAL tableau (the next step's first stage); null otherwise</param>
 /// <param name="Evaluations">how many times f ran in this step</param>
-public readonly record struct RkStepResult(Tensor X, Tensor? Error, Tensor? KLast, int Evaluations);
+/// <param name="Mid">x(t + h/2) from the tableau's dense-output weights when asked for; null otherwise (the caller disposes it)</param>
+public readonly record struct RkStepResult(Tensor X, Tensor? Error, Tensor? KLast, int Evaluations, Tensor? Mid = null);
 
 public static class RungeKutta
 {
@@ -26,11 +27,13 @@ public static class RungeKutta
     /// <param name="x">[any shape] the state at t (borrowed: not modified, not disposed)</param>
     /// <param name="k1">f(t, x) when already known (FSAL: the previous step's <see cref="RkStepResult.KLast"/>);
     /// borrowed, not disposed</param>
-    public static RkStepResult Step(ButcherTableau tableau, Func<double, Tensor, Tensor> f, double t, double tNext, Tensor x, Tensor? k1 = null)
+    /// <param name="midpoint">also return <see cref="RkStepResult.Mid"/> (needs <see cref="ButcherTableau.Mid"/>)</param>
+    public static RkStepResult Step(ButcherTableau tableau, Func<double, Tensor, Tensor> f, double t, double tNext, Tensor x, Tensor? k1 = null, bool midpoint = false)
     {
         ArgumentNullException.ThrowIfNull(tableau);
         ArgumentNullException.ThrowIfNull(f);
         x.ThrowIfDisposed();
+        if (midpoint && tableau.MidArray is null) throw new ArgumentException($"RungeKutta.Step: {tableau.Name} has no midpoint weights.", nameof(midpoint));
         if (k1 is not null)
         {
             Check.SameDevice("RungeKutta.Step", x, k1);
@@ -42,7 +45,7 @@ public static class RungeKutta
         int s = tableau.Stages;
         var k = new Tensor?[s];
         int evaluations = 0;
-        Tensor? xNext = null, error = null;
+        Tensor? xNext = null, error = null, mid = null;
         bool done = false;
         try
         {
@@ -59,15 +62,16 @@ public static class RungeKutta
             }
             xNext ??= Combine(x, h, b, k);
             if (tableau.EArray is { } e) error = Combine(null, h, e, k);
+            if (midpoint) mid = Combine(x, h, tableau.MidArray!, k);
             done = true;
-            return new RkStepResult(xNext, error, tableau.IsFsal ? k[s - 1] : null, evaluations);
+            return new RkStepResult(xNext, error, tableau.IsFsal ? k[s - 1] : null, evaluations, mid);
         }
         finally
         {
             // Stages are scratch, except a borrowed k1 and the FSAL stage handed to the caller.
             for (int i = 0; i < s; i++)
                 if (k[i] is { } ki && !(i == 0 && k1 is not null) && !(done && tableau.IsFsal && i == s - 1)) ki.Dispose();
-            if (!done) { xNext?.Dispose(); error?.Dispose(); }
+            if (!done) { xNext?.Dispose(); error?.Dispose(); mid?.Dispose(); }
         }
     }
 

@@ -1,9 +1,17 @@
 using System.Globalization;
+using Boost.Train.Pipeline;
 
 namespace Boost.Train.Sampling;
 
+/// <summary>The ODE solvers; their command-line names (<see cref="Choice{T}"/>: dopri5, euler, …) are the registry's.</summary>
+public enum SolverMethod { Dopri5, Euler, Midpoint, Rk4, Rk38 }
+
 /// <summary>One solver the command line offers: its tableau, and for a fixed-step one the step count used when none is given.</summary>
-public sealed record SolverEntry(string Name, ButcherTableau Tableau, bool Adaptive, int DefaultSteps);
+public sealed record SolverEntry(SolverMethod Method, ButcherTableau Tableau, bool Adaptive, int DefaultSteps)
+{
+    /// <summary>The command-line name, e.g. "dopri5".</summary>
+    public string Name => Choice<SolverMethod>.Name(Method);
+}
 
 /// <summary>
 /// The one list of solver names: <see cref="Samplers.Solve"/>, <c>boost --solver</c>, <c>eval --solvers</c> and the
@@ -13,12 +21,16 @@ public static class SolverRegistry
 {
     public static IReadOnlyList<SolverEntry> All { get; } =
     [
-        new("dopri5", ButcherTableau.DormandPrince5, Adaptive: true, DefaultSteps: 0),
-        new("euler", ButcherTableau.Euler, Adaptive: false, DefaultSteps: 40),
-        new("midpoint", ButcherTableau.Midpoint, Adaptive: false, DefaultSteps: 10),
-        new("rk4", ButcherTableau.Rk4, Adaptive: false, DefaultSteps: 10),
-        new("rk38", ButcherTableau.Rk4ThreeEighths, Adaptive: false, DefaultSteps: 10),
+        new(SolverMethod.Dopri5, ButcherTableau.DormandPrince5, Adaptive: true, DefaultSteps: 0),
+        new(SolverMethod.Euler, ButcherTableau.Euler, Adaptive: false, DefaultSteps: 40),
+        new(SolverMethod.Midpoint, ButcherTableau.Midpoint, Adaptive: false, DefaultSteps: 10),
+        new(SolverMethod.Rk4, ButcherTableau.Rk4, Adaptive: false, DefaultSteps: 10),
+        new(SolverMethod.Rk38, ButcherTableau.Rk4ThreeEighths, Adaptive: false, DefaultSteps: 10),
     ];
+
+    /// <summary>The entry of a typed method (every <see cref="SolverMethod"/> has one).</summary>
+    public static SolverEntry Get(SolverMethod method)
+        => All.FirstOrDefault(e => e.Method == method) ?? throw new ArgumentOutOfRangeException(nameof(method), method, "not a registered solver.");
 
     /// <summary>"dopri5|euler|midpoint|rk4|rk38".</summary>
     public static string Names => string.Join("|", All.Select(e => e.Name));
@@ -28,17 +40,17 @@ public static class SolverRegistry
     public static SolverEntry Find(string name) => TryFind(name) ?? throw new ArgumentException($"unknown solver '{name}': use one of {Names}.");
 
     /// <summary><c>boost</c>'s options: a name, a step count (0: the solver's default; adaptive solvers take none) and tolerances.</summary>
-    public static SolverOptions Options(string name, int steps, double rtol, double atol, ErrorNorm norm = ErrorNorm.Batch)
+    public static SolverOptions Options(string name, int steps, double rtol, double atol, ErrorNorm norm = ErrorNorm.Batch, EndRule endRule = EndRule.Clip)
     {
         var e = Find(name);
         if (e.Adaptive)
         {
             if (steps != 0) throw new ArgumentException($"--steps is for fixed-step solvers; {e.Name} takes --rtol and --atol.");
             if (!(rtol > 0) || !(atol >= 0)) throw new ArgumentException("--rtol must be > 0 and --atol ≥ 0.");
-            return new SolverOptions { Method = e.Name, Rtol = rtol, Atol = atol, Norm = norm };
+            return new SolverOptions { Method = e.Method, Rtol = rtol, Atol = atol, Norm = norm, EndRule = endRule };
         }
         if (steps < 0) throw new ArgumentException("--steps must be positive.");
-        return SolverOptions.Fixed(e.Name, steps == 0 ? e.DefaultSteps : steps);
+        return SolverOptions.Fixed(e.Method, steps == 0 ? e.DefaultSteps : steps);
     }
 
     /// <summary>
@@ -62,11 +74,11 @@ public static class SolverRegistry
         {
             if (!spec.StartsWith(e.Name, StringComparison.Ordinal)) continue;
             string count = spec[e.Name.Length..];
-            if (e.Adaptive && count == "") return (e.Name + suffix, new SolverOptions { Method = e.Name, Rtol = rtol, Atol = atol }, temperature);
+            if (e.Adaptive && count == "") return (e.Name + suffix, new SolverOptions { Method = e.Method, Rtol = rtol, Atol = atol }, temperature);
             if (e.Adaptive) continue;
             int n = e.DefaultSteps;
             if (count != "" && !(int.TryParse(count.StartsWith('_') ? count[1..] : count, NumberStyles.None, CultureInfo.InvariantCulture, out n) && n > 0)) continue;
-            return ((char.IsDigit(e.Name[^1]) ? $"{e.Name}_{n}" : $"{e.Name}{n}") + suffix, SolverOptions.Fixed(e.Name, n), temperature);
+            return ((char.IsDigit(e.Name[^1]) ? $"{e.Name}_{n}" : $"{e.Name}{n}") + suffix, SolverOptions.Fixed(e.Method, n), temperature);
         }
         throw new ArgumentException($"unknown solver '{spec}': use one of {Names}, a fixed-step one optionally followed by a step count (euler40, rk4_10), optionally @temperature (dopri5@0.5).");
     }

@@ -2,13 +2,17 @@ using Boost.Kernels;
 
 namespace Boost.Train.Sampling;
 
-/// <summary>Which elements one error norm pools (dim 0 of the state is the batch).</summary>
+/// <summary>
+/// Which elements one error norm pools (dim 0 of the state is the batch). Either way the whole batch takes one shared
+/// step sequence; only the number that accepts or shrinks the step differs.
+/// </summary>
 public enum ErrorNorm
 {
     /// <summary>RMS over the whole tensor, as torchdiffeq: one tolerance for the batch, easy samples can hide a hard one.</summary>
     Batch,
-    /// <summary>RMS within each sample, then the max over the batch: every sample meets the tolerance by itself.</summary>
-    PerSample,
+    /// <summary>RMS within each sample, then the max over the batch: the shared step is sized for the worst sample, so
+    /// every sample meets the tolerance, and easy samples take the hard one's (smaller) steps.</summary>
+    WorstSample,
 }
 
 /// <summary>
@@ -69,7 +73,7 @@ public sealed class StepSizeController
         if (v.Length == 0) throw new ArgumentException("ScaledNorm: empty tensor.");
         float[] squares;
         using (var q = Elementwise.Zip(v, scale, new ScaledSquareOp())) squares = q.ToArray();
-        int samples = Norm == ErrorNorm.PerSample && v.Rank > 0 && v.Dim(0) > 0 ? v.Dim(0) : 1;
+        int samples = Norm == ErrorNorm.WorstSample && v.Rank > 0 && v.Dim(0) > 0 ? v.Dim(0) : 1;
         int per = squares.Length / samples;
         double worst = 0;
         for (int n = 0; n < samples; n++)
