@@ -299,8 +299,17 @@ public static class Conv2d
     {
         ConvTile.Validate<TTile>();
         var t = default(TTile);
-        var kernel = dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(ImplicitGemmKernel<TTile, TGemm>));
         var grid = new Index3D((g.Cols + t.BN - 1) / t.BN, (g.Rows + t.BM - 1) / t.BM, slices);
+        if (dev.Precision == MatmulPrecision.Tf32)
+        {
+            // The tensor-core kernel has the CUDA tile's shape, so grid and slices are the same (Precision checks the tile set).
+            var mma = dev.IsSimulator
+                ? dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, MmaEmulated>))
+                : dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, MmaPtx>));
+            mma(new KernelConfig(grid, new Index3D(MmaGemm.Threads, 1, 1)), g, Math.Max(1, sliceLength));
+            return;
+        }
+        var kernel = dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(ImplicitGemmKernel<TTile, TGemm>));
         kernel(new KernelConfig(grid, new Index3D(ConvTile.Threads<TTile>(), 1, 1)), g, Math.Max(1, sliceLength));
     }
 

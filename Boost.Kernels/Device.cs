@@ -246,6 +246,21 @@ public sealed class IlgpuDevice : Device
     /// <summary>The tile specialisations this device's launchers use: the one thing they ask of it to choose one.</summary>
     public TileSet Tiles { get; }
 
+    /// <summary>How the GEMM-shaped kernels (convolutions, matmul) multiply: FP32 FMAs, or TF32 tensor-core steps
+    /// (<see cref="MmaGemm"/>; the instruction on CUDA, its emulation on the NVIDIA-shaped simulator). TF32 needs the
+    /// <see cref="TileSet.Cuda"/> tiles (a 32-lane warp).</summary>
+    public MatmulPrecision Precision
+    {
+        get => _precision;
+        set
+        {
+            if (value == MatmulPrecision.Tf32 && Tiles != TileSet.Cuda)
+                throw new InvalidOperationException($"{Name}: TF32 tensor-core kernels need a 32-lane warp and the CUDA tiles; this device has neither.");
+            _precision = value;
+        }
+    }
+    private MatmulPrecision _precision;
+
     /// <summary>ILGPU's CPU accelerator with small warps and groups (a faithful, slow simulation of a GPU) and
     /// <see cref="TileSet.Small"/> tiles, so kernel tests at small shapes stay fast.</summary>
     public static IlgpuDevice CreateSimulator()

@@ -20,7 +20,8 @@ namespace Boost.Kernels;
 /// allocation site its own array, and a site under divergent control flow can become several arrays: threads then
 /// write one copy and read another); (2) static shared memory within the 48 KiB a launch gets without opting in;
 /// (3) no <c>.extern .func</c> (an unresolved call, e.g. a double-precision Math function); (4) no <c>.local</c>
-/// arrays (register blocks spilled to local memory by a loop ILGPU does not unroll).
+/// arrays (register blocks spilled to local memory by a loop ILGPU does not unroll), except the scalar operand slots
+/// of inline tensor-core instructions (<see cref="IsInlineAsmSlot"/>).
 /// </remarks>
 public static class KernelCatalog
 {
@@ -77,10 +78,18 @@ public static class KernelCatalog
     /// <summary>What a kernel's PTX declares: static shared arrays (name, bytes), whether it takes dynamic shared
     /// memory, local arrays, unresolved externals.</summary>
     public sealed record PtxFacts(IReadOnlyList<(string Name, long Bytes)> Shared, bool DynamicShared,
-        IReadOnlyList<(string Name, long Bytes)> Local, IReadOnlyList<string> Externs)
+        IReadOnlyList<(string Name, long Bytes)> Local, IReadOnlyList<string> Externs, bool InlineMma = false)
     {
         public long SharedBytes => Shared.Sum(s => s.Bytes);
     }
+
+    /// <summary>
+    /// A 4-byte <c>.local</c> slot in a kernel with inline <c>mma.sync</c>: ILGPU hands each operand of
+    /// <c>CudaAsm.EmitRef</c> to the instruction through its own scalar slot, loaded right before and stored right after
+    /// it. ptxas promotes such slots to registers; the device script's <c>ptxas -v</c> stage flags any tensor-core kernel
+    /// left with a stack frame. Anything larger is a spilled register block, as in every other kernel.
+    /// </summary>
+    public static bool IsInlineAsmSlot(PtxFacts facts, (string Name, long Bytes) local) => facts.InlineMma && local.Bytes == 4;
 
     private static readonly Regex Decl = new(@"^\s*(\.extern\s+)?\.(shared|local)\s+\.align\s+\d+\s+\.(b|u|s|f)(\d+)\s+([%\w$]+)\[(\d*)\]", RegexOptions.Multiline);
 
@@ -95,7 +104,7 @@ public static class KernelCatalog
             (isShared ? shared : local).Add((m.Groups[5].Value, elem * count));
         }
         var externs = Regex.Matches(ptx, @"\.extern\s+\.func[^\n]*").Select(m => m.Value.Trim()).ToList();
-        return new PtxFacts(shared, dynamic, local, externs);
+        return new PtxFacts(shared, dynamic, local, externs, ptx.Contains("mma.sync.aligned"));
     }
 
     /// <summary>The number of <c>SharedMemory.Allocate</c> call sites in the method's IL, following calls into this

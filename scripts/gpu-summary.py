@@ -85,6 +85,10 @@ def main():
                      f"max smem {max((r['smem'] for r in pt), default=0)} B, {len(spills)} spilling, {len(errs)} errors")
         for r in spills[:8]:
             lines.append(f"  spills: {r['ptx']} regs {r['registers']} stores {r['spill_stores']} loads {r['spill_loads']}")
+        # The tensor-core kernels' PTX holds ILGPU's inline-asm operand slots in .local; ptxas must promote them all.
+        for r in pt:
+            if "MmaPtx" in r["ptx"] and r["stack"]:
+                lines.append(f"  NOT PROMOTED: {r['ptx']} keeps a {r['stack']} B stack frame (inline-PTX operand slots in local memory)")
     for shapes in ("small", "odd", "real"):
         c = load(os.path.join(work, f"check-{shapes}.json"))
         if c is None:
