@@ -28,7 +28,7 @@ public static partial class Commands
         catch (ArgumentException e) { throw new UsageException(e.Message); }
     }
 
-    /// <summary><c>--precision</c>: parsed for every command that trains or samples; only fp32 runs.</summary>
+    /// <summary><c>--precision</c>: parsed for every command that trains or samples (applied to the device by Run).</summary>
     internal static Precision ReadPrecision(Args a)
     {
         var p = a.Choice("precision", TrainDefaults.Precision);

@@ -57,7 +57,7 @@ public static partial class Commands
     }
 
     private static readonly OptionSpec PrecisionOption =
-        new("precision", Choice<Precision>.Names, Name(TrainDefaults.Precision), "arithmetic; tf32 and bf16 need the CUDA tensor-core path (not available yet)");
+        new("precision", Choice<Precision>.Names, Name(TrainDefaults.Precision), "GEMM arithmetic: fp32, or tf32 on a CUDA GPU's tensor cores (bf16: not available yet)");
 
     private static readonly OptionSpec[] AeSource =
     [

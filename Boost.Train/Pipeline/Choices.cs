@@ -1,3 +1,4 @@
+using Boost.Kernels;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -84,14 +85,25 @@ public sealed class ChoiceJsonConverter<T> : JsonConverter<T> where T : struct, 
     public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) => writer.WriteStringValue(Choice<T>.Name(value));
 }
 
-/// <summary>The one place that says which <see cref="Precision"/> runs.</summary>
+/// <summary>The one place that says which <see cref="Precision"/> runs where.</summary>
 public static class PrecisionCheck
 {
-    /// <summary>Throws a one-line <see cref="ArgumentException"/> for anything but fp32.</summary>
+    /// <summary>Throws a one-line <see cref="ArgumentException"/> for a precision no device runs (bf16, for now).</summary>
     public static void Require(Precision precision)
     {
-        if (precision == Precision.Fp32) return;
         if (!Enum.IsDefined(precision)) throw new ArgumentException($"--precision must be one of {Choice<Precision>.Names}.");
-        throw new ArgumentException($"--precision {Choice<Precision>.Name(precision)} needs the CUDA tensor-core path, which is not available yet; use fp32.");
+        if (precision == Precision.Bf16)
+            throw new ArgumentException("--precision bf16 needs bf16 tensor-core kernels, which are not available yet; use fp32 or (on a CUDA GPU) tf32.");
+    }
+
+    /// <summary>Sets <paramref name="device"/>'s GEMM precision: tf32 runs the tensor-core kernels and needs a CUDA GPU
+    /// (or the NVIDIA-shaped simulator, for tests).</summary>
+    public static void Apply(Precision precision, Device device)
+    {
+        Require(precision);
+        if (device is IlgpuDevice gpu && gpu.Tiles == TileSet.Cuda)
+            gpu.Precision = precision == Precision.Tf32 ? MatmulPrecision.Tf32 : MatmulPrecision.Fp32;
+        else if (precision == Precision.Tf32)
+            throw new ArgumentException($"--precision tf32 runs on tensor cores and needs a CUDA GPU; this run's device is {device.Name}.");
     }
 }

@@ -12,7 +12,7 @@ public sealed record TrainOptions
     public int Warmup { get; init; } = 200;
     /// <summary>After warm-up: constant, or cosine decay to 0 at <see cref="Steps"/> (the step budget, not the time one).</summary>
     public LrScheduleKind LrSchedule { get; init; } = TrainDefaults.LrSchedule;
-    /// <summary>Only <see cref="Precision.Fp32"/> is implemented; <see cref="Validate"/> refuses the others.</summary>
+    /// <summary>fp32 everywhere, tf32 on CUDA (set on the device by the CLI); <see cref="Validate"/> refuses bf16.</summary>
     public Precision Precision { get; init; } = TrainDefaults.Precision;
     public float WeightDecay { get; init; }
     public float EmaDecay { get; init; } = 0.999f;
