@@ -61,6 +61,8 @@ public static class GpuCheck
     /// name) and names the case that raised it. Returns 1 if any row failed.</summary>
     public static int Run(Device dev, string shapes, string? json)
     {
+        // TF32 inputs carry 10 mantissa bits (rounding ≤ 2⁻¹¹ each), FP32 ones 23: the rule scales with the unit.
+        _rtolUnit = dev is IlgpuDevice { Precision: MatmulPrecision.Tf32 } ? 1e-3 : 1e-5;
         var s = Sizes.Named(shapes);
         bool small = shapes == "small";
         bool poisoned = Tensor.PoisonNewTensors;
@@ -72,7 +74,7 @@ public static class GpuCheck
     private static int RunPoisoned(Device dev, Sizes s, string shapes, string? json)
     {
         Console.WriteLine($"device: {dev.Name}   reference: {Device.Cpu.Name}   shapes: {shapes}   new tensors poisoned (NaN)");
-        Console.WriteLine("rule: |a-r| <= atol + rtol*|r|, rtol = 1e-5*sqrt(K), atol = rtol*rms(r), K = reduction length");
+        Console.WriteLine($"rule: |a-r| <= atol + rtol*|r|, rtol = {_rtolUnit:G1}*sqrt(K), atol = rtol*rms(r), K = reduction length");
         string header = $"{"op",-30} {"shape",-34} {"max abs",10} {"max rel",10} {"worst index",-18} {"err/tol",8} {"dev ms",9} {"cpu ms",9}  result";
         Console.WriteLine(header);
         Console.WriteLine(new string('-', header.Length));
@@ -122,7 +124,8 @@ public static class GpuCheck
         {
             device = dev.Name, reference = Device.Cpu.Name, shapes, small = shapes == "small", poisoned = true, complete = done && fault is null,
             cuda_fault = fault, passed = rows.Count(r => r.Pass), failed = rows.Count(r => !r.Pass),
-            rule = "rtol = 1e-5*sqrt(K), atol = rtol*rms(ref)", rows,
+            precision = dev is IlgpuDevice gpu ? gpu.Precision.ToString() : "Fp32",
+            rule = $"rtol = {_rtolUnit:G1}*sqrt(K), atol = rtol*rms(ref)", rows,
         };
         Boost.Models.IO.AtomicFile.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions
         {
@@ -167,13 +170,16 @@ public static class GpuCheck
         }
     }
 
+    /// <summary>rtol per √K: 1e-5 for FP32, 1e-3 when the device's GEMMs run in TF32.</summary>
+    private static double _rtolUnit = 1e-5;
+
     private static Row Compare(string op, int[] shape, float[] a, float[] r, int k, double devMs, double cpuMs)
     {
         if (a.Length != r.Length) return new Row(op, Tensor.Format(shape), double.NaN, double.NaN, $"length {a.Length} vs {r.Length}", double.NaN, devMs, cpuMs, false);
         double sumSq = 0;
         foreach (float v in r) sumSq += (double)v * v;
         double rms = r.Length > 0 ? Math.Sqrt(sumSq / r.Length) : 0;
-        double rtol = 1e-5 * Math.Sqrt(k), atol = Math.Max(rtol * rms, 1e-30);
+        double rtol = _rtolUnit * Math.Sqrt(k), atol = Math.Max(rtol * rms, 1e-30);
         double maxAbs = 0, maxRel = 0, worst = 0; long worstAt = -1;
         for (long i = 0; i < a.Length; i++)
         {

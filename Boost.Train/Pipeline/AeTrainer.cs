@@ -74,7 +74,7 @@ public static class AeTrainer
             var y = model.Decode(z);
             var loss = Ops.MseLoss(y, x);
             if (ae.EdgeWeight > 0)
-                loss = Ops.Combine(loss, Ops.MseLoss(Ops.Conv2d(y, Ops.Constant(sobel.Clone()), null, 1, 1), Ops.Conv2d(x, Ops.Constant(sobel.Clone()), null, 1, 1)), 1f, ae.EdgeWeight);
+                loss = Ops.Combine(loss, Ops.MseLoss(Ops.Conv2d(y, Ops.Borrow(sobel), null, 1, 1), Ops.Conv2d(x, Ops.Borrow(sobel), null, 1, 1)), 1f, ae.EdgeWeight);
             if (ae.KlWeight > 0) loss = Ops.Combine(loss, Kl(mean, logvar), 1f, ae.KlWeight);
             return loss;
         }, step =>

@@ -125,7 +125,7 @@ public sealed class Upsampler
     {
         using var tape = Tape.NoGrad();
         using var unscaled = Elementwise.Affine(z, 1f / ScalingFactor, 0f);
-        var image = ChwImage.FromTensor(Autoencoder.Decode(Ops.Constant(unscaled.Clone())).Value, index);
+        var image = ChwImage.FromTensor(Autoencoder.Decode(Ops.Borrow(unscaled)).Value, index);
         Resample.Clamp(image);
         return image;
     }
@@ -153,7 +153,7 @@ public sealed class Upsampler
     public Tensor Predict(Tensor xt, Tensor c, double t)
     {
         using var tape = Tape.NoGrad();
-        var input = Ops.Concat(Ops.Constant(xt.Clone()), Ops.Constant(c.Clone()));
+        var input = Ops.Concat(Ops.Borrow(xt), Ops.Borrow(c));
         var ts = new float[xt.Dim(0)];
         Array.Fill(ts, (float)(t * 1000));
         return UNet.Forward(input, ts).Detach();
