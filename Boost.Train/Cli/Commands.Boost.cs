@@ -52,6 +52,8 @@ public static partial class Commands
         if (!(temperature >= 0)) throw new UsageException("--temperature must be ≥ 0 (1: the trained source noise, 0: none).");
         int backProjection = a.Int("back-projection", DefaultBackProjection);
         if (backProjection < 0) throw new UsageException("--back-projection takes a number of iterations ≥ 0 (0: off).");
+        int tile = a.Int("tile", TrainDefaults.Tile), overlap = a.Int("overlap", TrainDefaults.Overlap);
+        if (tile < 0 || overlap < 0) throw new UsageException("--tile and --overlap take a number of LR pixels ≥ 0 (--tile 0: the whole image at once).");
         a.CheckAllUsed();
         if ((input is null) == (latentIn is null)) throw new UsageException("boost needs exactly one of --in IMAGE or --latent-in FILE.safetensors.");
         if (input is not null && output is null) throw new UsageException("boost --in needs --out FILE.png.");
@@ -63,9 +65,16 @@ public static partial class Commands
         var sw = System.Diagnostics.Stopwatch.StartNew();
         if (input is not null)
         {
-            var lr = ImageLoader.LoadChw(input, up.InputLimits);
-            log.WriteLine($"boost: {input} {lr.Width}x{lr.Height} → {lr.Width * up.Config.Scale}x{lr.Height * up.Config.Scale} with {weights}/{model}, {Describe(solver, up)}{(up.Config.Objective == Objective.Cfm ? $", temperature {temperature:G3}" : "")}, back-projection {backProjection}");
-            var (hr, nfe) = up.Boost(lr, solver, seed, temperature, backProjection);
+            var lr = ImageLoader.LoadChw(input, tile == 0 ? up.InputLimits : up.TiledInputLimits);
+            log.WriteLine($"boost: {input} {lr.Width}x{lr.Height} → {lr.Width * up.Config.Scale}x{lr.Height * up.Config.Scale} with {weights}/{model}, {Describe(solver, up)}{(up.Config.Objective == Objective.Cfm ? $", temperature {temperature:G3}" : "")}, back-projection {backProjection}{(tile > 0 && (lr.Width > tile || lr.Height > tile) ? $", tiles of {tile}² LR px overlapping by {overlap}" : "")}");
+            var bar = new Progress("boost tile", 0, 1, log) { LogSeconds = 5 };
+            var (hr, nfe) = tile == 0
+                ? up.Boost(lr, solver, seed, temperature, backProjection)
+                : up.BoostTiled(lr, solver, seed, temperature, backProjection, tile, overlap, (done, total) =>
+                {
+                    if (total > 1) bar.Report(done, double.NaN, $" ({lr.Width * up.Config.Scale * (long)lr.Height * up.Config.Scale / 1e6 / Math.Max(bar.Elapsed.TotalSeconds, 1e-9) * done / total:F3} MP/s)", force: done == total, total: total);
+                });
+            bar.Break();
             ImageOutput.Save(hr, output!);
             log.WriteLine($"wrote {output} (NFE {nfe}, {sw.Elapsed.TotalSeconds:F1} s)");
             return 0;

@@ -134,6 +134,8 @@ public static partial class Commands
             new("seed", "S", "0", "source noise seed"),
             new("temperature", "T", Inv($"{TrainDefaults.Temperature}"), "source noise scale (1: as trained, 0: none)"),
             new("back-projection", "N", Inv($"{TrainDefaults.BackProjection}"), "iterations of x ← x + bicubic↑(LR − ↓x) (0: off; image inputs only)"),
+            new("tile", "N", Inv($"{TrainDefaults.Tile}"), "LR tile side for images larger than it (memory bounded by the tile; 0: whole image at once)"),
+            new("overlap", "N", Inv($"{TrainDefaults.Overlap}"), "LR pixels neighbouring tiles share, blended with linear ramps"),
         ],
         ["eval"] =
         [

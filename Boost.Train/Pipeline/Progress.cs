@@ -10,7 +10,8 @@ public sealed class Progress
 {
     private readonly TextWriter _out;
     private readonly string _label;
-    private readonly int _total, _start;
+    private readonly int _start;
+    private int _total;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly bool _terminal;
     private double _lastDraw = double.NegativeInfinity;
@@ -30,8 +31,10 @@ public sealed class Progress
 
     public TimeSpan Elapsed => _clock.Elapsed;
 
-    public void Report(int step, double loss, string extra = "", bool force = false)
+    /// <param name="total">a total learned late (tiles are counted once the image is known); 0 keeps the constructor's</param>
+    public void Report(int step, double loss, string extra = "", bool force = false, int total = 0)
     {
+        if (total > 0) _total = total;
         if (double.IsFinite(loss)) _lossEma = double.IsNaN(_lossEma) ? loss : 0.9 * _lossEma + 0.1 * loss;
         double now = _clock.Elapsed.TotalSeconds;
         if (!force && now - _lastDraw < (_terminal ? 0.25 : LogSeconds)) return;
@@ -41,7 +44,8 @@ public sealed class Progress
         double left = rate > 0 ? (_total - step) / rate : double.NaN;
         if (BudgetSeconds > 0) left = double.IsNaN(left) ? BudgetSeconds - now : Math.Min(left, BudgetSeconds - now);
         string eta = Clock(left);
-        string line = $"{_label} {step}/{_total} loss {_lossEma:G4} {rate:F2} it/s {Clock(now)} elapsed, ETA {eta}{extra}";
+        string lossText = double.IsNaN(_lossEma) ? "" : $" loss {_lossEma:G4}";
+        string line = $"{_label} {step}/{_total}{lossText} {rate:F2} it/s {Clock(now)} elapsed, ETA {eta}{extra}";
         if (_terminal) _out.Write("\r" + line.PadRight(Math.Min(Console.WindowWidth > 0 ? Console.WindowWidth - 1 : 100, 160)));
         else _out.WriteLine(line);
     }

@@ -69,4 +69,7 @@ public static class TrainDefaults
     public const float Temperature = 0.75f;
     /// <summary>boost's back-projection iterations, chosen with <see cref="Temperature"/>.</summary>
     public const int BackProjection = 3;
+    /// <summary>boost's tile side in LR pixels (0: the whole image at once) and the tiles' overlap: 128 LR pixels is a
+    /// 512² output per tile, a few hundred MB of activations with the shipped autoencoder.</summary>
+    public const int Tile = 128, Overlap = 16;
 }

@@ -159,23 +159,33 @@ public sealed class Upsampler
         return UNet.Forward(input, ts).Detach();
     }
 
+    /// <summary>The loader limits for a tiled boost: what the output (and its blend weights) can hold, at most the
+    /// loader's own limit; the tiles bound the rest.</summary>
+    public Data.ImageLoadOptions TiledInputLimits => Data.ImageLoadOptions.Default with
+    {
+        MaxPixels = Math.Min(Data.ImageLoadOptions.Default.MaxPixels, Array.MaxLength / 3 / (Config.Scale * Config.Scale)),
+        MaxPixelsNote = $"the most one ×{Config.Scale} output image holds",
+    };
+
     /// <summary>x0 = √ᾱ·c + τ·√(1−ᾱ)·ε (ε seeded). τ is the sampling temperature: 1 draws the source the model was
     /// trained on; τ &lt; 1 starts nearer the condition's mean, trading sample variety (and detail) for fidelity, as
     /// Glow's temperature does; 0 is deterministic.</summary>
-    public Tensor Source(Tensor c, ulong seed, float temperature = 1f)
+    /// <param name="eps">the noise ε, c's shape (a window of a larger image's noise, for tiles); null: drawn from
+    /// <paramref name="seed"/> (stream 0) at c's shape</param>
+    public Tensor Source(Tensor c, ulong seed, float temperature = 1f, Tensor? eps = null)
     {
         if (!(temperature >= 0)) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "the sampling temperature must be ≥ 0.");
         float abar = Config.AlphaBar;
         if (Config.NoiseStep == 0) return c.Clone();
-        using var eps = Rng.Normal(c.Device, seed, 0, c.Shape);
-        return Elementwise.Axpby(MathF.Sqrt(abar), c, temperature * MathF.Sqrt(1 - abar), eps);
+        using var drawn = eps is null ? Rng.Normal(c.Device, seed, 0, c.Shape) : null;
+        return Elementwise.Axpby(MathF.Sqrt(abar), c, temperature * MathF.Sqrt(1 - abar), eps ?? drawn!);
     }
 
     /// <summary>The HR latent from the condition: the flow solved from 0 to 1 (CFM), or one call (regression, NFE 1).</summary>
-    public (Tensor z, int nfe) Generate(Tensor c, SolverOptions solver, ulong seed, float temperature = 1f)
+    public (Tensor z, int nfe) Generate(Tensor c, SolverOptions solver, ulong seed, float temperature = 1f, Tensor? eps = null)
     {
         if (Config.Objective == Objective.Regression) return (Predict(c, c, 0), 1);
-        using var x0 = Source(c, seed, temperature);
+        using var x0 = Source(c, seed, temperature, eps);
         using var result = Samplers.Solve((t, x) => Predict(x, c, t), x0, 0, 1, solver);
         return (result.X.Clone(), result.Evaluations);
     }
@@ -200,6 +210,120 @@ public sealed class Upsampler
             var hr = Decode(z);
             if (hr.Height != lr.Height * r || hr.Width != lr.Width * r) hr = Augment.Crop(hr, 0, 0, lr.Height * r, lr.Width * r);
             return (backProjection > 0 ? Resample.BackProject(hr, lr, backProjection) : hr, nfe);
+        }
+    }
+
+    /// <summary>
+    /// ×scale of an image of any size in tiles of <paramref name="tile"/>² LR pixels that overlap by
+    /// <paramref name="overlap"/>: each tile runs the whole pipeline (condition, flow, decode) alone, so working memory
+    /// is bounded by the tile; the outputs are blended with linear ramps across each overlap (weights normalised, so any
+    /// overlap width sums to one). The source noise is one field over the whole HR latent, each tile taking its window:
+    /// overlapping tiles start from the same x0 there, and an image that fits one tile gives exactly <see cref="Boost"/>'s
+    /// result. Beyond the tiles, memory holds the output and its blend weights (16 bytes per HR pixel).
+    /// </summary>
+    /// <param name="progress">called after each tile with (tiles done, tiles in all)</param>
+    /// <returns>the image and the largest NFE of any tile</returns>
+    public (ChwImage hr, int nfe) BoostTiled(ChwImage lr, SolverOptions solver, ulong seed, float temperature, int backProjection,
+        int tile, int overlap, Action<int, int>? progress = null)
+    {
+        int r = Config.Scale, m = LrMultiple, f = Autoencoder.Config.DownFactor;
+        if (tile < 2 * m || tile % m != 0)
+            throw new ArgumentException($"boost: --tile {tile} must be a multiple of {m} (this model's LR multiple) and at least {2 * m}.");
+        if (overlap < 0 || overlap % m != 0 || overlap >= tile)
+            throw new ArgumentException($"boost: --overlap {overlap} must be a multiple of {m}, ≥ 0 and smaller than the tile ({tile}).");
+        CheckOutputSize(lr.Width, lr.Height);
+        if (lr.Width <= tile && lr.Height <= tile) { progress?.Invoke(1, 1); return Boost(lr, solver, seed, temperature, backProjection); }
+
+        int ph = (lr.Height + m - 1) / m * m, pw = (lr.Width + m - 1) / m * m;
+        var padded = ph == lr.Height && pw == lr.Width ? lr : PadReplicate(lr, ph, pw);
+        int[] ys = Origins(ph, tile, overlap), xs = Origins(pw, tile, overlap);
+        int channels = Autoencoder.Config.LatentChannels;
+        // The noise over the whole HR latent, drawn as Boost draws it for one tile of that size.
+        using var noise = Rng.Normal(Device.Cpu, seed, 0, [1, channels, ph * r / f, pw * r / f]);
+        var noiseData = noise.ToArray();
+        var sum = new ChwImage(3, ph * r, pw * r);
+        var weight = new float[(long)ph * r * pw * r];
+        int done = 0, total = ys.Length * xs.Length, nfe = 0;
+        foreach (int y0 in ys)
+            foreach (int x0 in xs)
+            {
+                int th = Math.Min(tile, ph), tw = Math.Min(tile, pw);
+                var part = Augment.Crop(padded, y0, x0, th, tw);
+                using var c = Condition(part);
+                using var eps = Tensor.FromArray(Device, Window(noiseData, channels, ph * r / f, pw * r / f, y0 * r / f, x0 * r / f, th * r / f, tw * r / f),
+                    1, channels, th * r / f, tw * r / f);
+                var (z, n) = Generate(c, solver, seed, temperature, eps);
+                nfe = Math.Max(nfe, n);
+                ChwImage hr;
+                using (z) hr = Decode(z);
+                Blend(sum, weight, hr, y0 * r, x0 * r, overlap * r, y0 > 0, y0 + th < ph, x0 > 0, x0 + tw < pw);
+                progress?.Invoke(++done, total);
+            }
+        int plane = sum.PlaneSize;
+        for (int ch = 0; ch < 3; ch++)
+        {
+            var p = sum.Plane(ch);
+            for (int i = 0; i < plane; i++) p[i] /= weight[i];
+        }
+        var result = sum.Height != lr.Height * r || sum.Width != lr.Width * r ? Augment.Crop(sum, 0, 0, lr.Height * r, lr.Width * r) : sum;
+        return (backProjection > 0 ? Resample.BackProject(result, lr, backProjection) : result, nfe);
+    }
+
+    /// <summary>Refuses, before any work, an output that would not fit: 3 channels and a blend weight per HR pixel,
+    /// counted in 64 bits.</summary>
+    public void CheckOutputSize(long width, long height)
+    {
+        long hr = width * Config.Scale * height * Config.Scale;
+        if (hr * 3 > Array.MaxLength)
+            throw new ArgumentException($"boost: {width}x{height} ×{Config.Scale} = {hr / 1e6:0.#} MP of output exceeds the {Array.MaxLength / 3 / 1e6:0.#} MP one image holds.");
+    }
+
+    /// <summary>Tile origins along a side of <paramref name="size"/>: steps of tile − overlap, the last one flush with
+    /// the end (so it may overlap its neighbour by more).</summary>
+    internal static int[] Origins(int size, int tile, int overlap)
+    {
+        if (size <= tile) return [0];
+        var list = new List<int>();
+        for (int o = 0; ; o += tile - overlap)
+        {
+            if (o + tile >= size) { list.Add(size - tile); break; }
+            list.Add(o);
+        }
+        return [.. list.Distinct()];
+    }
+
+    private static float[] Window(float[] field, int channels, int height, int width, int top, int left, int h, int w)
+    {
+        var window = new float[channels * h * w];
+        for (int ch = 0; ch < channels; ch++)
+            for (int i = 0; i < h; i++)
+                Array.Copy(field, (ch * height + top + i) * width + left, window, (ch * h + i) * w, w);
+        return window;
+    }
+
+    /// <summary>Adds <paramref name="tile"/>·w into <paramref name="sum"/> and w into <paramref name="weight"/> at
+    /// (top, left), w the product of linear ramps 0 → 1 over <paramref name="ramp"/> pixels on each side that has a
+    /// neighbour (1 at the image's own edges).</summary>
+    internal static void Blend(ChwImage sum, float[] weight, ChwImage tile, int top, int left, int ramp, bool up, bool down, bool leftN, bool rightN)
+    {
+        int h = tile.Height, w = tile.Width;
+        float Ramp(int i, int n, bool before, bool after)
+        {
+            float v = 1f;
+            if (ramp > 0 && before) v = Math.Min(v, (i + 0.5f) / ramp);
+            if (ramp > 0 && after) v = Math.Min(v, (n - i - 0.5f) / ramp);
+            return v;
+        }
+        for (int i = 0; i < h; i++)
+        {
+            float wy = Ramp(i, h, up, down);
+            for (int j = 0; j < w; j++)
+            {
+                float wt = wy * Ramp(j, w, leftN, rightN);
+                int at = (top + i) * sum.Width + left + j;
+                weight[at] += wt;
+                for (int ch = 0; ch < 3; ch++) sum.Data[ch * sum.PlaneSize + at] += wt * tile[ch, i, j];
+            }
         }
     }
 
