@@ -46,9 +46,9 @@ public class ArenaTests
 
     /// <summary>Runs <paramref name="steps"/> AdamW + EMA steps on the simulator with and without an arena; the
     /// per-step usage of the last parameter follows <paramref name="useLast"/>.</summary>
-    private static void CompareWithPerTensor(float maxGradNorm, Func<int, bool> useLast, bool bitExact)
+    private static void CompareWithPerTensor(float maxGradNorm, Func<int, bool> useLast, bool bitExact, string backend = Backends.Sim)
     {
-        var d = Backends.Get(Backends.Sim);
+        var d = Backends.Get(backend);
         var plain = MakeParams(d); var flat = MakeParams(d);
         using var arena = new ParameterArena(flat);
         using var optPlain = new AdamW(plain) { MaxGradNorm = maxGradNorm, WeightDecay = 0.1f };
@@ -91,7 +91,8 @@ public class ArenaTests
     }
 
     [Test]
-    public void Arena_AdamWAndEma_BitIdenticalToPerTensor() => CompareWithPerTensor(0f, _ => true, bitExact: true);
+    public void Arena_AdamWAndEma_BitIdenticalToPerTensor([ValueSource(typeof(Backends), nameof(Backends.Ilgpu))] string backend)
+        => CompareWithPerTensor(0f, _ => true, bitExact: true, backend);
 
     [Test]
     public void Arena_Clipping_MatchesPerTensor()
@@ -179,9 +180,9 @@ public class ArenaTests
     }
 
     /// <summary>Launches and host reads of one AdamW update and one EMA update over <paramref name="count"/> parameters.</summary>
-    private static (CounterSnapshot adam, CounterSnapshot ema, CounterSnapshot backward) CountStep(int count, bool arena)
+    private static (CounterSnapshot adam, CounterSnapshot ema, CounterSnapshot backward) CountStep(int count, bool arena, string backend)
     {
-        var d = Backends.Get(Backends.Sim);
+        var d = Backends.Get(backend);
         var p = Enumerable.Range(0, count).Select(i => new Parameter(Seeded.Tensor(d, 400 + i, 7))).ToList();
         try
         {
@@ -212,11 +213,11 @@ public class ArenaTests
     }
 
     [Test]
-    public void Arena_OneHostReadPerStep_AndLaunchesIndependentOfParameterCount()
+    public void Arena_OneHostReadPerStep_AndLaunchesIndependentOfParameterCount([ValueSource(typeof(Backends), nameof(Backends.Ilgpu))] string backend)
     {
         // 12 and 48 parameters of 7 floats: the flat reduction takes its two-pass form for both sizes.
-        var (adam12, ema12, back12) = CountStep(12, arena: true);
-        var (adam48, ema48, _) = CountStep(48, arena: true);
+        var (adam12, ema12, back12) = CountStep(12, arena: true, backend);
+        var (adam48, ema48, _) = CountStep(48, arena: true, backend);
         TestContext.Out.WriteLine($"arena, 12 params: AdamW {adam12}; EMA {ema12}; backward {back12}");
         TestContext.Out.WriteLine($"arena, 48 params: AdamW {adam48}; EMA {ema48}");
         Assert.That(adam12.HostReads, Is.EqualTo(1));
@@ -227,7 +228,7 @@ public class ArenaTests
         Assert.That(ema48.Launches, Is.EqualTo(1));
         Assert.That(ema48.HostReads, Is.EqualTo(0));
 
-        var (adamPlain, emaPlain, backPlain) = CountStep(12, arena: false);
+        var (adamPlain, emaPlain, backPlain) = CountStep(12, arena: false, backend);
         TestContext.Out.WriteLine($"per tensor, 12 params: AdamW {adamPlain}; EMA {emaPlain}; backward {backPlain}");
         Assert.That(adamPlain.HostReads, Is.EqualTo(12));
         Assert.That(emaPlain.Launches, Is.EqualTo(12));
