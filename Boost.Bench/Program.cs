@@ -6,13 +6,15 @@ using Boost.Kernels;
 // dotnet run -c Release --project Boost.Bench                      → BenchmarkDotNet over every case
 // dotnet run -c Release --project Boost.Bench -- --quick --json F  → short median timings, one JSON object
 // dotnet run -c Release --project Boost.Bench -- --check [--small] --device cuda [--json F] → device vs CPU (GpuCheck.cs)
-string? device = null, json = null; bool quick = false, check = false, small = false, gpuShapes = false; string? filter = null;
+// dotnet run -c Release --project Boost.Bench -- --counts --device sim [--json F] → launches / host reads per step (StepCounts.cs)
+string? device = null, json = null; bool quick = false, check = false, small = false, gpuShapes = false, countsOnly = false; string? filter = null;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--quick": quick = true; break;
         case "--check": check = true; break;
+        case "--counts": countsOnly = true; break;
         case "--small": small = true; break;
         case "--gpu-shapes": gpuShapes = true; break;
         case "--json" when i + 1 < args.Length: json = args[++i]; break;
@@ -24,6 +26,18 @@ if (check)
 {
     using var checkDevice = Device.Select(device);
     return GpuCheck.Run(checkDevice, small, json);
+}
+if (countsOnly)
+{
+    using var countDevice = Device.Select(device);
+    var only = StepCounts.Measure(countDevice, Console.Out);
+    if (only is null) { Console.Error.WriteLine($"--counts needs an ILGPU device (cuda, sim or sim-nvidia), not {countDevice.Name}"); return 2; }
+    if (json is not null)
+    {
+        File.WriteAllText(json, JsonSerializer.Serialize(new { device = countDevice.Name, step_counts = StepCounts.Json(only) }, new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine($"wrote {json}");
+    }
+    return 0;
 }
 if (!quick)
 {
@@ -41,6 +55,7 @@ var (peakGflops, peakGbs, peakHow) = torchCeiling is { } tc ? (tc.Fp32Gflops, tc
 Console.WriteLine($"practical peak: {peakGflops:F1} GFLOP/s, {peakGbs:F1} GB/s ({peakHow})");
 var cases = (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => filter is null || c.Id.Contains(filter));
 var rows = QuickBench.Run(dev, cases, peakGflops, peakGbs, Console.Out);
+var stepCounts = StepCounts.Measure(dev, Console.Out);
 var medians = rows.ToDictionary(r => r.Key, r => r.Value.MedianMs);
 var results = rows.ToDictionary(r => r.Key, r => QuickBench.Json(r.Value));
 // PyTorch on this machine, right after our cases (CPU): the like-for-like reference (the libtorch anchor was measured on another CPU).
@@ -59,7 +74,7 @@ if (torchRuns.Count > 0)
 if (json is not null)
 {
     var doc = new { peak = new { gflops = peakGflops, gbs = peakGbs, how = peakHow }, torch_ceiling = torchCeiling is { } tcj ? new { fp32_gflops = tcj.Fp32Gflops, tf32_gflops = tcj.Tf32Gflops, bf16_gflops = tcj.Bf16Gflops, copy_gbs = tcj.CopyGbs, how = tcj.How } : null,
-        torch_runs = torchRuns.Select(r => new { label = r.Label, version = r.Version, device = r.Device, tf32 = r.Tf32, mkldnn = r.Mkldnn, blas = r.Blas, ms = r.Ms }), machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", device = dev.Name, cases = results };
+        torch_runs = torchRuns.Select(r => new { label = r.Label, version = r.Version, device = r.Device, tf32 = r.Tf32, mkldnn = r.Mkldnn, blas = r.Blas, ms = r.Ms }), machine = $"{Environment.MachineName}, {Environment.ProcessorCount} threads, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}", device = dev.Name, step_counts = stepCounts is null ? null : StepCounts.Json(stepCounts), cases = results };
     File.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
     Console.WriteLine($"wrote {json}");
 }

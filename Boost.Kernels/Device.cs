@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Linq.Expressions;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -50,6 +51,10 @@ public abstract class Device : IDisposable
 
     /// <summary>Waits until all queued work on this device has finished.</summary>
     public virtual void Synchronize() { }
+
+    /// <summary>What this device was asked to do since it was created (or <see cref="DeviceCounters.Reset"/>): kernel
+    /// launches and blocking host transfers. Only ILGPU devices count; the managed CPU device's stay 0.</summary>
+    public DeviceCounters Counters { get; } = new();
 
     public virtual void Dispose() { }
 
@@ -113,6 +118,52 @@ public abstract class Device : IDisposable
     /// <summary>Why the last <see cref="CudaDeviceCount"/> found no GPU, in words (the driver's own error where there is
     /// one); null when it found one.</summary>
     public static string? CudaUnavailableReason { get; private set; }
+}
+
+/// <summary>
+/// Per-device tallies (thread-safe): <see cref="Launches"/> counts kernel launches (each invocation of a kernel from
+/// <see cref="IlgpuDevice.Kernel{TDelegate}(Func{Accelerator, TDelegate})"/>); <see cref="HostReads"/> counts blocking
+/// device → host copies of tensors (<see cref="Tensor.CopyTo"/>, <see cref="Tensor.ToArray"/>, and host-side
+/// <see cref="Tensor.To"/>), each a synchronisation; <see cref="HostWrites"/> the host → device copies
+/// (<see cref="Tensor.CopyFrom(ReadOnlySpan{float})"/>); <see cref="DeviceCopies"/> the device → device copies of
+/// tensors. The overflow guard's own slack transfers (a test-only diagnostic) are not counted.
+/// </summary>
+public sealed class DeviceCounters
+{
+    private long _launches, _hostReads, _hostWrites, _deviceCopies;
+
+    public long Launches => Interlocked.Read(ref _launches);
+    public long HostReads => Interlocked.Read(ref _hostReads);
+    public long HostWrites => Interlocked.Read(ref _hostWrites);
+    public long DeviceCopies => Interlocked.Read(ref _deviceCopies);
+
+    internal void CountLaunch() => Interlocked.Increment(ref _launches);
+    internal void CountHostRead() => Interlocked.Increment(ref _hostReads);
+    internal void CountHostWrite() => Interlocked.Increment(ref _hostWrites);
+    internal void CountDeviceCopy() => Interlocked.Increment(ref _deviceCopies);
+
+    /// <summary>Sets every count back to 0.</summary>
+    public void Reset()
+    {
+        Interlocked.Exchange(ref _launches, 0);
+        Interlocked.Exchange(ref _hostReads, 0);
+        Interlocked.Exchange(ref _hostWrites, 0);
+        Interlocked.Exchange(ref _deviceCopies, 0);
+    }
+
+    /// <summary>The counts now, as a value (subtract two snapshots for the work in between).</summary>
+    public CounterSnapshot Snapshot() => new(Launches, HostReads, HostWrites, DeviceCopies);
+
+    public override string ToString() => Snapshot().ToString();
+}
+
+/// <summary>A reading of <see cref="DeviceCounters"/>; differences of two readings count what happened between.</summary>
+public readonly record struct CounterSnapshot(long Launches, long HostReads, long HostWrites, long DeviceCopies)
+{
+    public static CounterSnapshot operator -(CounterSnapshot a, CounterSnapshot b)
+        => new(a.Launches - b.Launches, a.HostReads - b.HostReads, a.HostWrites - b.HostWrites, a.DeviceCopies - b.DeviceCopies);
+
+    public override string ToString() => $"{Launches} launches, {HostReads} host reads, {HostWrites} host writes, {DeviceCopies} device copies";
 }
 
 /// <summary>
@@ -295,12 +346,25 @@ public sealed class IlgpuDevice : Device
     /// <c>dev.Kernel(static a => a.LoadAutoGroupedStreamKernel&lt;...&gt;(Kernels.Foo))</c>.
     /// </summary>
     public TDelegate Kernel<TDelegate>(Func<Accelerator, TDelegate> load) where TDelegate : Delegate
-        => (TDelegate)_kernels.GetOrAdd(load.Method, _ => load(Accelerator));
+        => (TDelegate)_kernels.GetOrAdd(load.Method, _ => Counted(load(Accelerator)));
 
     /// <summary>Same as <see cref="Kernel{TDelegate}(Func{Accelerator, TDelegate})"/> with an explicit cache key
     /// (for loaders that capture a specialisation value).</summary>
     public TDelegate Kernel<TDelegate>(object key, Func<Accelerator, TDelegate> load) where TDelegate : Delegate
-        => (TDelegate)_kernels.GetOrAdd(key, _ => load(Accelerator));
+        => (TDelegate)_kernels.GetOrAdd(key, _ => Counted(load(Accelerator)));
+
+    /// <summary>The loaded kernel wrapped so each invocation — each launch — counts once in <see cref="Device.Counters"/>:
+    /// every kernel comes from the cache above, so this is the one place launches are counted (a launcher that fetches
+    /// a kernel and does not launch it counts nothing).</summary>
+    private TDelegate Counted<TDelegate>(TDelegate kernel) where TDelegate : Delegate
+    {
+        var invoke = typeof(TDelegate).GetMethod("Invoke")!;
+        var args = invoke.GetParameters().Select(p => Expression.Parameter(p.ParameterType, p.Name)).ToArray();
+        var count = Expression.Call(Expression.Constant(Counters), typeof(DeviceCounters).GetMethod(nameof(DeviceCounters.CountLaunch),
+            System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!);
+        var body = Expression.Block(count, Expression.Invoke(Expression.Constant(kernel), args));
+        return Expression.Lambda<TDelegate>(body, args).Compile();
+    }
 
     /// <summary>The raw device allocation behind the pool (tests swap in a failing one to exercise the out-of-memory path).</summary>
     internal Func<long, MemoryBuffer1D<float, Stride1D.Dense>> AllocateBuffer;

@@ -5,7 +5,9 @@ namespace Boost.Kernels;
 
 /// <summary>
 /// A dense, contiguous float32 tensor on one device (NCHW for images). Owns (a share of) a pooled buffer:
-/// dispose it to return the memory. <see cref="Reshape"/> makes a view that shares the buffer.
+/// dispose it to return the memory. <see cref="Reshape"/> makes a view that shares the buffer; <see cref="Slice"/>
+/// a view of a contiguous range of it, at an element <see cref="Offset"/>. The buffer goes back to the pool when the
+/// last tensor sharing it is disposed, in any order.
 /// </summary>
 public sealed class Tensor : IDisposable
 {
@@ -22,12 +24,16 @@ public sealed class Tensor : IDisposable
     public int Dim(int axis) => _shape[axis < 0 ? axis + _shape.Length : axis];
     public string ShapeString => Format(_shape);
     public bool IsDisposed => _disposed;
+    /// <summary>Where this tensor's elements start in its storage (0 except for <see cref="Slice"/> views). Kernels see
+    /// the tensor through <see cref="View"/>, which starts there; the managed backend refuses tensors with an offset.</summary>
+    public long Offset { get; }
 
-    private Tensor(Storage storage, int[] shape, long length)
+    private Tensor(Storage storage, int[] shape, long length, long offset = 0)
     {
         Storage = storage;
         _shape = shape;
         Length = length;
+        Offset = offset;
     }
 
     public static string Format(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
@@ -89,7 +95,7 @@ public sealed class Tensor : IDisposable
         {
             ThrowIfDisposed();
             if (Storage.Array is null) throw new InvalidOperationException($"Span: tensor lives on {Device.Name}; copy it with ToArray() or To(Device.Cpu).");
-            return Storage.Array.AsSpan(0, checked((int)Length));
+            return Storage.Array.AsSpan(checked((int)Offset), checked((int)Length));
         }
     }
 
@@ -100,7 +106,7 @@ public sealed class Tensor : IDisposable
         {
             ThrowIfDisposed();
             if (Storage.Buffer is null) throw new InvalidOperationException($"View: tensor lives on {Device.Name}, not an ILGPU device.");
-            return Storage.Buffer.View.SubView(0, Length);
+            return Storage.Buffer.View.SubView(Offset, Length);
         }
     }
 
@@ -114,6 +120,7 @@ public sealed class Tensor : IDisposable
             var dev = (IlgpuDevice)Device;
             View.CopyFromCPU(dev.Stream, data);
             dev.Stream.Synchronize();
+            dev.Counters.CountHostWrite();
         }
     }
 
@@ -124,11 +131,20 @@ public sealed class Tensor : IDisposable
         if (source.Length != Length) throw new ArgumentException($"CopyFrom: {source.ShapeString} into {ShapeString}: lengths differ.");
         if (ReferenceEquals(source.Device, Device) && Storage.Buffer is not null)
         {
-            View.CopyFrom(((IlgpuDevice)Device).Stream, source.View);
+            CopyOnDevice(source);
             ((IlgpuDevice)Device).Stream.Synchronize();
         }
         else if (Storage.Array is not null && source.Storage.Array is not null) source.Span.CopyTo(Span);
         else CopyFrom(source.ToArray());
+    }
+
+    /// <summary>Queues a copy of <paramref name="source"/> (same ILGPU device, same length) into this tensor on the
+    /// device's stream, without waiting: later work on the stream sees it.</summary>
+    internal void CopyOnDevice(Tensor source)
+    {
+        var dev = (IlgpuDevice)Device;
+        source.View.CopyTo(dev.Stream, View);
+        dev.Counters.CountDeviceCopy();
     }
 
     public void CopyTo(Span<float> destination)
@@ -141,6 +157,7 @@ public sealed class Tensor : IDisposable
             var dev = (IlgpuDevice)Device;
             View.CopyToCPU(dev.Stream, destination);
             dev.Stream.Synchronize();
+            dev.Counters.CountHostRead();
         }
     }
 
@@ -163,7 +180,7 @@ public sealed class Tensor : IDisposable
         ThrowIfDisposed();
         var t = Empty(Device, _shape);
         if (Storage.Array is not null) Span.CopyTo(t.Span);
-        else View.CopyTo(((IlgpuDevice)Device).Stream, t.View);
+        else t.CopyOnDevice(this);
         return t;
     }
 
@@ -182,7 +199,25 @@ public sealed class Tensor : IDisposable
         }
         if (Count(shape) != Length) throw new ArgumentException($"Reshape: {ShapeString} has {Length} elements, {Format(shape)} needs {Count(shape)}.");
         Storage.AddRef();
-        return new Tensor(Storage, shape, Length);
+        return new Tensor(Storage, shape, Length, Offset);
+    }
+
+    /// <summary>
+    /// A view of <see cref="Count"/>(<paramref name="shape"/>) consecutive elements starting at element
+    /// <paramref name="offset"/> of this tensor: it shares the storage (writes show through both ways) and keeps it
+    /// alive until it is disposed too. Ops on an ILGPU device take such views like any tensor; the managed CPU
+    /// backend refuses those at a nonzero offset (it indexes whole arrays), though their
+    /// <see cref="ToArray"/>/<see cref="CopyFrom(ReadOnlySpan{float})"/> work everywhere.
+    /// </summary>
+    public Tensor Slice(long offset, params int[] shape)
+    {
+        ThrowIfDisposed();
+        var own = (int[])shape.Clone();
+        long n = Count(own);
+        if (offset < 0 || offset > Length - n)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"Slice: {n} elements at offset {offset} do not fit in {ShapeString} ({Length}).");
+        Storage.AddRef();
+        return new Tensor(Storage, own, n, Offset + offset);
     }
 
     /// <summary>Reshapes and disposes this tensor: <c>var y = Make().Reshaped(1)</c> keeps one owner.</summary>

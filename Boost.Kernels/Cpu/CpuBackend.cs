@@ -11,7 +11,10 @@ internal sealed class CpuBackend : IBackend
 
     private CpuBackend() { }
 
-    private static float[] A(Tensor t) => t.Storage.Array!;
+    /// <summary>The tensor's array. Every loop here indexes from element 0, so a <see cref="Tensor.Slice"/> view at an
+    /// offset is refused rather than read from the array's start.</summary>
+    private static float[] A(Tensor t) => t.Offset == 0 ? t.Storage.Array!
+        : throw new NotSupportedException($"The managed CPU backend does not take offset views ({t.ShapeString} at element {t.Offset}); copy it with Clone().");
 
     public void Fill(Tensor y, float value) => A(y).AsSpan(0, checked((int)y.Length)).Fill(value);
 
