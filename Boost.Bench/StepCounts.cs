@@ -80,7 +80,7 @@ public static class StepCounts
         CounterSnapshot Solve(int steps)
         {
             var s0 = dev.Counters.Snapshot();
-            using (Samplers.Solve(F, x0, 0, 1, SolverOptions.Fixed("euler", steps))) { }
+            using (Samplers.Solve(F, x0, 0, 1, SolverOptions.Fixed(SolverMethod.Euler, steps))) { }
             dev.Synchronize();
             return dev.Counters.Snapshot() - s0;
         }

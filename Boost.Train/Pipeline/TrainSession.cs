@@ -30,6 +30,9 @@ public sealed class TrainSession : IDisposable
     private readonly List<(string key, Parameter param)> _params;
     private readonly AdamW _opt;
     private readonly Ema _ema;
+    /// <summary>On a GPU, the parameters and their gradients in two flat buffers, so the optimizer step is a few
+    /// launches and one host read (null on the CPU backend).</summary>
+    private readonly ParameterArena? _arena;
     private readonly string _kind, _configJson;
     private readonly TextWriter _log;
     private readonly RunLock _lock;
@@ -59,6 +62,7 @@ public sealed class TrainSession : IDisposable
         _lock = RunLock.Acquire(options.RunDir, _log);
         try
         {
+            _arena = ParameterArena.TryAdopt(_params.Select(p => p.param));
             _opt = new AdamW(_params.Select(p => p.param)) { WeightDecay = options.WeightDecay, MaxGradNorm = options.ClipNorm };
             _ema = new Ema(_params.Select(p => p.param), options.EmaDecay);
             Metrics = new MetricsLog(options.RunDir);
@@ -78,6 +82,7 @@ public sealed class TrainSession : IDisposable
         {
             _opt?.Dispose();
             _ema?.Dispose();
+            _arena?.Dispose();
             _lock.Dispose();
             throw;
         }
@@ -234,6 +239,7 @@ public sealed class TrainSession : IDisposable
     {
         _opt.Dispose();
         _ema.Dispose();
+        _arena?.Dispose();
         _lock.Dispose();
     }
 }
