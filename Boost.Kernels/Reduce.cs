@@ -79,6 +79,18 @@ public static class Reduce
         return MapReduce(a, b, AllAxes(a), new SquaredDiffOp(), 1f / a.Length, false, "MseLoss").Reshaped(1);
     }
 
+    /// <summary>∂/∂a of <c>g·MseLoss(a, b)</c> = 2g(a − b)/n with g a one-element tensor on a's device (read there,
+    /// never copied to the host).</summary>
+    public static Tensor MseLossBackward(Tensor a, Tensor b, Tensor g)
+    {
+        Check.SameShape("MseLossBackward", a, b, "input", "target");
+        Check.That(g.Length == 1, $"MseLossBackward: the upstream gradient must have one element, got {g.ShapeString}.");
+        float c = 2f / a.Length;
+        using var diff = Elementwise.Axpby(c, a, -c, b);
+        using var scale = g.Reshape(1);
+        return Elementwise.Mul(diff, scale);
+    }
+
     /// <summary>∂/∂a of <c>g·MseLoss(a, b)</c> = 2g(a − b)/n (the gradient for b is its negation).</summary>
     public static Tensor MseLossBackward(Tensor a, Tensor b, float g)
     {

@@ -77,9 +77,9 @@ public static partial class Ops
         var y = Tape.Output(Reduce.MseLoss(input.Value, target.Value), Tape.Needs(input, target));
         Tape.Record(y, g =>
         {
-            float scale = g.ToArray()[0];
-            if (input.RequiresGrad) input.Accumulate(Reduce.MseLossBackward(input.Value, target.Value, scale));
-            if (target.RequiresGrad) target.Accumulate(Reduce.MseLossBackward(target.Value, input.Value, scale));
+            // g stays on the device: scaling by it is a broadcast multiply, not a host read per step.
+            if (input.RequiresGrad) input.Accumulate(Reduce.MseLossBackward(input.Value, target.Value, g));
+            if (target.RequiresGrad) target.Accumulate(Reduce.MseLossBackward(target.Value, input.Value, g));
         });
         return y;
     }
