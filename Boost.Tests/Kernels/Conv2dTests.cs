@@ -8,8 +8,10 @@ namespace Boost.Tests.Kernels;
 
 public class Conv2dTests
 {
-    /// <summary>Awkward cases: H ≠ W, Cin ≠ Cout (so a transposed index fails), channels off the tile (sim tile is
-    /// 4 channels × 8 pixels), odd sizes under stride 2, k = 1 with stride 2 (stride phases that get no taps).</summary>
+    /// <summary>Awkward cases: H ≠ W, Cin ≠ Cout (so a transposed index fails), channels off the tile (the small
+    /// simulator's <see cref="ConvTileSim"/> is 16 channels × 8 pixels with K-chunks of 4: 17 channels cross a channel
+    /// tile, every output map crosses pixel tiles), odd sizes under stride 2, k = 1 with stride 2 (stride phases that
+    /// get no taps).</summary>
     private static readonly (int n, int cin, int h, int w, int cout, int k, int stride, int pad)[] Cases =
     [
         (1, 3, 5, 7, 5, 3, 1, 1),

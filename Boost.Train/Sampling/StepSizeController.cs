@@ -64,23 +64,23 @@ public sealed class StepSizeController
         return ScaledNorm(error, scale);
     }
 
-    /// <summary>‖v / scale‖ in this controller's norm. Squares on the device, sums on the host in double.</summary>
+    /// <summary>‖v / scale‖ in this controller's norm: the mean squares per sample are reduced on v's device, and
+    /// only those (one float per sample, or one for the batch) are read back.</summary>
     /// <param name="v">[N, ...]</param>
     /// <param name="scale">[N, ...] positive</param>
     public double ScaledNorm(Tensor v, Tensor scale)
     {
         Check.SameShape("ScaledNorm", v, scale, "v", "scale");
         if (v.Length == 0) throw new ArgumentException("ScaledNorm: empty tensor.");
-        float[] squares;
-        using (var q = Elementwise.Zip(v, scale, new ScaledSquareOp())) squares = q.ToArray();
         int samples = Norm == ErrorNorm.WorstSample && v.Rank > 0 && v.Dim(0) > 0 ? v.Dim(0) : 1;
-        int per = squares.Length / samples;
+        int per = checked((int)(v.Length / samples));
+        using var rows = v.Reshape(samples, per);
+        using var scales = scale.Reshape(samples, per);
+        using var meanSquares = Reduce.MapReduce(rows, scales, [1], new ScaledSquareOp(), 1f / per, false, "ScaledNorm");
         double worst = 0;
-        for (int n = 0; n < samples; n++)
+        foreach (float ms in meanSquares.ToArray())
         {
-            double sum = 0;
-            for (int i = n * per, end = i + per; i < end; i++) sum += squares[i];
-            double rms = Math.Sqrt(sum / per);
+            double rms = Math.Sqrt(ms);
             if (double.IsNaN(rms)) return double.NaN;
             worst = Math.Max(worst, rms);
         }
