@@ -159,8 +159,9 @@ def main():
             lines.append(f"first-step loss, GPU vs CPU: {gpu[0][1]:.6f} vs {cpu[0][1]:.6f} (relative difference {rel:.2e})")
     p = load(os.path.join(work, "psnr.json"))
     if p and "psnr_db" in p:
-        s["boost_psnr_db"] = p["psnr_db"]
-        lines.append(f"boost, GPU output vs CPU output: PSNR {p['psnr_db']:.2f} dB ({'≥' if p['psnr_db'] >= 45 else '<'} 45)")
+        db = float(p["psnr_db"])  # identical images give "Infinity" (JSON has no infinite number)
+        s["boost_psnr_db"] = db
+        lines.append(f"boost, GPU output vs CPU output: PSNR {db:.2f} dB ({'≥' if db >= 45 else '<'} 45)")
     if "--markdown" in sys.argv:
         print(markdown(s, cases, torch))
         return

@@ -109,3 +109,30 @@ public class TiledBoostTests
         Assert.That(() => up.CheckOutputSize(1024, 768), Throws.Nothing);
     }
 }
+
+/// <summary>eval's curves against NFE (<see cref="Evaluator"/>): one PNG beside eval.json, and LR consistency per row.</summary>
+public class EvalCurveTests
+{
+    [Test]
+    public void Eval_WithSeveralStepCounts_WritesTheNfePlot_AndLrConsistency()
+    {
+        var ae = new AutoencoderKL(PipelineFixtures.TinyAe, Device.Cpu, 1);
+        var unet = new UNetModel(PipelineFixtures.TinyUNet, Device.Cpu, 2);
+        var up = new Upsampler(ae, unet, PipelineFixtures.Cfm());
+        string data = PipelineFixtures.PhotoFolder("eval-curve", 2, 40, 3);
+        string json = Path.Combine(PipelineFixtures.TempDir("eval-curve-out"), "eval.json");
+        using var images = Boost.Train.Data.ImageFolder.Load(data);
+        var solvers = new[] { "euler1", "euler2", "euler3" }.Select(s => SolverRegistry.ParseSpec(s, 1e-3, 1e-3)).ToList();
+        var log = new StringWriter();
+        var doc = Evaluator.Run(images, 16, 4, up.HrMultiple, Evaluator.Methods(up, null, solvers, 4), json, null, log, backProjection: 1);
+        string plot = Evaluator.NfePlotPath(json);
+        Assert.That(plot, Is.EqualTo(Path.Combine(Path.GetDirectoryName(json)!, "eval-nfe.png")));
+        using (var image = SixLabors.ImageSharp.Image.Load(plot))
+            Assert.That((image.Width, image.Height), Is.EqualTo((1280, 800)), "four panels");
+        Assert.That(log.ToString(), Does.Contain("2 curves against NFE"), "euler at T 1, with and without back-projection");
+        foreach (var (name, row) in doc["methods"]!.AsObject())
+            Assert.That((double)row!["lr_psnr"]!, Is.GreaterThan(5).And.LessThan(200), name);
+        Assert.That((double)doc["methods"]!["cfm_euler1_bp"]!["lr_psnr"]!, Is.GreaterThan((double)doc["methods"]!["cfm_euler1"]!["lr_psnr"]!),
+            "back-projection pulls the output's ↓4 onto the input");
+    }
+}
