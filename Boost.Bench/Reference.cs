@@ -3,9 +3,9 @@ using Boost.Kernels;
 namespace Boost.Bench;
 
 /// <summary>
-/// Issues 3 and 6's anchor: libtorch 2.10 (MKL/oneDNN), float32, 2 threads, on the developers' machine type (2 cores of AMD
+/// The libtorch anchor: libtorch 2.10 (MKL/oneDNN), float32, 2 threads, on the developers' machine type (2 cores of AMD
 /// EPYC Zen 5 with AVX-512), median of many runs; the midpoint of each quoted range. Not measured in our run: the
-/// ratio compares against the issue's figure, so it is only like for like on that machine type.
+/// ratio compares against the anchor's figure, so it is only like for like on that machine type.
 /// </summary>
 public static class Reference
 {
@@ -29,8 +29,8 @@ public static class Reference
         ["unet_bench_train_step"] = 430,
     };
 
-    /// <summary>Issue 3's bar for each case, as a speed ratio (libtorch ms / ours): conv and attention ≥ 0.5,
-    /// group norm ≥ 1, upsampling ≥ 2; null where the issue sets none.</summary>
+    /// <summary>The target for each case, as a speed ratio (libtorch ms / ours): conv and attention ≥ 0.5,
+    /// group norm ≥ 1, upsampling ≥ 2; null where there is none.</summary>
     public static double? Target(string id) =>
         id.StartsWith("conv") || id.StartsWith("attention") ? 0.5
         : id.StartsWith("groupnorm") ? 1.0
@@ -41,7 +41,7 @@ public static class Reference
 /// <summary>
 /// PyTorch measured on this machine in the same run: <c>scripts/torch_bench.py</c> times the op cases with
 /// <c>torch</c> (Debian: <c>apt install python3-torch libopenblas0-pthread</c>) on as many threads as we use. Absent torch is not an error:
-/// the run says so and keeps the issue's figures only.
+/// the run says so and keeps the anchor's figures only.
 /// </summary>
 public static class TorchHere
 {

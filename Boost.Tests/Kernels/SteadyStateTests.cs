@@ -4,7 +4,7 @@ using Boost.Tests.Support;
 namespace Boost.Tests.Kernels;
 
 /// <summary>
-/// Issue 3 asks the managed backend for "no allocation per call in steady state": after warm-up, what an op allocates
+/// The managed backend promises no allocation per call in steady state: after warm-up, what an op allocates
 /// must not grow with its tensors (scratch comes from thread-local or pooled buffers, outputs from the device pool).
 /// A few objects per call remain (tensor handles, shape arrays, the parallel loops' closures); the test
 /// runs each op at two sizes, the second with 4× the data, and takes the fewest bytes over

@@ -222,8 +222,12 @@ public class TrainConfigTests
     [Test]
     public void BoostHelpDefaults_AreWhatTheSolverParserUses()
     {
-        var s = Commands.ReadSolver(Parse("boost"));
-        ShowsDefault("boost", "solver", s.Method);
+        var d = Commands.ReadSolver(Parse("boost"));
+        ShowsDefault("boost", "solver", d.Method);
+        Assert.That(d, Is.EqualTo(SolverOptions.Fixed(TrainDefaults.Solver, TrainDefaults.SolverSteps)), "the default solver takes the default's step count");
+        Assert.That(HelpLine("boost", "steps"), Does.Contain($"{TrainDefaults.SolverSteps} with the default solver"));
+        // The adaptive options' defaults, on the adaptive solver.
+        var s = Commands.ReadSolver(Parse("boost", "--solver", "dopri5"));
         ShowsDefault("boost", "rtol", s.Rtol);
         ShowsDefault("boost", "atol", s.Atol);
         ShowsDefault("boost", "norm", s.Norm);
@@ -237,12 +241,13 @@ public class TrainConfigTests
     [Test]
     public void PerSample_IsAnAliasOfNormWorstSample()
     {
-        Assert.That(Commands.ReadSolver(Parse("boost")).Norm, Is.EqualTo(ErrorNorm.Batch));
-        Assert.That(Commands.ReadSolver(Parse("boost", "--norm", "worst-sample")).Norm, Is.EqualTo(ErrorNorm.WorstSample));
-        Assert.That(Commands.ReadSolver(Parse("boost", "--per-sample")), Is.EqualTo(Commands.ReadSolver(Parse("boost", "--norm", "worst-sample"))));
-        Assert.That(Commands.ReadSolver(Parse("boost", "--per-sample", "--norm", "worst-sample")).Norm, Is.EqualTo(ErrorNorm.WorstSample));
+        const string solver = "--solver", dopri5 = "dopri5"; // --norm and --end-rule belong to the adaptive solver
+        Assert.That(Commands.ReadSolver(Parse("boost", solver, dopri5)).Norm, Is.EqualTo(ErrorNorm.Batch));
+        Assert.That(Commands.ReadSolver(Parse("boost", solver, dopri5, "--norm", "worst-sample")).Norm, Is.EqualTo(ErrorNorm.WorstSample));
+        Assert.That(Commands.ReadSolver(Parse("boost", solver, dopri5, "--per-sample")), Is.EqualTo(Commands.ReadSolver(Parse("boost", solver, dopri5, "--norm", "worst-sample"))));
+        Assert.That(Commands.ReadSolver(Parse("boost", solver, dopri5, "--per-sample", "--norm", "worst-sample")).Norm, Is.EqualTo(ErrorNorm.WorstSample));
         Assert.Throws<UsageException>(() => Commands.ReadSolver(Parse("boost", "--per-sample", "--norm", "batch")));
-        Assert.That(Commands.ReadSolver(Parse("boost", "--end-rule", "interpolate")).EndRule, Is.EqualTo(EndRule.Interpolate));
+        Assert.That(Commands.ReadSolver(Parse("boost", solver, dopri5, "--end-rule", "interpolate")).EndRule, Is.EqualTo(EndRule.Interpolate));
         Assert.That(HelpLine("boost", "per-sample"), Does.Contain("--norm worst-sample"));
         Assert.That(HelpLine("boost", "norm"), Does.Contain("one shared step").And.Contain("worst sample"));
     }

@@ -15,7 +15,8 @@ public static partial class Commands
     {
         string method = a.String("solver", Choice<SolverMethod>.Name(TrainDefaults.Solver));
         double rtol = a.Double("rtol", TrainDefaults.Rtol), atol = a.Double("atol", TrainDefaults.Atol);
-        int steps = a.Int("steps", 0);
+        // The default solver comes with its own step count; a solver named on the command line with the registry's.
+        int steps = a.Int("steps", a.Has("solver") || SolverRegistry.Find(method).Adaptive ? 0 : TrainDefaults.SolverSteps);
         var norm = a.Choice("norm", TrainDefaults.Norm);
         if (a.Flag("per-sample"))
         {

@@ -36,7 +36,8 @@ public static partial class Commands
         string json = Path.Combine(o.RunDir, "eval.json"), grid = Path.Combine(o.RunDir, "eval.png");
         RunEval(device, Paths.ValPhotos, weights, model, "regression", json, grid, 128, max,
             [.. TrainDefaults.EvalSolvers.Split(',').Select(s => Evaluator.ParseSolver(s, TrainDefaults.Rtol, TrainDefaults.Atol)),
-             Evaluator.ParseSolver(Inv($"{Choice<SolverMethod>.Name(TrainDefaults.Solver)}@{TrainDefaults.Temperature}"), TrainDefaults.Rtol, TrainDefaults.Atol)],
+             Evaluator.ParseSolver(Inv($"dopri5@{TrainDefaults.Temperature}"), TrainDefaults.Rtol, TrainDefaults.Atol),
+             Evaluator.ParseSolver(Inv($"{TrainDefaults.SolverSpec}@{TrainDefaults.Temperature}"), TrainDefaults.Rtol, TrainDefaults.Atol)],
             log, TrainDefaults.BackProjection);
         log.WriteLine($"""
 

@@ -78,7 +78,7 @@ public static partial class Commands
     private static readonly OptionSpec[] SolverOptionsTable =
     [
         new("solver", SolverRegistry.Names, Name(TrainDefaults.Solver), "ODE solver"),
-        new("steps", "N", string.Join(", ", SolverRegistry.All.Where(e => !e.Adaptive).Select(e => Inv($"{e.Name} {e.DefaultSteps}"))), "steps of a fixed-step solver"),
+        new("steps", "N", Inv($"{TrainDefaults.SolverSteps} with the default solver; ") + string.Join(", ", SolverRegistry.All.Where(e => !e.Adaptive).Select(e => Inv($"{e.Name} {e.DefaultSteps}"))) + " when --solver is given", "steps of a fixed-step solver"),
         new("rtol", "R", Inv($"{TrainDefaults.Rtol}"), "relative tolerance of an adaptive solver"),
         new("atol", "A", Inv($"{TrainDefaults.Atol}"), "absolute tolerance of an adaptive solver"),
         new("norm", Choice<ErrorNorm>.Names, Name(TrainDefaults.Norm),
