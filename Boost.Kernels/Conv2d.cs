@@ -50,17 +50,11 @@ public static class Conv2d
         int tid = Group.IdxX;
         int ty = tid / tn, tx = tid - ty * tn;
         int row0 = Grid.IdxY * bm, col0 = Grid.IdxX * bn;
-        int rows = g.Rows, cols = g.Cols;
         int dBegin = Grid.IdxZ * sliceLength;
         int dEnd = g.Depth < dBegin + sliceLength ? g.Depth : dBegin + sliceLength;
 
-        // Fixed load assignments: this thread always fetches A at chunk offset aD and B for column bCol.
-        int aD = tid % bk, aRow = tid / bk, aStep = threads / bk;
-        int bCol = tid % bn, bD = tid / bn, bStep = threads / bn;
-        bool colOk = col0 + bCol < cols;
-        var column = g.Column(colOk ? col0 + bCol : 0);
-
-        if (tid < bk && dBegin + tid < dEnd) steps[tid] = g.Step(dBegin + tid);
+        var loader = ChunkLoader.Create(g, tid, threads, bm, bn, bk, row0, col0);
+        loader.FirstSteps(g, steps, dBegin, dEnd);
         Group.Barrier();
 
         float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
@@ -69,13 +63,7 @@ public static class Conv2d
         int half = 0;
         for (int d0 = dBegin; d0 < dEnd; d0 += bk)
         {
-            bool aOk = d0 + aD < dEnd;
-            for (int r = aRow; r < bm; r += aStep)
-                sa[aD * aStride + r] = row0 + r < rows && aOk ? g.A(row0 + r, steps[half + aD]) : 0f;
-            for (int dd = bD; dd < bk; dd += bStep)
-                sb[dd * bn + bCol] = colOk && d0 + dd < dEnd ? g.B(steps[half + dd], column) : 0f;
-            half = bk - half;
-            if (tid < bk && d0 + bk + tid < dEnd) steps[half + tid] = g.Step(d0 + bk + tid);
+            loader.Load(g, sa, sb, steps, d0, dEnd, ref half);
             Group.Barrier();
 
             for (int k = 0; k < bk; k++)

@@ -260,3 +260,53 @@ public struct DenseGemm : IImplicitGemm
         Cm[i] = P.Beta == 0f ? P.Alpha * value : P.Alpha * value + P.Beta * Cm[i];
     }
 }
+
+/// <summary>
+/// The loaders both tiled GEMM kernels share (<see cref="Conv2d.ImplicitGemmKernel{TTile, TGemm}"/> and
+/// <see cref="MmaGemm.Kernel{TGemm, TMma}"/>): each thread always fetches A at chunk offset <c>aD</c> for rows aRow,
+/// aRow + aStep, … and B for column <c>bCol</c> at offsets bD, bD + bStep, …; the first BK threads decode the
+/// reduction steps of the next chunk into the other half of a double-buffered array (last read two barriers earlier).
+/// The shared arrays are the kernel's, allocated at its top.
+/// </summary>
+public struct ChunkLoader
+{
+    private int _bm, _bn, _bk, _tid, _aD, _aRow, _aStep, _bCol, _bD, _bStep, _row0, _rows, _aStride;
+    private bool _colOk;
+    private GemmIndex _column;
+
+    /// <summary>The loads of thread <paramref name="tid"/> of <paramref name="threads"/> for the BM×BN tile at
+    /// (row0, col0), A staged transposed with rows padded to BM + 1.</summary>
+    public static ChunkLoader Create<TGemm>(TGemm g, int tid, int threads, int bm, int bn, int bk, int row0, int col0)
+        where TGemm : struct, IImplicitGemm
+    {
+        var l = new ChunkLoader
+        {
+            _bm = bm, _bn = bn, _bk = bk, _tid = tid, _row0 = row0, _rows = g.Rows, _aStride = bm + 1,
+            _aD = tid % bk, _aRow = tid / bk, _aStep = threads / bk,
+            _bCol = tid % bn, _bD = tid / bn, _bStep = threads / bn,
+        };
+        l._colOk = col0 + l._bCol < g.Cols;
+        l._column = g.Column(l._colOk ? col0 + l._bCol : 0);
+        return l;
+    }
+
+    /// <summary>Decodes the steps of the slice's first chunk (before the first barrier).</summary>
+    public readonly void FirstSteps<TGemm>(TGemm g, ArrayView<GemmIndex> steps, int dBegin, int dEnd) where TGemm : struct, IImplicitGemm
+    {
+        if (_tid < _bk && dBegin + _tid < dEnd) steps[_tid] = g.Step(dBegin + _tid);
+    }
+
+    /// <summary>Stages the chunk at <paramref name="d0"/> (zeros past the edges and past <paramref name="dEnd"/>) and
+    /// decodes the next chunk's steps into the other half, which <paramref name="half"/> then names.</summary>
+    public readonly void Load<TGemm>(TGemm g, ArrayView<float> sa, ArrayView<float> sb, ArrayView<GemmIndex> steps, int d0, int dEnd, ref int half)
+        where TGemm : struct, IImplicitGemm
+    {
+        bool aOk = d0 + _aD < dEnd;
+        for (int r = _aRow; r < _bm; r += _aStep)
+            sa[_aD * _aStride + r] = _row0 + r < _rows && aOk ? g.A(_row0 + r, steps[half + _aD]) : 0f;
+        for (int dd = _bD; dd < _bk; dd += _bStep)
+            sb[dd * _bn + _bCol] = _colOk && d0 + dd < dEnd ? g.B(steps[half + dd], _column) : 0f;
+        half = _bk - half;
+        if (_tid < _bk && d0 + _bk + _tid < dEnd) steps[half + _tid] = g.Step(d0 + _bk + _tid);
+    }
+}

@@ -113,20 +113,14 @@ public static class MmaGemm
 
         int tid = Group.IdxX;
         int row0 = Grid.IdxY * BM, col0 = Grid.IdxX * BN;
-        int rows = g.Rows, cols = g.Cols;
         int dBegin = Grid.IdxZ * sliceLength;
         int dEnd = g.Depth < dBegin + sliceLength ? g.Depth : dBegin + sliceLength;
-
-        // Loaders as in ImplicitGemmKernel: this thread fetches A at chunk offset aD and B for column bCol.
-        int aD = tid % BK, aRow = tid / BK, aStep = Threads / BK;
-        int bCol = tid % BN, bD = tid / BN, bStep = Threads / BN;
-        bool colOk = col0 + bCol < cols;
-        var column = g.Column(colOk ? col0 + bCol : 0);
+        var loader = ChunkLoader.Create(g, tid, Threads, BM, BN, BK, row0, col0);
 
         int warp = tid / 32, lane = tid % 32, gr = lane >> 2, tq = lane & 3;
         int wm = (warp % 4) * 16, wn = (warp / 4) * 32;
 
-        if (tid < BK && dBegin + tid < dEnd) steps[tid] = g.Step(dBegin + tid);
+        loader.FirstSteps(g, steps, dBegin, dEnd);
         Group.Barrier();
 
         float d00 = 0f, d01 = 0f, d02 = 0f, d03 = 0f, d10 = 0f, d11 = 0f, d12 = 0f, d13 = 0f;
@@ -136,13 +130,7 @@ public static class MmaGemm
         int half = 0;
         for (int d0 = dBegin; d0 < dEnd; d0 += BK)
         {
-            bool aOk = d0 + aD < dEnd;
-            for (int r = aRow; r < BM; r += aStep)
-                sa[aD * aStride + r] = row0 + r < rows && aOk ? g.A(row0 + r, steps[half + aD]) : 0f;
-            for (int dd = bD; dd < BK; dd += bStep)
-                sb[dd * BN + bCol] = colOk && d0 + dd < dEnd ? g.B(steps[half + dd], column) : 0f;
-            half = BK - half;
-            if (tid < BK && d0 + BK + tid < dEnd) steps[half + tid] = g.Step(d0 + BK + tid);
+            loader.Load(g, sa, sb, steps, d0, dEnd, ref half);
             Group.Barrier();
 
             for (int k = 0; k < BK; k += 8)
