@@ -7,14 +7,7 @@ namespace Boost.Tests.Train;
 [NonParallelizable]
 public class CliTableTests
 {
-    private static (int code, string output) Run(params string[] args)
-    {
-        var w = new StringWriter();
-        var oldOut = Console.Out; var oldErr = Console.Error;
-        Console.SetOut(w); Console.SetError(w);
-        try { return (Commands.Run(args), w.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    private static (int code, string output) Run(params string[] args) => Support.Cli.Run(args);
 
     [Test]
     public void BoostHelp_ListsEveryOptionWithItsDefault()

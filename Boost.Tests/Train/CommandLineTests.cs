@@ -11,14 +11,7 @@ namespace Boost.Tests.Train;
 [NonParallelizable]
 public class CommandLineTests
 {
-    private static (int code, string output) Run(params string[] args)
-    {
-        var outWriter = new StringWriter();
-        var oldOut = Console.Out; var oldErr = Console.Error;
-        Console.SetOut(outWriter); Console.SetError(outWriter);
-        try { return (Commands.Run(args), outWriter.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    private static (int code, string output) Run(params string[] args) => Support.Cli.Run(args);
 
     /// <summary>A weights root with a tiny (untrained, seeded) autoencoder in ae/.</summary>
     private static string TinyWeights()

@@ -11,14 +11,7 @@ namespace Boost.Tests.Train;
 [NonParallelizable]
 public class TrainConfigTests
 {
-    private static (int code, string output) Run(params string[] args)
-    {
-        var w = new StringWriter();
-        var oldOut = Console.Out; var oldErr = Console.Error;
-        Console.SetOut(w); Console.SetError(w);
-        try { return (Commands.Run(args), w.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    private static (int code, string output) Run(params string[] args) => Support.Cli.Run(args);
 
     private static Args Parse(string command, params string[] options)
         => new([.. command == "" ? Array.Empty<string>() : [command], .. options], [.. Commands.CommandOptions[command], .. Commands.GlobalOptions]);
