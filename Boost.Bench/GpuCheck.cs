@@ -102,8 +102,7 @@ public static class GpuCheck
                 var row = new Row(c.Op, c.Shape, double.NaN, double.NaN, e.GetType().Name + ": " + e.Message, double.NaN, 0, 0, false);
                 rows.Add(row);
                 Print(row);
-                if (e.GetType().FullName?.StartsWith("ILGPU.Runtime.Cuda.") == true || e.InnerException?.GetType().FullName?.StartsWith("ILGPU.Runtime.Cuda.") == true)
-                    fault = $"{c.Op} {c.Shape}: {e.Message}";
+                if (IsCudaFault(e)) fault = $"{c.Op} {c.Shape}: {e.Message}";
             }
             Save(json, dev, shapes, rows, fault, done: false);
         }
@@ -169,6 +168,11 @@ public static class GpuCheck
             foreach (var k in keep) k.Dispose();
         }
     }
+
+    /// <summary>An exception of ILGPU's CUDA runtime (or wrapping one): the context's error is sticky, so every later
+    /// launch would fail in its own name.</summary>
+    internal static bool IsCudaFault(Exception e)
+        => e.GetType().FullName?.StartsWith("ILGPU.Runtime.Cuda.") == true || e.InnerException?.GetType().FullName?.StartsWith("ILGPU.Runtime.Cuda.") == true;
 
     /// <summary>rtol per √K: 1e-5 for FP32, 1e-3 when the device's GEMMs run in TF32.</summary>
     private static double _rtolUnit = 1e-5;

@@ -32,7 +32,7 @@ public static class QuickBench
                 var row = new Row(c.Id, double.NaN, 0, null, null, null, null, null, null, null, null, $"{e.GetType().Name}: {e.Message}");
                 rows[c.Id] = row;
                 onCase?.Invoke(row);
-                if (e.GetType().FullName?.StartsWith("ILGPU.Runtime.Cuda.") == true) { log.WriteLine("stopping: CUDA fault"); break; }
+                if (GpuCheck.IsCudaFault(e)) { log.WriteLine("stopping: CUDA fault"); break; }
             }
         }
         return rows;
