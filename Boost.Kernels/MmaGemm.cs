@@ -80,13 +80,7 @@ public static class Tf32
     }
 
     /// <summary><see cref="Round"/> as a float (host side, for twins and tests).</summary>
-    public static float RoundToFloat(float x) => BitConverter.UInt32BitsToSingle(RoundBits(x));
-
-    private static uint RoundBits(float x)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(x);
-        return (bits & 0x7F800000u) == 0x7F800000u ? bits : (bits + 0x1000u) & 0xFFFFE000u;
-    }
+    public static float RoundToFloat(float x) => Interop.IntAsFloat(Round(x));
 }
 
 /// <summary>

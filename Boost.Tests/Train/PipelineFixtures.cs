@@ -51,6 +51,16 @@ internal static class PipelineFixtures
         return new LatentCache { Hr = hr, LrPsu = psu, LrLatent = lat, Count = count, Channels = channels, Size = size, Scale = scale };
     }
 
+    /// <summary>A tiny random upsampler on the CPU (seeded UNet weights in [-0.2, 0.2], so its output is not flat).</summary>
+    public static Upsampler TinyUpsampler(Objective objective = Objective.Cfm, LrPath lrPath = LrPath.Psu)
+    {
+        var ae = new AutoencoderKL(TinyAe, Device.Cpu, 1);
+        var unet = new UNetModel(TinyUNet, Device.Cpu, 2);
+        int i = 0;
+        foreach (var p in unet.Parameters()) p.Value.CopyFrom(Support.Seeded.Floats(100 + i++, p.Value.Length, -0.2f, 0.2f));
+        return new Upsampler(ae, unet, Cfm(objective, lrPath));
+    }
+
     public static CfmConfig Cfm(Objective objective = Objective.Cfm, LrPath lrPath = LrPath.Psu, int noiseStep = 400)
         => new() { Objective = objective, LrPath = lrPath, NoiseStep = noiseStep, UNet = TinyUNet };
 }

@@ -10,14 +10,7 @@ namespace Boost.Tests.Train;
 /// <summary>boost of any size in overlapping tiles (<see cref="Upsampler.BoostTiled"/>), on tiny random models.</summary>
 public class TiledBoostTests
 {
-    private static Upsampler Tiny()
-    {
-        var ae = new AutoencoderKL(PipelineFixtures.TinyAe, Device.Cpu, 1);
-        var unet = new UNetModel(PipelineFixtures.TinyUNet, Device.Cpu, 2);
-        int i = 0;
-        foreach (var p in unet.Parameters()) p.Value.CopyFrom(Support.Seeded.Floats(100 + i++, p.Value.Length, -0.2f, 0.2f));
-        return new Upsampler(ae, unet, PipelineFixtures.Cfm());
-    }
+    private static Upsampler Tiny() => PipelineFixtures.TinyUpsampler();
 
     private static ChwImage RandomImage(int h, int w, int seed) => new(Support.Seeded.Floats(seed, 3 * h * w, -1f, 1f), 3, h, w);
 

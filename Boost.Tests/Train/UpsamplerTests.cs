@@ -12,14 +12,7 @@ namespace Boost.Tests.Train;
 /// <summary>Inference plumbing on tiny random models: shapes, padding, NFE, weights folders, the latent cache.</summary>
 public class UpsamplerTests
 {
-    private static Upsampler Tiny(Objective objective = Objective.Cfm, LrPath lrPath = LrPath.Psu)
-    {
-        var ae = new AutoencoderKL(PipelineFixtures.TinyAe, Device.Cpu, 1);
-        var unet = new UNetModel(PipelineFixtures.TinyUNet, Device.Cpu, 2);
-        int i = 0;
-        foreach (var p in unet.Parameters()) p.Value.CopyFrom(Support.Seeded.Floats(100 + i++, p.Value.Length, -0.2f, 0.2f));
-        return new Upsampler(ae, unet, PipelineFixtures.Cfm(objective, lrPath));
-    }
+    private static Upsampler Tiny(Objective objective = Objective.Cfm, LrPath lrPath = LrPath.Psu) => PipelineFixtures.TinyUpsampler(objective, lrPath);
 
     private static ChwImage RandomImage(int h, int w, int seed) => new(Support.Seeded.Floats(seed, 3 * h * w, -1f, 1f), 3, h, w);
 

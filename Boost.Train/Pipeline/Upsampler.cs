@@ -240,7 +240,6 @@ public sealed class Upsampler
         int channels = Autoencoder.Config.LatentChannels;
         // The noise over the whole HR latent, drawn as Boost draws it for one tile of that size.
         using var noise = Rng.Normal(Device.Cpu, seed, 0, [1, channels, ph * r / f, pw * r / f]);
-        var noiseData = noise.ToArray();
         var sum = new ChwImage(3, ph * r, pw * r);
         var weight = new float[(long)ph * r * pw * r];
         int done = 0, total = ys.Length * xs.Length, nfe = 0;
@@ -250,7 +249,7 @@ public sealed class Upsampler
                 int th = Math.Min(tile, ph), tw = Math.Min(tile, pw);
                 var part = Augment.Crop(padded, y0, x0, th, tw);
                 using var c = Condition(part);
-                using var eps = Tensor.FromArray(Device, Window(noiseData, channels, ph * r / f, pw * r / f, y0 * r / f, x0 * r / f, th * r / f, tw * r / f),
+                using var eps = Tensor.FromArray(Device, Window(noise.Span, channels, ph * r / f, pw * r / f, y0 * r / f, x0 * r / f, th * r / f, tw * r / f),
                     1, channels, th * r / f, tw * r / f);
                 var (z, n) = Generate(c, solver, seed, temperature, eps);
                 nfe = Math.Max(nfe, n);
@@ -292,12 +291,12 @@ public sealed class Upsampler
         return [.. list.Distinct()];
     }
 
-    private static float[] Window(float[] field, int channels, int height, int width, int top, int left, int h, int w)
+    private static float[] Window(ReadOnlySpan<float> field, int channels, int height, int width, int top, int left, int h, int w)
     {
         var window = new float[channels * h * w];
         for (int ch = 0; ch < channels; ch++)
             for (int i = 0; i < h; i++)
-                Array.Copy(field, (ch * height + top + i) * width + left, window, (ch * h + i) * w, w);
+                field.Slice((ch * height + top + i) * width + left, w).CopyTo(window.AsSpan((ch * h + i) * w, w));
         return window;
     }
 
