@@ -112,4 +112,18 @@ public sealed class AutoencoderKL : Module
 
     /// <param name="z">[N, latent, h, w] unscaled (divide a diffusion latent by the scaling factor first)</param>
     public Var Decode(Var z) => Decoder.Forward(_postQuant.Forward(z));
+
+    /// <summary>post_quant_conv.* and decoder.* as one module with the full model's keys, for training the decoder
+    /// alone on a fixed latent space. It does not own them: disposing it frees nothing.</summary>
+    public Module DecoderPart() => new View(("post_quant_conv", _postQuant), ("decoder", Decoder));
+
+    private sealed class View : Module
+    {
+        public View(params (string name, Module module)[] children)
+        {
+            foreach (var (name, module) in children) Child(name, module);
+        }
+
+        public override void Dispose() { }
+    }
 }

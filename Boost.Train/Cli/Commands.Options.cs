@@ -57,7 +57,7 @@ public static partial class Commands
     }
 
     private static readonly OptionSpec PrecisionOption =
-        new("precision", Choice<Precision>.Names, Name(TrainDefaults.Precision), "GEMM arithmetic: fp32, or tf32 on a CUDA GPU's tensor cores (bf16: not available yet)");
+        new("precision", Choice<Precision>.Names, Name(TrainDefaults.Precision), "GEMM inputs: fp32, or tf32/bf16 on a CUDA GPU's tensor cores (emulated on the CPU)");
 
     private static readonly OptionSpec[] AeSource =
     [
@@ -120,6 +120,8 @@ public static partial class Commands
             new("edge", "L", Inv($"{TrainDefaults.AeEdgeWeight}"), "Sobel-gradient loss weight λ"),
             new("logvar-init", "V", "≈ 0", "initial posterior log-variance (e.g. -6)"),
             new("ae-config", "FILE", "the small f = 2 autoencoder", "a diffusers autoencoder config.json"),
+            new("init", "DIR", "", "start from this autoencoder (its config.json is the model's)"),
+            new("decoder-only", "", "off", "train post_quant_conv and the decoder; the encoder and latent scale stay fixed"),
             new("out", "DIR", "RUN/ae", "where the trained autoencoder goes"),
         ],
         ["boost"] =

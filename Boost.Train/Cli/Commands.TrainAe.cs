@@ -59,8 +59,12 @@ public static partial class Commands
             KlWeight = a.Float("kl", TrainDefaults.AeKlWeight),
             EdgeWeight = a.Float("edge", TrainDefaults.AeEdgeWeight),
             LogvarInit = a.Has("logvar-init") ? a.Float("logvar-init", 0f) : null,
+            DecoderOnly = a.Flag("decoder-only"),
         };
-        var config = a.String("ae-config") is { } cfg ? AutoencoderKLConfig.Load(cfg) : AeTrainer.Small;
+        string? init = a.String("init");
+        if (ae.DecoderOnly && init is null) throw new UsageException("--decoder-only needs --init DIR: the fixed encoder comes from there.");
+        var config = a.String("ae-config") is { } cfg ? AutoencoderKLConfig.Load(cfg)
+            : init is not null ? AutoencoderKLConfig.Load(Path.Combine(init, WeightsDir.ConfigFile)) : AeTrainer.Small;
         string output = a.String("out", Path.Combine(o.RunDir, "ae"));
         var dirs = PhotoDirs(a);
         a.CheckAllUsed();
@@ -69,7 +73,7 @@ public static partial class Commands
         using (val)
         {
             log.WriteLine($"run folder: {o.RunDir}");
-            AeTrainer.Train(device, train, val, config, o, ae, output, log, string.Join(' ', Environment.GetCommandLineArgs().Skip(1)));
+            AeTrainer.Train(device, train, val, config, o, ae, output, log, string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), init);
         }
         return 0;
     }

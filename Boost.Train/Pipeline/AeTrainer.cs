@@ -23,6 +23,9 @@ public sealed record AeOptions
     /// has learned to shrink it; starting the posterior narrow removes that wait. Null keeps the layer's init. Not part
     /// of the configuration a resume checks: a resumed run takes every weight from its checkpoint.</summary>
     [System.Text.Json.Serialization.JsonIgnore] public float? LogvarInit { get; init; }
+    /// <summary>Train post_quant_conv and the decoder only, from <c>--init</c>'s weights: the encoder, and with it the
+    /// latent space and its scaling factor, stay exactly as they were, so UNets trained on those latents stay valid.</summary>
+    public bool DecoderOnly { get; init; }
 }
 
 /// <summary>
@@ -44,9 +47,12 @@ public static class AeTrainer
         BlockOutChannels = [32, 64], LayersPerBlock = 1, LatentChannels = 4, NormNumGroups = 8, ScalingFactor = 1f,
     };
 
+    /// <param name="init">a weights folder to start from (its config must equal <paramref name="config"/> up to the
+    /// scaling factor); required by <see cref="AeOptions.DecoderOnly"/></param>
     public static AutoencoderKLConfig Train(Device device, ImageFolder train, ImageFolder val, AutoencoderKLConfig config,
-        TrainOptions o, AeOptions ae, string weightsOut, TextWriter log, string command)
+        TrainOptions o, AeOptions ae, string weightsOut, TextWriter log, string command, string? init = null)
     {
+        if (ae.DecoderOnly && init is null) throw new ArgumentException("train-ae: decoder-only training needs initial weights.");
         if (train.Count == 0) throw new ArgumentException("train-ae: no training images.");
         int f = config.DownFactor;
         if (ae.Crop % f != 0) throw new ArgumentException($"train-ae: --crop {ae.Crop} must be a multiple of the autoencoder's factor {f}.");
@@ -54,9 +60,20 @@ public static class AeTrainer
         if (usable.Length == 0) throw new ArgumentException($"train-ae: no training image is at least {ae.Crop}×{ae.Crop}.");
 
         using var model = new AutoencoderKL(config, device, o.Seed);
-        if (ae.LogvarInit is { } logvar) SetLogvarBias(model, logvar);
-        string configJson = JsonSerializer.Serialize(new { config, ae });
-        using var session = new TrainSession(model, o, "ae", configJson, log);
+        AutoencoderKLConfig? initConfig = null;
+        if (init is not null) // also on resume, where the checkpoint then overrides what it holds
+        {
+            initConfig = AutoencoderKLConfig.Load(Path.Combine(init, WeightsDir.ConfigFile));
+            if (JsonSerializer.Serialize(initConfig with { ScalingFactor = 1f }) != JsonSerializer.Serialize(config with { ScalingFactor = 1f }))
+                throw new ArgumentException($"--init {init}: its config.json differs from this run's autoencoder.");
+            Boost.Models.Checkpoint.Load(model, Path.Combine(init, WeightsDir.ModelFile));
+            log.WriteLine($"initialised from {init}");
+        }
+        else if (ae.LogvarInit is { } logvar) SetLogvarBias(model, logvar);
+        string configJson = JsonSerializer.Serialize(new { config = config with { ScalingFactor = 1f }, ae });
+        // Decoder-only: the session (optimizer, EMA, checkpoint) sees the decoder's parameters alone; the encoder is
+        // run without a tape and its weights come from init on every start, resume included.
+        using var session = new TrainSession(ae.DecoderOnly ? model.DecoderPart() : model, o, "ae", configJson, log);
         Boost.Models.IO.AtomicFile.RemoveStale(o.RunDir); // what a killed run left half-written
         using var sobel = SobelWeights(device);
         log.WriteLine($"autoencoder: {model.ParameterCount:N0} parameters, f = {f}, {config.LatentChannels} latent channels; {usable.Length} training photos, {ae.Crop}px crops, batch {o.Batch}");
@@ -69,13 +86,27 @@ public static class AeTrainer
             for (int b = 0; b < o.Batch; b++)
                 crops.Add(Augment.RandomFlipHorizontal(train.RandomCrop(usable[random.Next(usable.Length)], ae.Crop, random), random));
             var x = Ops.Constant(ChwImage.Stack(device, crops));
-            var (mean, logvar) = model.Encode(x);
-            var z = AutoencoderKL.Sample(mean, logvar, o.Seed, Seeds.Mix(o.Seed, (ulong)step, Seeds.Posterior));
+            Var mean, logvar, z;
+            if (ae.DecoderOnly)
+            {
+                Tensor sample;
+                using (Tape.NoGrad()) // frees the encoder's intermediates on close: keep a copy of the sample
+                {
+                    var (m, lv) = model.Encode(x);
+                    sample = AutoencoderKL.Sample(m, lv, o.Seed, Seeds.Mix(o.Seed, (ulong)step, Seeds.Posterior)).Value.Clone();
+                }
+                z = mean = logvar = Ops.Constant(sample); // the recording tape owns it; mean and logvar are unused
+            }
+            else
+            {
+                (mean, logvar) = model.Encode(x);
+                z = AutoencoderKL.Sample(mean, logvar, o.Seed, Seeds.Mix(o.Seed, (ulong)step, Seeds.Posterior));
+            }
             var y = model.Decode(z);
             var loss = Ops.MseLoss(y, x);
             if (ae.EdgeWeight > 0)
                 loss = Ops.Combine(loss, Ops.MseLoss(Ops.Conv2d(y, Ops.Borrow(sobel), null, 1, 1), Ops.Conv2d(x, Ops.Borrow(sobel), null, 1, 1)), 1f, ae.EdgeWeight);
-            if (ae.KlWeight > 0) loss = Ops.Combine(loss, Kl(mean, logvar), 1f, ae.KlWeight);
+            if (ae.KlWeight > 0 && !ae.DecoderOnly) loss = Ops.Combine(loss, Kl(mean, logvar), 1f, ae.KlWeight);
             return loss;
         }, step =>
         {
@@ -86,9 +117,18 @@ public static class AeTrainer
 
         using (session.UseEma())
         {
-            float sigma = LatentStd(model, valCrops.Concat(ValidationCrops(train, 128, f).Take(16)).ToList());
-            var shipped = config with { ScalingFactor = 1f / sigma };
-            log.WriteLine($"latent std {sigma:G4}: scaling_factor = {shipped.ScalingFactor:G6}");
+            AutoencoderKLConfig shipped;
+            if (ae.DecoderOnly)
+            {
+                shipped = initConfig!; // the encoder is init's: its latents, and their scale, are unchanged
+                log.WriteLine($"encoder unchanged: scaling_factor stays {shipped.ScalingFactor:G6}");
+            }
+            else
+            {
+                float sigma = LatentStd(model, valCrops.Concat(ValidationCrops(train, 128, f).Take(16)).ToList());
+                shipped = config with { ScalingFactor = 1f / sigma };
+                log.WriteLine($"latent std {sigma:G4}: scaling_factor = {shipped.ScalingFactor:G6}");
+            }
             var metrics = Validate(model, valCrops, null);
             WeightsDir.Save(weightsOut, model, JsonSerializer.Serialize(shipped, WeightsDir.Json), new Dictionary<string, object?>
             {
