@@ -61,8 +61,8 @@ public static class GpuCheck
     /// name) and names the case that raised it. Returns 1 if any row failed.</summary>
     public static int Run(Device dev, string shapes, string? json)
     {
-        // TF32 inputs carry 10 mantissa bits (rounding ≤ 2⁻¹¹ each), FP32 ones 23: the rule scales with the unit.
-        _rtolUnit = dev is IlgpuDevice { Precision: MatmulPrecision.Tf32 } ? 1e-3 : 1e-5;
+        // TF32 inputs carry 10 mantissa bits (rounding ≤ 2⁻¹¹ each), BF16 7 (≤ 2⁻⁸), FP32 23: the rule scales with the unit.
+        _rtolUnit = dev.Precision switch { MatmulPrecision.Tf32 => 1e-3, MatmulPrecision.Bf16 => 8e-3, _ => 1e-5 };
         var s = Sizes.Named(shapes);
         bool small = shapes == "small";
         bool poisoned = Tensor.PoisonNewTensors;
@@ -123,7 +123,7 @@ public static class GpuCheck
         {
             device = dev.Name, reference = Device.Cpu.Name, shapes, small = shapes == "small", poisoned = true, complete = done && fault is null,
             cuda_fault = fault, passed = rows.Count(r => r.Pass), failed = rows.Count(r => !r.Pass),
-            precision = dev is IlgpuDevice gpu ? gpu.Precision.ToString() : "Fp32",
+            precision = dev.Precision.ToString(),
             rule = $"rtol = {_rtolUnit:G1}*sqrt(K), atol = rtol*rms(ref)", rows,
         };
         Boost.Models.IO.AtomicFile.WriteAllText(json, JsonSerializer.Serialize(doc, new JsonSerializerOptions
@@ -174,7 +174,7 @@ public static class GpuCheck
     internal static bool IsCudaFault(Exception e)
         => e.GetType().FullName?.StartsWith("ILGPU.Runtime.Cuda.") == true || e.InnerException?.GetType().FullName?.StartsWith("ILGPU.Runtime.Cuda.") == true;
 
-    /// <summary>rtol per √K: 1e-5 for FP32, 1e-3 when the device's GEMMs run in TF32.</summary>
+    /// <summary>rtol per √K: 1e-5 for FP32, 1e-3 when the device's GEMMs run in TF32, 8e-3 in BF16.</summary>
     private static double _rtolUnit = 1e-5;
 
     private static Row Compare(string op, int[] shape, float[] a, float[] r, int k, double devMs, double cpuMs)

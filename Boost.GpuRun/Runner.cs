@@ -188,13 +188,18 @@ public static class Runner
         catch (Exception e) when (e is IOException or JsonException) { Console.WriteLine($"ceiling: {path} unreadable ({e.Message}); measuring our own"); return null; }
     }
 
-    /// <summary><c>--precision fp32|tf32</c> for check and bench: tf32 runs the GEMM-shaped kernels on tensor cores.</summary>
+    /// <summary><c>--precision fp32|tf32|bf16</c> for check and bench: tf32 and bf16 run the GEMM-shaped kernels on
+    /// tensor cores.</summary>
     private static void SetPrecision(Device dev, string? precision)
     {
-        if (precision is null or "fp32") return;
-        if (precision != "tf32") throw new ArgumentException($"--precision must be fp32 or tf32, got '{precision}'.");
-        if (dev is not IlgpuDevice gpu) throw new ArgumentException($"--precision tf32 needs a CUDA device (or ilgpu-cpu-nvidia), not {dev.Name}.");
-        gpu.Precision = MatmulPrecision.Tf32;
+        var p = precision switch
+        {
+            null or "fp32" => MatmulPrecision.Fp32, "tf32" => MatmulPrecision.Tf32, "bf16" => MatmulPrecision.Bf16,
+            _ => throw new ArgumentException($"--precision must be fp32, tf32 or bf16, got '{precision}'."),
+        };
+        if (p == MatmulPrecision.Fp32) return;
+        if (dev is not IlgpuDevice gpu) throw new ArgumentException($"--precision {precision} needs a CUDA device (or ilgpu-cpu-nvidia), not {dev.Name}.");
+        gpu.Precision = p;
     }
 
     private static int Check(string[] args)
@@ -211,7 +216,7 @@ public static class Runner
         bool gpuShapes = args.Contains("--gpu-shapes");
         using var dev = Device.Select(Option(args, "--device"));
         SetPrecision(dev, Option(args, "--precision"));
-        Console.WriteLine($"device: {dev.Name}{(dev is IlgpuDevice { Precision: MatmulPrecision.Tf32 } ? ", TF32 tensor cores" : "")}");
+        Console.WriteLine($"device: {dev.Name}{(dev.Precision != MatmulPrecision.Fp32 ? $", {dev.Precision.ToString().ToUpperInvariant()} tensor cores" : "")}");
         // "% of peak" against a ceiling measured in the same run: PyTorch's fp32 matmul and device copy (torch_bench.py's
         // JSON, --ceiling), else our own GEMM and copy. The simulator's "peak" would be minutes of nothing worth knowing.
         var (gflops, gbs, how) = Option(args, "--ceiling") is { } ceilingFile && ReadCeiling(ceilingFile) is { } c ? c

@@ -288,13 +288,19 @@ public static class Conv2d
         ConvTile.Validate<TTile>();
         var t = default(TTile);
         var grid = new Index3D((g.Cols + t.BN - 1) / t.BN, (g.Rows + t.BM - 1) / t.BM, slices);
-        if (dev.Precision == MatmulPrecision.Tf32)
+        if (dev.Precision != MatmulPrecision.Fp32)
         {
             // The tensor-core kernel has the CUDA tile's shape, so grid and slices are the same (Precision checks the tile set).
-            var mma = dev.IsSimulator
-                ? dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, MmaEmulated>))
-                : dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, MmaPtx>));
-            mma(new KernelConfig(grid, new Index3D(MmaGemm.Threads, 1, 1)), g, Math.Max(1, sliceLength));
+            var config = new KernelConfig(grid, new Index3D(MmaGemm.Threads, 1, 1));
+            int length = Math.Max(1, sliceLength);
+            if (dev.Precision == MatmulPrecision.Bf16)
+                (dev.IsSimulator
+                    ? dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, MmaEmulatedBf16>))
+                    : dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, MmaPtxBf16>)))(config, g, length);
+            else
+                (dev.IsSimulator
+                    ? dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, MmaEmulated>))
+                    : dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, MmaPtx>)))(config, g, length);
             return;
         }
         var kernel = dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(ImplicitGemmKernel<TTile, TGemm>));

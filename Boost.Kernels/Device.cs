@@ -56,6 +56,25 @@ public abstract class Device : IDisposable
     /// launches and blocking host transfers. Only ILGPU devices count; the managed CPU device's stay 0.</summary>
     public DeviceCounters Counters { get; } = new();
 
+    /// <summary>How the GEMM-shaped ops (convolutions in all three directions, matmul and linear) multiply: FP32, or
+    /// with TF32/BF16 inputs and FP32 accumulation. On CUDA the tensor-core kernels (<see cref="MmaGemm"/>; their
+    /// emulation on the NVIDIA-shaped simulator); on the managed CPU backend an emulation that rounds the operands
+    /// first (same numbers up to summation order, no speed-up: for parity checks and precision studies).</summary>
+    public MatmulPrecision Precision
+    {
+        get => _precision;
+        set
+        {
+            if (!Enum.IsDefined(value)) throw new ArgumentOutOfRangeException(nameof(value));
+            CheckPrecision(value);
+            _precision = value;
+        }
+    }
+    private MatmulPrecision _precision;
+
+    /// <summary>Throws when this device cannot run <paramref name="value"/>.</summary>
+    protected virtual void CheckPrecision(MatmulPrecision value) { }
+
     public virtual void Dispose() { }
 
     public override string ToString() => Name;
@@ -297,20 +316,12 @@ public sealed class IlgpuDevice : Device
     /// <summary>The tile specialisations this device's launchers use: the one thing they ask of it to choose one.</summary>
     public TileSet Tiles { get; }
 
-    /// <summary>How the GEMM-shaped kernels (convolutions, matmul) multiply: FP32 FMAs, or TF32 tensor-core steps
-    /// (<see cref="MmaGemm"/>; the instruction on CUDA, its emulation on the NVIDIA-shaped simulator). TF32 needs the
-    /// <see cref="TileSet.Cuda"/> tiles (a 32-lane warp).</summary>
-    public MatmulPrecision Precision
+    /// <summary>The TF32 and BF16 tensor-core kernels need a 32-lane warp and the CUDA tiles.</summary>
+    protected override void CheckPrecision(MatmulPrecision value)
     {
-        get => _precision;
-        set
-        {
-            if (value == MatmulPrecision.Tf32 && Tiles != TileSet.Cuda)
-                throw new InvalidOperationException($"{Name}: TF32 tensor-core kernels need a 32-lane warp and the CUDA tiles; this device has neither.");
-            _precision = value;
-        }
+        if (value != MatmulPrecision.Fp32 && Tiles != TileSet.Cuda)
+            throw new InvalidOperationException($"{Name}: {value.ToString().ToUpperInvariant()} tensor-core kernels need a 32-lane warp and the CUDA tiles; this device has neither.");
     }
-    private MatmulPrecision _precision;
 
     /// <summary>ILGPU's CPU accelerator with small warps and groups (a faithful, slow simulation of a GPU) and
     /// <see cref="TileSet.Small"/> tiles, so kernel tests at small shapes stay fast.</summary>

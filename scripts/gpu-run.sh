@@ -90,16 +90,20 @@ device() {
   stage env 30 bash -c "nvidia-smi || true; nvidia-smi -q | head -60 || true; (ldconfig -p | grep -E 'libcuda|libnvidia-ptxjitcompiler') || true; which ptxas nvcc python3 || true; \"$B\" env --json \"$work/env.json\""
   stage ptx 90 bash -c "\"$B\" ptx \"$work/ptx\"; rc=\$?; if command -v ptxas >/dev/null; then for f in \"$work\"/ptx/*.ptx; do printf '%s\t' \"\$(basename \"\$f\")\"; ptxas -arch=sm_90 -v \"\$f\" -o /dev/null 2>&1 | tr '\n' ' '; echo; done > \"$work/ptxas.tsv\"; grep -c 'error' \"$work/ptxas.tsv\" && rc=1; fi; exit \$rc"
   for s in "${shapes[@]}"; do stage "check-$s" 120 "$B" check --shapes "$s" --json "$work/check-$s.json"; done
-  # The TF32 tensor-core kernels (inline mma.sync): the fragment layout the tests prove on the simulator's emulation
-  # (MmaTests), here on the instruction itself. Not in the dry run: emulated on the NVIDIA-shaped simulator, this check
-  # takes far longer than a stage's limit.
-  if [ -z "$dry" ]; then stage check-tf32 60 "$B" check --shapes real --precision tf32 --json "$work/check-tf32.json"; fi
+  # The TF32 and BF16 tensor-core kernels (inline mma.sync): the fragment layouts the tests prove on the simulator's
+  # emulation (MmaTests), here on the instructions themselves. Not in the dry run: emulated on the NVIDIA-shaped
+  # simulator, these checks take far longer than a stage's limit.
+  if [ -z "$dry" ]; then
+    stage check-tf32 60 "$B" check --shapes real --precision tf32 --json "$work/check-tf32.json"
+    stage check-bf16 60 "$B" check --shapes real --precision bf16 --json "$work/check-bf16.json"
+  fi
   if [ -n "$dry" ]; then stage tests 300 "$B" tests --backend "$dev" --where "${BOOST_GPU_DRY_TESTS:-Conv2dTests}" --json "$work/tests.json"
   else stage tests 180 "$B" tests --backend cuda --json "$work/tests.json"; fi
   if [ -z "$dry" ]; then
     stage torch 150 env PYTHONUNBUFFERED=1 python3 scripts/torch_bench.py --device cuda --shapes all --modes default,fp32,bf16 --budget 100 --json "$work/torch.json"
     stage bench 120 "$B" bench --budget-s 1.5 --ceiling "$work/torch.json" --json "$work/bench.json"
     stage bench-tf32 60 "$B" bench --budget-s 1 --precision tf32 --filter conv --ceiling "$work/torch.json" --json "$work/bench-tf32.json"
+    stage bench-bf16 60 "$B" bench --budget-s 1 --precision bf16 --filter conv --ceiling "$work/torch.json" --json "$work/bench-bf16.json"
   else
     stage bench 300 "$B" bench --budget-s 0 --filter groupnorm --json "$work/bench.json"
   fi

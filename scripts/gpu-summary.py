@@ -89,7 +89,7 @@ def main():
         for r in pt:
             if "MmaPtx" in r["ptx"] and r["stack"]:
                 lines.append(f"  NOT PROMOTED: {r['ptx']} keeps a {r['stack']} B stack frame (inline-PTX operand slots in local memory)")
-    for shapes in ("small", "odd", "real", "tf32"):
+    for shapes in ("small", "odd", "real", "tf32", "bf16"):
         c = load(os.path.join(work, f"check-{shapes}.json"))
         if c is None:
             continue
@@ -117,8 +117,9 @@ def main():
     torch = load(os.path.join(work, "torch.json")) or {}
     cases = dict(bench.get("cases", {}))
     cases.update((load(os.path.join(work, "bench-gpu-shapes.json")) or {}).get("cases", {}))
-    # TF32 runs of the same cases, under their own ids so both rows sit side by side.
-    cases.update({f"{k}@tf32": v for k, v in ((load(os.path.join(work, "bench-tf32.json")) or {}).get("cases", {})).items()})
+    # TF32 and BF16 runs of the same cases, under their own ids so the rows sit side by side.
+    for p in ("tf32", "bf16"):
+        cases.update({f"{k}@{p}": v for k, v in ((load(os.path.join(work, f"bench-{p}.json")) or {}).get("cases", {})).items()})
     if cases:
         modes = {r.get("label") or r.get("mode"): r for r in torch.get("runs") or []}
         ceiling = torch.get("ceiling") or {}

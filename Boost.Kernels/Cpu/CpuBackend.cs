@@ -28,17 +28,56 @@ internal sealed class CpuBackend : IBackend
     public void MapReduce<TMap>(Tensor a, Tensor b, TMap map, ReduceLayout layout, float scale, Tensor y) where TMap : struct, IBinaryOp
         => ReduceCpu.Run(map, layout, A(a), A(b), A(y), scale);
 
-    public void ConvForward(ConvDims d, Tensor x, Tensor w, Tensor? b, Tensor y) => Conv2dCpu.Forward(d, A(x), A(w), b is null ? null : A(b), A(y));
+    public void ConvForward(ConvDims d, Tensor x, Tensor w, Tensor? b, Tensor y)
+    {
+        using var rx = Operand(x); using var rw = Operand(w);
+        Conv2dCpu.Forward(d, rx.Array, rw.Array, b is null ? null : A(b), A(y));
+    }
 
-    public void ConvBackwardInput(ConvDims d, Tensor dy, Tensor w, Tensor dx, float beta) => Conv2dCpu.BackwardInput(d, A(dy), A(w), A(dx), beta);
+    public void ConvBackwardInput(ConvDims d, Tensor dy, Tensor w, Tensor dx, float beta)
+    {
+        using var rdy = Operand(dy); using var rw = Operand(w);
+        Conv2dCpu.BackwardInput(d, rdy.Array, rw.Array, A(dx), beta);
+    }
 
-    public void ConvBackwardWeight(ConvDims d, Tensor dy, Tensor x, Tensor dw, float beta) => Conv2dCpu.BackwardWeight(d, A(dy), A(x), A(dw), beta);
+    public void ConvBackwardWeight(ConvDims d, Tensor dy, Tensor x, Tensor dw, float beta)
+    {
+        using var rdy = Operand(dy); using var rx = Operand(x);
+        Conv2dCpu.BackwardWeight(d, rdy.Array, rx.Array, A(dw), beta);
+    }
 
     public void ConvBackwardBias(int n, int c, int hw, Tensor dy, Tensor db, float beta) => Conv2dCpu.BackwardBias(n, c, hw, A(dy), A(db), beta);
 
     public void Gemm(Tensor a, Tensor b, Tensor c, GemmLayout p, int batch)
-        => Cpu.Gemm.SgemmBatched(batch, p.TransA != 0, p.TransB != 0, p.M, p.N, p.K, p.Alpha,
-            A(a), 0, p.Lda, p.StrideA, A(b), 0, p.Ldb, p.StrideB, p.Beta, A(c), 0, p.Ldc, p.StrideC);
+    {
+        using var ra = Operand(a); using var rb = Operand(b);
+        Cpu.Gemm.SgemmBatched(batch, p.TransA != 0, p.TransB != 0, p.M, p.N, p.K, p.Alpha,
+            ra.Array, 0, p.Lda, p.StrideA, rb.Array, 0, p.Ldb, p.StrideB, p.Beta, A(c), 0, p.Ldc, p.StrideC);
+    }
+
+    /// <summary>A GEMM operand as <see cref="Device.Precision"/> makes the tensor cores see it: the tensor's own array
+    /// at FP32, else a pooled copy rounded to TF32 or BF16 (returned on dispose).</summary>
+    private static RoundedOperand Operand(Tensor t)
+    {
+        var precision = t.Device.Precision;
+        if (precision == MatmulPrecision.Fp32) return new RoundedOperand(A(t), pooled: false);
+        var src = A(t);
+        int n = checked((int)t.Length);
+        var copy = System.Buffers.ArrayPool<float>.Shared.Rent(n);
+        bool bf16 = precision == MatmulPrecision.Bf16;
+        CpuParallel.For(n, 1 << 15, (s, e) =>
+        {
+            if (bf16) for (long i = s; i < e; i++) copy[i] = Bf16.RoundToFloat(src[i]);
+            else for (long i = s; i < e; i++) copy[i] = Tf32.RoundToFloat(src[i]);
+        });
+        return new RoundedOperand(copy, pooled: true);
+    }
+
+    private readonly struct RoundedOperand(float[] array, bool pooled) : IDisposable
+    {
+        public float[] Array { get; } = array;
+        public void Dispose() { if (pooled) System.Buffers.ArrayPool<float>.Shared.Return(Array); }
+    }
 
     public void FillRows(Tensor bias, Tensor y, int m, int n) => LinearCpu.FillRows(A(bias), A(y), m, n);
 

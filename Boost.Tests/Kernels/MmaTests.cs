@@ -3,28 +3,33 @@ using Boost.Kernels.Reference;
 using Boost.Tests.Support;
 using ILGPU;
 using ILGPU.Runtime;
+using Device = Boost.Kernels.Device;
 
 namespace Boost.Tests.Kernels;
 
 /// <summary>
-/// The TF32 tensor-core path (<see cref="MmaGemm"/>) on the NVIDIA-shaped simulator, where <see cref="MmaEmulated"/>
-/// stands in for the instruction: the rounding, one warp step against the fragment layout the PTX ISA documents, and
-/// the tiled GEMM and convolutions against double twins of TF32-rounded inputs (tight: only FP32 accumulation
-/// differs), which also must differ from the full-precision twin (the rounding really happened). The instruction
-/// itself (<see cref="MmaPtx"/>) is in the PTX audit and runs on a GPU in the device script.
+/// The TF32 and BF16 tensor-core paths (<see cref="MmaGemm"/>) on the NVIDIA-shaped simulator, where
+/// <see cref="MmaEmulated"/> and <see cref="MmaEmulatedBf16"/> stand in for the instructions: the rounding, one warp
+/// step against the fragment layout the PTX ISA documents, and the tiled GEMM and convolutions against double twins
+/// of rounded inputs (tight: only FP32 accumulation differs), which also must differ from the full-precision twin (the
+/// rounding really happened). The instructions themselves (<see cref="MmaPtx"/>, <see cref="MmaPtxBf16"/>) are in the
+/// PTX audit and run on a GPU in the device script.
 /// </summary>
 [Category("NvidiaSim")]
 public class MmaTests
 {
     private static IlgpuDevice Dev => (IlgpuDevice)Backends.Get(Backends.NvidiaSim);
 
-    private static double[] RoundTf32(float[] x) => Array.ConvertAll(x, v => (double)Tf32.RoundToFloat(v));
+    private static double[] RoundTf32(float[] x) => Rounded(MatmulPrecision.Tf32, x);
 
-    /// <summary>Runs <paramref name="body"/> with the simulator's GEMMs on the emulated tensor cores.</summary>
-    private static void WithTf32(Action<IlgpuDevice> body)
+    /// <summary>x as the tensor cores read it at precision <paramref name="p"/>, in double.</summary>
+    internal static double[] Rounded(MatmulPrecision p, float[] x)
+        => Array.ConvertAll(x, v => (double)(p == MatmulPrecision.Bf16 ? Bf16.RoundToFloat(v) : p == MatmulPrecision.Tf32 ? Tf32.RoundToFloat(v) : v));
+
+    /// <summary>Runs <paramref name="body"/> with <paramref name="dev"/>'s GEMMs at precision <paramref name="p"/>.</summary>
+    internal static void With<TDevice>(TDevice dev, MatmulPrecision p, Action<TDevice> body) where TDevice : Device
     {
-        var dev = Dev;
-        dev.Precision = MatmulPrecision.Tf32;
+        dev.Precision = p;
         try { body(dev); }
         finally { dev.Precision = MatmulPrecision.Fp32; }
     }
@@ -45,6 +50,29 @@ public class MmaTests
             float r = Tf32.RoundToFloat(v);
             Assert.That(BitConverter.SingleToUInt32Bits(r) & 0x1FFFu, Is.Zero, "low 13 bits clear");
             Assert.That(Math.Abs(r - v), Is.LessThanOrEqualTo(Math.Abs(v) * MathF.Pow(2, -11) * 1.0001), $"{v} → {r}");
+        }
+    }
+
+    [Test]
+    public void Bf16Round_KeepsSevenMantissaBits_TiesToEven()
+    {
+        float ulp = MathF.Pow(2, -7);
+        Assert.That(Bf16.RoundToFloat(1f + ulp), Is.EqualTo(1f + ulp), "representable");
+        Assert.That(Bf16.RoundToFloat(1f + ulp / 2), Is.EqualTo(1f), "a tie rounds to the even neighbour (down)");
+        Assert.That(Bf16.RoundToFloat(1f + 3 * ulp / 2), Is.EqualTo(1f + 2 * ulp), "a tie rounds to the even neighbour (up)");
+        Assert.That(Bf16.RoundToFloat(-(1f + 3 * ulp / 2)), Is.EqualTo(-(1f + 2 * ulp)), "symmetric");
+        Assert.That(Bf16.RoundToFloat(1f + ulp / 2 + MathF.Pow(2, -23)), Is.EqualTo(1f + ulp), "above the tie");
+        Assert.That(float.IsPositiveInfinity(Bf16.RoundToFloat(float.MaxValue)), Is.True, "past the largest BF16");
+        Assert.That(float.IsNegativeInfinity(Bf16.RoundToFloat(float.NegativeInfinity)), Is.True);
+        Assert.That(float.IsNaN(Bf16.RoundToFloat(float.NaN)), Is.True);
+        Assert.That(float.IsNaN(Bf16.RoundToFloat(BitConverter.UInt32BitsToSingle(0x7F800001u))), Is.True, "a NaN whose payload sits in the low half");
+        Assert.That(Bf16.Pack(1f, -2f), Is.EqualTo(0xC000_3F80u), "the first value in the low half");
+        Assert.That((Bf16.Half(0xC000_3F80u, 0), Bf16.Half(0xC000_3F80u, 1)), Is.EqualTo((1f, -2f)));
+        foreach (float v in Seeded.Floats(4, 1000))
+        {
+            float r = Bf16.RoundToFloat(v);
+            Assert.That(BitConverter.SingleToUInt32Bits(r) & 0xFFFFu, Is.Zero, "low 16 bits clear");
+            Assert.That(Math.Abs(r - v), Is.LessThanOrEqualTo(Math.Abs(v) * MathF.Pow(2, -8) * 1.0001), $"{v} → {r}");
         }
     }
 
@@ -83,20 +111,60 @@ public class MmaTests
         Compare.Close(td.ToArray(), want, rtol: 0, atol: 1e-5, what: "D = C + A·B");
     }
 
+    /// <summary>One warp, BF16: A [16, 16], B [16, 8] (column-major) and C [16, 8] in the m16n8k16 fragments.</summary>
+    private static void OneStepBf16Kernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> d)
+    {
+        int lane = Warp.LaneIdx, g = lane >> 2, t = lane & 3, k = 2 * t;
+        float d0 = c[g * 8 + 2 * t], d1 = c[g * 8 + 2 * t + 1], d2 = c[(g + 8) * 8 + 2 * t], d3 = c[(g + 8) * 8 + 2 * t + 1];
+        default(MmaEmulatedBf16).Step(ref d0, ref d1, ref d2, ref d3,
+            Bf16.Pack(a[g * 16 + k], a[g * 16 + k + 1]), Bf16.Pack(a[(g + 8) * 16 + k], a[(g + 8) * 16 + k + 1]),
+            Bf16.Pack(a[g * 16 + k + 8], a[g * 16 + k + 9]), Bf16.Pack(a[(g + 8) * 16 + k + 8], a[(g + 8) * 16 + k + 9]),
+            Bf16.Pack(b[k * 8 + g], b[(k + 1) * 8 + g]), Bf16.Pack(b[(k + 8) * 8 + g], b[(k + 9) * 8 + g]));
+        d[g * 8 + 2 * t] = d0; d[g * 8 + 2 * t + 1] = d1; d[(g + 8) * 8 + 2 * t] = d2; d[(g + 8) * 8 + 2 * t + 1] = d3;
+    }
+
+    [Test]
+    public void EmulatedStep_Bf16_OneWarp_MatchesTheBf16Twin()
+    {
+        var dev = Dev;
+        float[] a = Seeded.Floats(34, 256), b = Seeded.Floats(35, 128), c = Seeded.Floats(36, 128);
+        using var ta = Tensor.FromArray(dev, a, 16, 16);
+        using var tb = Tensor.FromArray(dev, b, 16, 8);
+        using var tc = Tensor.FromArray(dev, c, 16, 8);
+        using var td = Tensor.Full(dev, float.NaN, 16, 8);
+        var k = dev.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OneStepBf16Kernel);
+        k(new KernelConfig(1, 32), ta.View, tb.View, tc.View, td.View);
+        double[] ra = Rounded(MatmulPrecision.Bf16, a), rb = Rounded(MatmulPrecision.Bf16, b);
+        var want = new double[128];
+        for (int i = 0; i < 16; i++)
+            for (int j = 0; j < 8; j++)
+            {
+                double s = c[i * 8 + j];
+                for (int q = 0; q < 16; q++) s += ra[i * 16 + q] * rb[q * 8 + j];
+                want[i * 8 + j] = s;
+            }
+        Compare.Close(td.ToArray(), want, rtol: 0, atol: 1e-5, what: "D = C + A·B (BF16)");
+    }
+
     private const string Full = "NvidiaSimFull";
     private const string Slow = "minutes on ILGPU's NVIDIA-shaped CPU simulator, where every emulated warp shuffle is an OS-thread barrier: run on demand (TestCategory=NvidiaSimFull)";
 
     /// <summary>CI's case: two column tiles (the second one column wide), a short row tile, two K chunks (the second
     /// partial).</summary>
     [Test]
-    public void Gemm_Tf32_MatchesTf32Twin() => GemmMatchesTf32Twin(20, 65, 21, transA: false, transB: true);
+    public void Gemm_Tf32_MatchesTf32Twin() => GemmMatchesRoundedTwin(Dev, MatmulPrecision.Tf32, 20, 65, 21, transA: false, transB: true);
+
+    [Test]
+    public void Gemm_Bf16_MatchesBf16Twin() => GemmMatchesRoundedTwin(Dev, MatmulPrecision.Bf16, 20, 65, 21, transA: true, transB: false);
 
     [Test, Category(Full), Explicit(Slow)]
-    public void Gemm_Tf32_Full_MatchesTf32Twin([Values(false, true)] bool transA, [Values(false, true)] bool transB)
-        => GemmMatchesTf32Twin(70, 65, 37, transA, transB); // one past a 64 tile, K not a multiple of 8 or 16
+    public void Gemm_Full_MatchesRoundedTwin([Values(MatmulPrecision.Tf32, MatmulPrecision.Bf16)] MatmulPrecision p,
+        [Values(false, true)] bool transA, [Values(false, true)] bool transB)
+        => GemmMatchesRoundedTwin(Dev, p, 70, 65, 37, transA, transB); // one past a 64 tile, K not a multiple of 8 or 16
 
-    private static void GemmMatchesTf32Twin(int M, int N, int K, bool transA, bool transB)
-        => WithTf32(dev =>
+    /// <summary>Also the CPU backend's emulation (<see cref="CpuPrecisionTests"/>): the same twin, any device.</summary>
+    internal static void GemmMatchesRoundedTwin(Device device, MatmulPrecision p, int M, int N, int K, bool transA, bool transB)
+        => With(device, p, dev =>
         {
             int[] aShape = transA ? [K, M] : [M, K], bShape = transB ? [N, K] : [K, N];
             var ad = Seeded.Floats(41, M * K); var bd = Seeded.Floats(42, K * N);
@@ -104,16 +172,19 @@ public class MmaTests
             using var b = Seeded.Tensor(dev, bd, bShape);
             using var y = MatMul.Gemm(a, b, transA, transB, alpha: 0.75f);
             var got = y.ToArray();
-            var want = MatMulReference.Gemm(RoundTf32(ad), aShape, RoundTf32(bd), bShape, transA, transB, out _, alpha: 0.75);
-            Compare.Close(got, want, rtol: 0, atol: 1e-5 * K * 4, what: "TF32 GEMM");
+            var want = MatMulReference.Gemm(Rounded(p, ad), aShape, Rounded(p, bd), bShape, transA, transB, out _, alpha: 0.75);
+            Compare.Close(got, want, rtol: 0, atol: 1e-5 * K * 4, what: $"{p} GEMM");
             var exact = MatMulReference.Gemm(Seeded.ToDouble(ad), aShape, Seeded.ToDouble(bd), bShape, transA, transB, out _, alpha: 0.75);
             double worst = got.Select((v, i) => Math.Abs(v - exact[i])).Max();
-            Assert.That(worst, Is.GreaterThan(1e-4), "the products must see TF32 inputs, not FP32 ones");
+            Assert.That(worst, Is.GreaterThan(p == MatmulPrecision.Bf16 ? 1e-2 : 1e-4), $"the products must see {p} inputs, not FP32 ones");
         });
 
     [Test, Category(Full), Explicit(Slow)]
-    public void Conv_Tf32_ForwardAndGradients_MatchTf32Twins()
-        => WithTf32(dev =>
+    public void Conv_ForwardAndGradients_MatchRoundedTwins([Values(MatmulPrecision.Tf32, MatmulPrecision.Bf16)] MatmulPrecision p)
+        => ConvMatchesRoundedTwins(Dev, p);
+
+    internal static void ConvMatchesRoundedTwins(Device device, MatmulPrecision precision)
+        => With(device, precision, dev =>
         {
             // conv_in's shape class: 8 input channels (72 GEMM columns for dW), an odd map, 3×3, batch 2 (dW slices).
             int n = 2, cin = 8, h = 9, w = 11, cout = 67, k = 3, s = 1, p = 1;
@@ -125,9 +196,15 @@ public class MmaTests
             using var wt = Seeded.Tensor(dev, wd, ws);
             using var b = Seeded.Tensor(dev, bd, cout);
             using var dy = Seeded.Tensor(dev, gd, ys);
-            double[] X = RoundTf32(xd), W = RoundTf32(wd), G = RoundTf32(gd);
+            double[] X = Rounded(precision, xd), W = Rounded(precision, wd), G = Rounded(precision, gd);
             using (var y = Conv2d.Forward(x, wt, b, s, p))
-                Compare.Close(y.ToArray(), Conv2dReference.Forward(X, xs, W, ws, Seeded.ToDouble(bd), s, p, out _), rtol: 0, atol: 4e-5 * cin * k * k, what: "forward");
+            {
+                var got = y.ToArray();
+                Compare.Close(got, Conv2dReference.Forward(X, xs, W, ws, Seeded.ToDouble(bd), s, p, out _), rtol: 0, atol: 4e-5 * cin * k * k, what: "forward");
+                var exact = Conv2dReference.Forward(Seeded.ToDouble(xd), xs, Seeded.ToDouble(wd), ws, Seeded.ToDouble(bd), s, p, out _);
+                Assert.That(got.Select((v, i) => Math.Abs(v - exact[i])).Max(), Is.GreaterThan(precision == MatmulPrecision.Bf16 ? 1e-2 : 1e-4),
+                    $"the products must see {precision} inputs, not FP32 ones");
+            }
             using (var dx = Conv2d.BackwardInput(dy, wt, xs, s, p))
                 Compare.Close(dx.ToArray(), Conv2dReference.BackwardInput(G, W, xs, ws, s, p), rtol: 0, atol: 4e-5 * cout * k * k, what: "dx");
             using (var dw = Conv2d.BackwardWeight(dy, x, k, s, p))
@@ -135,11 +212,11 @@ public class MmaTests
         });
 
     [Test]
-    public void Tf32_IsRefusedWithoutTheCudaTiles()
+    public void TensorCorePrecisions_AreRefusedWithoutTheCudaTiles([Values(MatmulPrecision.Tf32, MatmulPrecision.Bf16)] MatmulPrecision p)
     {
         var small = (IlgpuDevice)Backends.Get(Backends.Sim);
-        var e = Assert.Throws<InvalidOperationException>(() => small.Precision = MatmulPrecision.Tf32);
-        Assert.That(e!.Message, Does.Contain("TF32"));
+        var e = Assert.Throws<InvalidOperationException>(() => small.Precision = p);
+        Assert.That(e!.Message, Does.Contain(p.ToString().ToUpperInvariant()));
         Assert.That(small.Precision, Is.EqualTo(MatmulPrecision.Fp32));
     }
 }

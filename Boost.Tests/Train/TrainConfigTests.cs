@@ -74,31 +74,41 @@ public class TrainConfigTests
     // ------------------------------------------------------------------ precision
 
     [Test]
-    public void Bf16_IsRefusedInOneLine_Fp32Runs()
+    public void Precision_IsReadByName_AndAnythingElseIsRefusedInOneLine()
     {
-        const string msg = "--precision bf16 needs bf16 tensor-core kernels, which are not available yet; use fp32 or (on a CUDA GPU) tf32.";
-        var e = Assert.Throws<UsageException>(() => Commands.ReadTrainOptions(Parse("train", "--precision", "bf16"), "train", TrainDefaults.Cfm(true)))!;
-        Assert.That(e.Message, Is.EqualTo(msg));
-        Assert.Throws<UsageException>(() => Commands.ReadSolver(Parse("boost", "--precision", "bf16")));
-        var (code, text) = Run("boost", "--device", "cpu", "--in", "missing.png", "--out", "out.png", "--precision", "bf16");
-        Assert.That((code, text.Trim().Split('\n').Last()), Is.EqualTo((2, $"error: {msg}")));
-        Assert.That(() => new TrainOptions { RunDir = "x", Precision = Precision.Bf16 }.Validate(), Throws.ArgumentException);
+        var e = Assert.Throws<UsageException>(() => Commands.ReadTrainOptions(Parse("train", "--precision", "fp16"), "train", TrainDefaults.Cfm(true)))!;
+        Assert.That(e.Message, Does.Contain("fp32").And.Contain("tf32").And.Contain("bf16").And.Not.Contain("\n"));
+        Assert.That(() => new TrainOptions { RunDir = "x", Precision = (Precision)7 }.Validate(), Throws.ArgumentException);
         Assert.That(Commands.ReadTrainOptions(Parse("train", "--precision", "fp32"), "train", TrainDefaults.Cfm(true)).Precision, Is.EqualTo(Precision.Fp32));
+        Assert.That(Commands.ReadTrainOptions(Parse("train", "--precision", "bf16"), "train", TrainDefaults.Cfm(true)).Precision, Is.EqualTo(Precision.Bf16));
     }
 
-    /// <summary>tf32 parses everywhere, runs on a device with the CUDA tiles (here the NVIDIA-shaped simulator: the
-    /// device's GEMMs switch to the tensor-core kernels) and is refused in one line on the CPU backend.</summary>
+    /// <summary>tf32 and bf16 parse everywhere and set the device's GEMM precision: the NVIDIA-shaped simulator switches
+    /// to the (emulated) tensor-core kernels, the CPU backend to its rounding emulation, and the small simulator, which
+    /// has no tensor-core tile, refuses in one line. A later command without --precision is back at fp32 (the CPU
+    /// device is process-wide).</summary>
     [Test]
-    public void Tf32_SetsTheDevicesPrecision_AndIsRefusedOnTheCpu()
+    public void Precision_SetsTheDevices_AndIsRefusedWithoutATensorCoreTile([Values(Precision.Tf32, Precision.Bf16)] Precision p)
     {
-        Assert.That(Commands.ReadTrainOptions(Parse("train", "--precision", "tf32"), "train", TrainDefaults.Cfm(true)).Precision, Is.EqualTo(Precision.Tf32));
-        var (code, text) = Run("boost", "--device", "cpu", "--in", "missing.png", "--out", "out.png", "--precision", "tf32");
-        Assert.That((code, text.Trim().Split('\n').Last()), Is.EqualTo((2, $"error: --precision tf32 runs on tensor cores and needs a CUDA GPU; this run's device is {Device.Cpu.Name}.")));
+        string name = Choice<Precision>.Name(p);
+        Assert.That(Commands.ReadTrainOptions(Parse("train", "--precision", name), "train", TrainDefaults.Cfm(true)).Precision, Is.EqualTo(p));
+        var (code, text) = Run("boost", "--device", "cpu", "--in", "missing.png", "--out", "out.png", "--precision", name);
+        Assert.That(code, Is.Not.Zero, text); // the missing image, after the device line
+        Assert.That(text, Does.Contain($"device: {Device.Cpu.Name}, {name.ToUpperInvariant()} emulated"));
+        Assert.That(Device.Cpu.Precision, Is.Not.EqualTo(MatmulPrecision.Fp32), "the run applied it");
+        Run("boost", "--device", "cpu", "--in", "missing.png", "--out", "out.png");
+        Assert.That(Device.Cpu.Precision, Is.EqualTo(MatmulPrecision.Fp32), "reset by the next command");
+
         var sim = (IlgpuDevice)Boost.Tests.Support.Backends.Get(Boost.Tests.Support.Backends.NvidiaSim);
-        PrecisionCheck.Apply(Precision.Tf32, sim);
-        Assert.That(sim.Precision, Is.EqualTo(MatmulPrecision.Tf32));
+        PrecisionCheck.Apply(p, sim);
+        Assert.That(sim.Precision, Is.EqualTo(p == Precision.Tf32 ? MatmulPrecision.Tf32 : MatmulPrecision.Bf16));
         PrecisionCheck.Apply(Precision.Fp32, sim);
         Assert.That(sim.Precision, Is.EqualTo(MatmulPrecision.Fp32));
+
+        var small = Boost.Tests.Support.Backends.Get(Boost.Tests.Support.Backends.Sim);
+        var e = Assert.Throws<ArgumentException>(() => PrecisionCheck.Apply(p, small));
+        Assert.That(e!.Message, Does.StartWith($"--precision {name}: ").And.Not.Contain("\n"));
+        Assert.That(small.Precision, Is.EqualTo(MatmulPrecision.Fp32));
     }
 
     // ------------------------------------------------------------------ config.json

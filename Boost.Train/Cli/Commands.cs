@@ -42,10 +42,10 @@ public static partial class Commands
             if (a.Command is "help" || (a.Flag("help") && a.Command == "")) { log.WriteLine(Usage); log.WriteLine(Help("")); return 0; }
             if (a.Flag("help")) { log.WriteLine(Help(a.Command)); return 0; }
             using var device = Device.Select(a.String("device"));
-            if (a.Has("precision"))
-                try { PrecisionCheck.Apply(ReadPrecision(a), device); }
-                catch (ArgumentException e) { throw new UsageException(e.Message); }
-            log.WriteLine($"device: {device.Name}{(device is IlgpuDevice { Precision: MatmulPrecision.Tf32 } ? ", TF32 tensor cores" : "")}");
+            // Always applied: the CPU device is process-wide, so an earlier command's precision must not linger.
+            try { PrecisionCheck.Apply(a.Has("precision") ? ReadPrecision(a) : TrainDefaults.Precision, device); }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
+            log.WriteLine($"device: {device.Name}{PrecisionCheck.Describe(device)}");
             return a.Command switch
             {
                 "" => MainJob(a, device, log),

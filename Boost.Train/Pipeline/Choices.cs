@@ -88,22 +88,29 @@ public sealed class ChoiceJsonConverter<T> : JsonConverter<T> where T : struct, 
 /// <summary>The one place that says which <see cref="Precision"/> runs where.</summary>
 public static class PrecisionCheck
 {
-    /// <summary>Throws a one-line <see cref="ArgumentException"/> for a precision no device runs (bf16, for now).</summary>
+    /// <summary>Throws a one-line <see cref="ArgumentException"/> for a value that is not a precision.</summary>
     public static void Require(Precision precision)
     {
         if (!Enum.IsDefined(precision)) throw new ArgumentException($"--precision must be one of {Choice<Precision>.Names}.");
-        if (precision == Precision.Bf16)
-            throw new ArgumentException("--precision bf16 needs bf16 tensor-core kernels, which are not available yet; use fp32 or (on a CUDA GPU) tf32.");
     }
 
-    /// <summary>Sets <paramref name="device"/>'s GEMM precision: tf32 runs the tensor-core kernels and needs a CUDA GPU
-    /// (or the NVIDIA-shaped simulator, for tests).</summary>
+    /// <summary>Sets <paramref name="device"/>'s GEMM precision. tf32 and bf16 run the tensor-core kernels on a CUDA GPU
+    /// (their emulation on the NVIDIA-shaped simulator) and are emulated on the managed CPU backend by rounding the
+    /// GEMM operands (for parity and precision studies: no faster there); the small simulator has no tensor-core tile.</summary>
     public static void Apply(Precision precision, Device device)
     {
         Require(precision);
-        if (device is IlgpuDevice gpu && gpu.Tiles == TileSet.Cuda)
-            gpu.Precision = precision == Precision.Tf32 ? MatmulPrecision.Tf32 : MatmulPrecision.Fp32;
-        else if (precision == Precision.Tf32)
-            throw new ArgumentException($"--precision tf32 runs on tensor cores and needs a CUDA GPU; this run's device is {device.Name}.");
+        var m = precision switch { Precision.Tf32 => MatmulPrecision.Tf32, Precision.Bf16 => MatmulPrecision.Bf16, _ => MatmulPrecision.Fp32 };
+        try { device.Precision = m; }
+        catch (InvalidOperationException e) { throw new ArgumentException($"--precision {Choice<Precision>.Name(precision)}: {e.Message}"); }
     }
+
+    /// <summary>How the device multiplies, for the log's device line ("" at FP32).</summary>
+    public static string Describe(Device device) => device.Precision switch
+    {
+        MatmulPrecision.Fp32 => "",
+        var p when device is IlgpuDevice { IsSimulator: false } => $", {p.ToString().ToUpperInvariant()} tensor cores",
+        var p when device is IlgpuDevice => $", {p.ToString().ToUpperInvariant()} tensor cores (emulated)",
+        var p => $", {p.ToString().ToUpperInvariant()} emulated (GEMM operands rounded; no faster than fp32 here)",
+    };
 }
