@@ -31,8 +31,42 @@ public static class MatMul
     [Kernel]
     public static void BiasRowsKernel(Index1D i, ArrayView<float> bias, ArrayView<float> y, int n) => y[i] = bias[i % n];
 
-    /// <summary>sum[n] = Σ_m x[m, n] + β·sum[n] (β = 0 overwrites): the bias gradient. One thread per column, so
-    /// a warp reads consecutive columns of each row.</summary>
+    /// <summary>Most threads of a <see cref="ColumnSumTileKernel"/> group (its shared array's length).</summary>
+    public const int ColumnSumGroup = 256;
+
+    /// <summary>
+    /// The bias gradient as a tiled reduction. A group of <c>cols</c> column lanes × (Group.DimX / cols) row lanes
+    /// owns a tile of <c>cols</c> consecutive columns over one part of the rows: lanes take consecutive columns, so
+    /// each row read is coalesced; row lane k sums rows k, k + lanes, …; then lane 0 of each column adds the row
+    /// lanes in a fixed order (deterministic). Group g takes column tile g % tiles and row part g / tiles, and
+    /// writes out[part, col] = Σ + β·out[part, col] (β = 0 overwrites): the sum itself when there is one part,
+    /// else partial sums for <see cref="ColumnSumKernel"/>.
+    /// </summary>
+    /// <param name="x">[rows, n]</param>
+    /// <param name="output">[parts, n]</param>
+    [Kernel(Grouped = true)]
+    public static void ColumnSumTileKernel(ArrayView<float> x, ArrayView<float> output, int rows, int n, int cols, int rowsPerPart, float beta)
+    {
+        var partial = SharedMemory.Allocate<float>(ColumnSumGroup); // at the top: one array (docs/adding-an-op.md)
+        int t = Group.IdxX, lanes = Group.DimX / cols, tx = t % cols, ty = t / cols;
+        int tiles = (n + cols - 1) / cols, tile = Grid.IdxX % tiles, part = Grid.IdxX / tiles;
+        int col = tile * cols + tx, r0 = part * rowsPerPart, r1 = rows < r0 + rowsPerPart ? rows : r0 + rowsPerPart;
+        float s = 0f;
+        if (col < n && ty < lanes)
+            for (int r = r0 + ty; r < r1; r += lanes) s += x[(long)r * n + col];
+        partial[t] = s;
+        Group.Barrier();
+        if (ty == 0 && col < n)
+        {
+            float total = 0f;
+            for (int k = 0; k < lanes; k++) total += partial[k * cols + tx];
+            long o = (long)part * n + col;
+            output[o] = beta == 0f ? total : total + beta * output[o];
+        }
+    }
+
+    /// <summary>sum[n] = Σ_m x[m, n] + β·sum[n] (β = 0 overwrites), one thread per column: the second pass over
+    /// <see cref="ColumnSumTileKernel"/>'s partial sums (a few rows).</summary>
     [Kernel]
     public static void ColumnSumKernel(Index1D col, ArrayView<float> x, ArrayView<float> sum, int rows, int n, float beta)
     {
@@ -217,7 +251,37 @@ public static class MatMul
 
     internal static void LaunchColumnSum(IlgpuDevice dev, Tensor x, Tensor sum, int rows, int n, float beta)
     {
-        var k = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, float>(ColumnSumKernel));
-        k(n, x.View, sum.View, rows, n, beta);
+        var plan = ColumnSumPlan.For(rows, n, dev.Accelerator.MaxNumThreadsPerGroup, dev.Accelerator.WarpSize,
+            dev.Accelerator.NumMultiprocessors);
+        var tileKernel = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, int, int, float>(ColumnSumTileKernel));
+        var config = new KernelConfig(plan.Tiles * plan.Parts, plan.Group);
+        if (plan.Parts == 1)
+        {
+            tileKernel(config, x.View, sum.View, rows, n, plan.Cols, plan.RowsPerPart, beta);
+            return;
+        }
+        using var partial = Tensor.Empty(dev, plan.Parts, n);
+        tileKernel(config, x.View, partial.View, rows, n, plan.Cols, plan.RowsPerPart, 0f);
+        var second = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, float>(ColumnSumKernel));
+        second(n, partial.View, sum.View, plan.Parts, n, beta);
+    }
+}
+
+/// <summary>How <see cref="MatMul.ColumnSumTileKernel"/> covers a [rows, n] sum: column tiles of <see cref="Cols"/>
+/// (a warp, or the group when smaller), row parts of <see cref="RowsPerPart"/> so that at least four groups per
+/// multiprocessor run when the rows allow (a batch-1 bias gradient has few columns and many rows), and never
+/// parts of fewer than 64 rows (the second pass would then cost more than it saves).</summary>
+public readonly record struct ColumnSumPlan(int Group, int Cols, int Tiles, int Parts, int RowsPerPart)
+{
+    public static ColumnSumPlan For(int rows, int n, int maxGroup, int warp, int multiprocessors)
+    {
+        int group = 1 << (31 - System.Numerics.BitOperations.LeadingZeroCount((uint)Math.Clamp(maxGroup, 1, MatMul.ColumnSumGroup)));
+        int cols = Math.Min(group, Math.Max(1, Math.Min(warp, 32)));
+        int tiles = (n + cols - 1) / cols;
+        int wanted = (4 * Math.Max(1, multiprocessors) + tiles - 1) / tiles;
+        int parts = Math.Clamp(wanted, 1, Math.Max(1, rows / 64));
+        int rowsPerPart = Math.Max(1, rows / parts); // rounded down: never fewer parts than wanted
+        parts = Math.Max(1, (rows + rowsPerPart - 1) / rowsPerPart);
+        return new ColumnSumPlan(group, cols, tiles, parts, rowsPerPart);
     }
 }

@@ -286,6 +286,54 @@ public class MatMulTests
         }
     }
 
+    /// <summary>The bias gradient alone (x [rows, 1], w [n, 1]), on both plans of the tiled reduction: one row part
+    /// (few rows), and row parts summed by a second pass (many rows, few columns: batch 1 of a big feature map;
+    /// 700 × 37 takes several tiles and parts on the NVIDIA-shaped simulator); columns never a multiple of the tile. β = 1 accumulates.</summary>
+    [Test]
+    public void ColumnSum_MatchesTwin_InOneAndInSeveralRowParts(
+        [Values(Backends.Cpu, Backends.Sim, Backends.NvidiaSim, Backends.Cuda)] string backend,
+        [Values(0, 1, 2, 3)] int c)
+    {
+        var (rows, n) = new[] { (5, 33), (1000, 5), (1, 1), (700, 37) }[c];
+        var dev = Backends.Get(backend);
+        if (dev is IlgpuDevice ilgpu)
+        {
+            var plan = ColumnSumPlan.For(rows, n, ilgpu.Accelerator.MaxNumThreadsPerGroup,
+                ilgpu.Accelerator.WarpSize, ilgpu.Accelerator.NumMultiprocessors);
+            if (rows < 128) Assert.That(plan.Parts, Is.EqualTo(1), plan.ToString());
+            if (n <= 8 && rows >= 700) Assert.That(plan.Parts, Is.GreaterThan(1), $"{plan}: many rows, one column tile, row parts");
+        }
+        var gd = Seeded.Floats(7 + c, rows * n);
+        using var x = Seeded.Tensor(dev, Seeded.Floats(1, rows), rows, 1);
+        using var w = Seeded.Tensor(dev, Seeded.Floats(2, n), n, 1);
+        using var dy = Seeded.Tensor(dev, gd, rows, n);
+        var want = new double[n];
+        for (int r = 0; r < rows; r++) for (int j = 0; j < n; j++) want[j] += gd[r * n + j];
+        using var db = Tensor.FromArray(dev, Enumerable.Repeat(float.NaN, n).ToArray(), n); // poisoned: β = 0 overwrites
+        MatMul.LinearBackwardInto(dy, x, w, null, null, db, beta: 0f);
+        Compare.Close(db.ToArray(), want, atol: Atol(rows), what: $"{backend} db of [{rows}, {n}]");
+        var db0 = Seeded.Floats(9, n);
+        db.CopyFrom(db0);
+        MatMul.LinearBackwardInto(dy, x, w, null, null, db, beta: 1f);
+        Compare.Close(db.ToArray(), want.Select((v, i) => v + db0[i]).ToArray(), atol: Atol(rows), what: $"{backend} db += of [{rows}, {n}]");
+    }
+
+    /// <summary>The plan covers every row and column once, and fills an H100 (132 SMs) at batch 1.</summary>
+    [TestCase(16384, 320)]
+    [TestCase(4096, 1280)]
+    [TestCase(3, 5)]
+    [TestCase(100000, 4)]
+    public void ColumnSumPlan_CoversEveryRowOnce_AndFillsTheGpu(int rows, int n)
+    {
+        var p = ColumnSumPlan.For(rows, n, 1024, 32, 132);
+        Assert.That(p.Cols * p.Tiles, Is.GreaterThanOrEqualTo(n).And.LessThan(n + p.Cols));
+        Assert.That(p.Parts * p.RowsPerPart, Is.GreaterThanOrEqualTo(rows), "every row in a part");
+        Assert.That((p.Parts - 1) * p.RowsPerPart, Is.LessThan(rows), "no empty part");
+        Assert.That(p.Group, Is.EqualTo(MatMul.ColumnSumGroup), "the shared array's length, no more");
+        if (rows >= 64 * 4 * 132) Assert.That(p.Tiles * p.Parts, Is.GreaterThanOrEqualTo(4 * 132), p.ToString());
+        if (rows < 128) Assert.That(p.Parts, Is.EqualTo(1));
+    }
+
     [Test]
     public void LinearTwin_Backward_MatchesFiniteDifferences()
     {
