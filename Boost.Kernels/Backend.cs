@@ -60,12 +60,13 @@ internal interface IBackend
     // ---------------------------------------------------------------- GroupNorm
 
     /// <summary>Group normalisation of x [N, C, HW] into y, saving mean and rstd [N, G]; weight and bias [C] both
-    /// given or both null.</summary>
-    void GroupNormForward(Tensor x, Tensor? weight, Tensor? bias, Tensor y, Tensor mean, Tensor rstd, int n, int c, int hw, int groups, float eps);
+    /// given or both null; with silu, y = SiLU of the normalised value.</summary>
+    void GroupNormForward(Tensor x, Tensor? weight, Tensor? bias, Tensor y, Tensor mean, Tensor rstd, int n, int c, int hw, int groups, float eps, bool silu);
 
-    /// <summary>dx [N, C, HW], and dweight, dbias [C] when weight is given (else all three weight arguments null).</summary>
-    void GroupNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor? weight, Tensor dx, Tensor? dweight, Tensor? dbias,
-        int n, int c, int hw, int groups);
+    /// <summary>dx [N, C, HW], and dweight, dbias [C] when weight is given (else all three weight arguments null); with
+    /// silu, dy is the activation's gradient and bias (given with weight) enters SiLU′.</summary>
+    void GroupNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor? weight, Tensor? bias, Tensor dx, Tensor? dweight, Tensor? dbias,
+        int n, int c, int hw, int groups, bool silu);
 
     // ---------------------------------------------------------------- Attention
 

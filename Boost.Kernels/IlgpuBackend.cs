@@ -117,12 +117,12 @@ internal sealed class IlgpuBackend : IBackend
 
     public void ColumnSum(Tensor x, Tensor sum, int rows, int n, float beta) => MatMul.LaunchColumnSum(_dev, x, sum, rows, n, beta);
 
-    public void GroupNormForward(Tensor x, Tensor? weight, Tensor? bias, Tensor y, Tensor mean, Tensor rstd, int n, int c, int hw, int groups, float eps)
-        => GroupNorm.LaunchForward(_dev, x, weight, bias, y, mean, rstd, n, c, hw, groups, eps);
+    public void GroupNormForward(Tensor x, Tensor? weight, Tensor? bias, Tensor y, Tensor mean, Tensor rstd, int n, int c, int hw, int groups, float eps, bool silu)
+        => GroupNorm.LaunchForward(_dev, x, weight, bias, y, mean, rstd, n, c, hw, groups, eps, silu);
 
-    public void GroupNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor? weight, Tensor dx, Tensor? dweight, Tensor? dbias,
-        int n, int c, int hw, int groups)
-        => GroupNorm.LaunchBackward(_dev, dy, x, mean, rstd, weight, dx, dweight, dbias, n, c, hw, groups);
+    public void GroupNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor? weight, Tensor? bias, Tensor dx, Tensor? dweight, Tensor? dbias,
+        int n, int c, int hw, int groups, bool silu)
+        => GroupNorm.LaunchBackward(_dev, dy, x, mean, rstd, weight, bias, dx, dweight, dbias, n, c, hw, groups, silu);
 
     public void Nearest(Tensor x, Tensor y, int planes, int h, int w, int factor) => Upsample.LaunchNearest(_dev, x, y, h, w, factor);
 

@@ -36,17 +36,18 @@ public static partial class Ops
         return y;
     }
 
-    /// <summary>GroupNorm; the forward saves mean and rstd for the backward.</summary>
+    /// <summary>GroupNorm, or SiLU(GroupNorm) in one op with <paramref name="silu"/>; the forward saves mean and rstd
+    /// for the backward (the fused one recomputes the activation's input from them, so it is never stored).</summary>
     /// <param name="x">[N, C, H, W]</param>
-    public static Var GroupNorm(Var x, int groups, Var? weight, Var? bias, float eps)
+    public static Var GroupNorm(Var x, int groups, Var? weight, Var? bias, float eps, bool silu = false)
     {
-        var value = Boost.Kernels.GroupNorm.Forward(x.Value, groups, weight?.Value, bias?.Value, eps, out var mean, out var rstd);
+        var value = Boost.Kernels.GroupNorm.Forward(x.Value, groups, weight?.Value, bias?.Value, eps, out var mean, out var rstd, silu);
         var y = Tape.Output(value, Tape.Needs(x, weight, bias));
         if (!y.RequiresGrad) { mean.Dispose(); rstd.Dispose(); return y; }
         Tape.Save(mean); Tape.Save(rstd);
         Tape.Record(y, g =>
         {
-            var (dx, dw, db) = Boost.Kernels.GroupNorm.Backward(g, x.Value, mean, rstd, weight?.Value, groups);
+            var (dx, dw, db) = Boost.Kernels.GroupNorm.Backward(g, x.Value, mean, rstd, weight?.Value, groups, bias?.Value, silu);
             Give(x, dx); Give(weight, dw); Give(bias, db);
         });
         return y;

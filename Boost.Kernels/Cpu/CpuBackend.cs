@@ -83,13 +83,27 @@ internal sealed class CpuBackend : IBackend
 
     public void ColumnSum(Tensor x, Tensor sum, int rows, int n, float beta) => LinearCpu.ColumnSum(A(x), A(sum), rows, n, beta);
 
-    public void GroupNormForward(Tensor x, Tensor? weight, Tensor? bias, Tensor y, Tensor mean, Tensor rstd, int n, int c, int hw, int groups, float eps)
-        => GroupNormCpu.Forward(A(x), weight is null ? null : A(weight), bias is null ? null : A(bias), A(y), A(mean), A(rstd), n, c, hw, groups, eps);
+    public void GroupNormForward(Tensor x, Tensor? weight, Tensor? bias, Tensor y, Tensor mean, Tensor rstd, int n, int c, int hw, int groups, float eps, bool silu)
+        => GroupNormCpu.Forward(A(x), weight is null ? null : A(weight), bias is null ? null : A(bias), A(y), A(mean), A(rstd), n, c, hw, groups, eps, silu);
 
-    public void GroupNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor? weight, Tensor dx, Tensor? dweight, Tensor? dbias,
-        int n, int c, int hw, int groups)
-        => GroupNormCpu.Backward(A(dy), A(x), A(mean), A(rstd), weight is null ? null : A(weight), A(dx),
-            dweight is null ? null : A(dweight), dbias is null ? null : A(dbias), n, c, hw, groups);
+    public void GroupNormBackward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor? weight, Tensor? bias, Tensor dx, Tensor? dweight, Tensor? dbias,
+        int n, int c, int hw, int groups, bool silu)
+    {
+        float[]? w = weight is null ? null : A(weight), dw = dweight is null ? null : A(dweight), db = dbias is null ? null : A(dbias);
+        if (!silu)
+        {
+            GroupNormCpu.Backward(A(dy), A(x), A(mean), A(rstd), w, A(dx), dw, db, n, c, hw, groups);
+            return;
+        }
+        // The activation's gradient first (one pass), then the plain backward's pipelined pass over it.
+        var g = System.Buffers.ArrayPool<float>.Shared.Rent(checked((int)dy.Length));
+        try
+        {
+            GroupNormCpu.SiLUGrad(A(dy), A(x), A(mean), A(rstd), w, bias is null ? null : A(bias), g, n, c, hw, groups);
+            GroupNormCpu.Backward(g, A(x), A(mean), A(rstd), w, A(dx), dw, db, n, c, hw, groups);
+        }
+        finally { System.Buffers.ArrayPool<float>.Shared.Return(g); }
+    }
 
     public void AttentionForward(AttentionDims d, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse)
         => AttentionCpu.Forward(A(q), A(k), A(v), A(o), A(lse), d.Heads, d.Tq, d.Tk, d.D, d.Scale);

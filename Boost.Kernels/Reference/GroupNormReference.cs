@@ -8,9 +8,10 @@ public static class GroupNormReference
     /// <param name="bias">[C] or null</param>
     /// <param name="mean">[N, G]</param>
     /// <param name="rstd">[N, G], 1/√(biased variance + eps)</param>
+    /// <param name="silu">return SiLU(y)</param>
     /// <returns>y [N, C, H·W]</returns>
     public static double[] Forward(double[] x, int n, int c, int hw, int groups, double[]? weight, double[]? bias, double eps,
-        out double[] mean, out double[] rstd)
+        out double[] mean, out double[] rstd, bool silu = false)
     {
         int cpg = c / groups, count = cpg * hw;
         var y = new double[x.Length];
@@ -31,17 +32,31 @@ public static class GroupNormReference
                 for (int i = 0; i < count; i++)
                 {
                     int ch = g * cpg + i / hw;
-                    y[start + i] = (x[start + i] - mu) * r * (weight?[ch] ?? 1) + (bias?[ch] ?? 0);
+                    double v = (x[start + i] - mu) * r * (weight?[ch] ?? 1) + (bias?[ch] ?? 0);
+                    y[start + i] = silu ? ElementwiseReference.SiLU(v) : v;
                 }
             }
         return y;
     }
 
     /// <summary>Gradients of <see cref="Forward"/> with the textbook formula
-    /// dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·w, over each (n, g); dweight = Σ dy·x̂, dbias = Σ dy per channel.</summary>
+    /// dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·w, over each (n, g); dweight = Σ dy·x̂, dbias = Σ dy per channel.
+    /// With <paramref name="silu"/>, dy is first taken through the activation: dy·SiLU′(x̂·w + b).</summary>
     public static (double[] dx, double[] dweight, double[] dbias) Backward(double[] dy, double[] x, int n, int c, int hw, int groups,
-        double[] mean, double[] rstd, double[]? weight)
+        double[] mean, double[] rstd, double[]? weight, double[]? bias = null, bool silu = false)
     {
+        if (silu)
+        {
+            int per = c / groups * hw;
+            var through = new double[dy.Length];
+            for (int i = 0; i < dy.Length; i++)
+            {
+                int ng = i / per, ch = i / hw % c;
+                double v = (x[i] - mean[ng]) * rstd[ng] * (weight?[ch] ?? 1) + (bias?[ch] ?? 0);
+                through[i] = ElementwiseReference.SiLUGrad(v, dy[i]);
+            }
+            dy = through;
+        }
         int cpg = c / groups, count = cpg * hw;
         var dx = new double[x.Length];
         var dweight = new double[c];

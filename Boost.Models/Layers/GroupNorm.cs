@@ -20,4 +20,8 @@ public sealed class GroupNorm : Module
 
     /// <param name="x">[N, C, H, W]</param>
     public Var Forward(Var x) => Ops.GroupNorm(x, Groups, weight, bias, Eps);
+
+    /// <summary>SiLU(GroupNorm(x)) in one fused op (one pass instead of two, no stored pre-activation).</summary>
+    /// <param name="x">[N, C, H, W]</param>
+    public Var ForwardSiLU(Var x) => Ops.GroupNorm(x, Groups, weight, bias, Eps, silu: true);
 }

@@ -46,20 +46,20 @@ public sealed class ResBlock : Module, IUNetBlock
     /// <param name="emb">[N, time_embed_dim]</param>
     public Var Forward(Var x, Var emb)
     {
-        var h = _inConv.Forward(Ops.SiLU(_inNorm.Forward(x)));
+        var h = _inConv.Forward(_inNorm.ForwardSiLU(x));
         var e = _embLinear.Forward(Ops.SiLU(emb));
         int n = x.Dim(0);
         if (_scaleShift)
         {
             var scale = Ops.Reshape(Ops.Slice(Ops.Reshape(e, n, 2 * OutChannels, 1, 1), 0, OutChannels), n, OutChannels, 1, 1);
             var shift = Ops.Slice(Ops.Reshape(e, n, 2 * OutChannels, 1, 1), OutChannels, OutChannels);
-            h = Ops.Add(Ops.Mul(_outNorm.Forward(h), Ops.Affine(scale, 1f, 1f)), shift);
+            h = Ops.SiLU(Ops.Add(Ops.Mul(_outNorm.Forward(h), Ops.Affine(scale, 1f, 1f)), shift));
         }
         else
         {
-            h = _outNorm.Forward(Ops.Add(h, Ops.Reshape(e, n, OutChannels, 1, 1)));
+            h = _outNorm.ForwardSiLU(Ops.Add(h, Ops.Reshape(e, n, OutChannels, 1, 1)));
         }
-        h = _outConv.Forward(_owner.Dropout(Ops.SiLU(h), _dropout));
+        h = _outConv.Forward(_owner.Dropout(h, _dropout));
         return Ops.Add(_skip is null ? x : _skip.Forward(x), h);
     }
 }

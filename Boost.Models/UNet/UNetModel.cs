@@ -120,6 +120,6 @@ public sealed class UNetModel : Module
         foreach (var block in _input) { h = block.Forward(h, emb); skips.Push(h); }
         h = _middle.Forward(h, emb);
         foreach (var block in _output) h = block.Forward(Ops.Concat(h, skips.Pop()), emb);
-        return _outConv.Forward(Ops.SiLU(_outNorm.Forward(h)));
+        return _outConv.Forward(_outNorm.ForwardSiLU(h));
     }
 }

@@ -32,7 +32,7 @@ public sealed class VaeEncoder : Module
     {
         var h = _convIn.Forward(x);
         foreach (var b in _down) h = b.Forward(h);
-        return _convOut.Forward(Ops.SiLU(_normOut.Forward(_mid.Forward(h))));
+        return _convOut.Forward(_normOut.ForwardSiLU(_mid.Forward(h)));
     }
 }
 
@@ -62,7 +62,7 @@ public sealed class VaeDecoder : Module
     {
         var h = _mid.Forward(_convIn.Forward(z));
         foreach (var b in _up) h = b.Forward(h);
-        return _convOut.Forward(Ops.SiLU(_normOut.Forward(h)));
+        return _convOut.Forward(_normOut.ForwardSiLU(h));
     }
 }
 

@@ -25,8 +25,8 @@ public sealed class ResnetBlock2D : Module
     /// <param name="x">[N, Cin, H, W]</param>
     public Var Forward(Var x)
     {
-        var h = _conv1.Forward(Ops.SiLU(_norm1.Forward(x)));
-        h = _conv2.Forward(Ops.SiLU(_norm2.Forward(h)));
+        var h = _conv1.Forward(_norm1.ForwardSiLU(x));
+        h = _conv2.Forward(_norm2.ForwardSiLU(h));
         return Ops.Add(_shortcut is null ? x : _shortcut.Forward(x), h);
     }
 }

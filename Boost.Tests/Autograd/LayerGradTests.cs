@@ -38,6 +38,12 @@ public class LayerGradTests
         CheckOp(() => Ops.GroupNorm(x, 3, g, b, 1e-5f), x, g, b);
     }
 
+    [Test] public void GroupNormSiLU()
+    {
+        using var x = P(7, 2, 6, 3, 5); using var g = P(8, 6); using var b = P(9, 6);
+        CheckOp(() => Ops.GroupNorm(x, 3, g, b, 1e-5f, silu: true), x, g, b);
+    }
+
     [Test] public void Attention()
     {
         using var q = P(10, 1, 2, 5, 4); using var k = P(11, 1, 2, 6, 4); using var v = P(12, 1, 2, 6, 4);

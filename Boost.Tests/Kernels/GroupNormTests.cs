@@ -33,15 +33,15 @@ public class GroupNormTests
         return new Inputs(x, Seeded.Floats(seed + 1, c), Seeded.Floats(seed + 2, c), Seeded.Floats(seed + 3, n * c * h * w), n, c, h, w, g);
     }
 
-    private static void CheckForward(Device dev, Inputs p, bool affine, double atol, string what)
+    private static void CheckForward(Device dev, Inputs p, bool affine, double atol, string what, bool silu = false)
     {
         using var x = Seeded.Tensor(dev, p.X, p.Shape);
         using var w = affine ? Seeded.Tensor(dev, p.W, p.C) : null;
         using var b = affine ? Seeded.Tensor(dev, p.B, p.C) : null;
-        using var y = GroupNorm.Forward(x, p.G, w, b, Eps, out var mean, out var rstd);
+        using var y = GroupNorm.Forward(x, p.G, w, b, Eps, out var mean, out var rstd, silu);
         using var _m = mean; using var _r = rstd;
         var want = GroupNormReference.Forward(Seeded.ToDouble(p.X), p.N, p.C, p.HW, p.G,
-            affine ? Seeded.ToDouble(p.W) : null, affine ? Seeded.ToDouble(p.B) : null, Eps, out var wantMean, out var wantRstd);
+            affine ? Seeded.ToDouble(p.W) : null, affine ? Seeded.ToDouble(p.B) : null, Eps, out var wantMean, out var wantRstd, silu);
         Assert.That(mean.Shape, Is.EqualTo(new[] { p.N, p.G }), "mean shape");
         Assert.That(rstd.Shape, Is.EqualTo(new[] { p.N, p.G }), "rstd shape");
         Compare.Close(mean.ToArray(), wantMean, atol: atol, what: $"{what} mean");
@@ -51,9 +51,9 @@ public class GroupNormTests
 
     [Test]
     public void Forward_MatchesTwin([ValueSource(typeof(Backends), nameof(Backends.All))] string backend,
-        [Range(0, 5)] int s, [Values] bool affine)
+        [Range(0, 5)] int s, [Values] bool affine, [Values] bool silu)
     {
-        CheckForward(Backends.Get(backend), Make(Cases[s], 10 + s), affine, 1e-5, $"groupnorm {Tensor.Format(Cases[s])}");
+        CheckForward(Backends.Get(backend), Make(Cases[s], 10 + s), affine, 1e-5, $"groupnorm{(silu ? "+silu" : "")} {Tensor.Format(Cases[s])}", silu);
     }
 
     /// <summary>Inputs offset by +50: a one-pass Σx² − (Σx)²/n variance would lose most of its digits here.</summary>
@@ -65,22 +65,33 @@ public class GroupNormTests
 
     [Test]
     public void Backward_MatchesTwin([ValueSource(typeof(Backends), nameof(Backends.All))] string backend,
-        [Range(0, 5)] int s, [Values] bool affine)
+        [Range(0, 5)] int s, [Values] bool affine, [Values] bool silu) => CheckBackward(Backends.Get(backend), s, affine, silu);
+
+    /// <summary>The fused activation on the NVIDIA-shaped simulator (256-thread groups, warp 32): forward and backward.</summary>
+    [Test, Category("NvidiaSim")]
+    public void Silu_NvidiaSim_MatchesTwin([Values(1, 3)] int s)
     {
-        var dev = Backends.Get(backend);
+        var dev = Backends.Get(Backends.NvidiaSim);
+        CheckForward(dev, Make(Cases[s], 50 + s), affine: true, 1e-5, "groupnorm+silu nvidia-sim", silu: true);
+        CheckBackward(dev, s, affine: true, silu: true);
+    }
+
+    private static void CheckBackward(Device dev, int s, bool affine, bool silu)
+    {
         var p = Make(Cases[s], 20 + s);
         using var x = Seeded.Tensor(dev, p.X, p.Shape);
         using var dy = Seeded.Tensor(dev, p.Dy, p.Shape);
         using var w = affine ? Seeded.Tensor(dev, p.W, p.C) : null;
         using var b = affine ? Seeded.Tensor(dev, p.B, p.C) : null;
-        using var y = GroupNorm.Forward(x, p.G, w, b, Eps, out var mean, out var rstd);
+        using var y = GroupNorm.Forward(x, p.G, w, b, Eps, out var mean, out var rstd, silu);
         using var _m = mean; using var _r = rstd;
-        var (dx, dw, db) = GroupNorm.Backward(dy, x, mean, rstd, w, p.G);
+        var (dx, dw, db) = GroupNorm.Backward(dy, x, mean, rstd, w, p.G, b, silu);
         using var _dx = dx; using var _dw = dw; using var _db = db;
 
         var wd = affine ? Seeded.ToDouble(p.W) : null;
-        GroupNormReference.Forward(Seeded.ToDouble(p.X), p.N, p.C, p.HW, p.G, wd, null, Eps, out var rm, out var rr);
-        var (wantDx, wantDw, wantDb) = GroupNormReference.Backward(Seeded.ToDouble(p.Dy), Seeded.ToDouble(p.X), p.N, p.C, p.HW, p.G, rm, rr, wd);
+        var bd = affine ? Seeded.ToDouble(p.B) : null;
+        GroupNormReference.Forward(Seeded.ToDouble(p.X), p.N, p.C, p.HW, p.G, wd, bd, Eps, out var rm, out var rr);
+        var (wantDx, wantDw, wantDb) = GroupNormReference.Backward(Seeded.ToDouble(p.Dy), Seeded.ToDouble(p.X), p.N, p.C, p.HW, p.G, rm, rr, wd, bd, silu);
         Compare.Close(dx.ToArray(), wantDx, atol: 1e-4, what: "groupnorm dx");
         if (!affine)
         {
@@ -118,22 +129,24 @@ public class GroupNormTests
         Compare.Close(db!.ToArray(), wantDb, atol: 2e-6 * p.N * p.HW, what: "groupnorm cpu dbias");
     }
 
-    [TestCase(2, 6, 3, 2, 3, true)]
-    [TestCase(1, 4, 3, 1, 1, true)]
-    [TestCase(2, 4, 2, 3, 4, false)]
-    public void TwinBackward_MatchesFiniteDifferences(int n, int c, int h, int w, int g, bool affine)
+    [TestCase(2, 6, 3, 2, 3, true, false)]
+    [TestCase(1, 4, 3, 1, 1, true, false)]
+    [TestCase(2, 4, 2, 3, 4, false, false)]
+    [TestCase(2, 6, 3, 2, 3, true, true)]
+    [TestCase(2, 4, 2, 3, 4, false, true)]
+    public void TwinBackward_MatchesFiniteDifferences(int n, int c, int h, int w, int g, bool affine, bool silu)
     {
         var p = Make([n, c, h, w, g], 40);
         double[] X = Seeded.ToDouble(p.X), W = Seeded.ToDouble(p.W), B = Seeded.ToDouble(p.B), Dy = Seeded.ToDouble(p.Dy);
         double eps = 1e-5;
         GroupNormReference.Forward(X, n, c, h * w, g, affine ? W : null, affine ? B : null, eps, out var mean, out var rstd);
-        var (dx, dw, db) = GroupNormReference.Backward(Dy, X, n, c, h * w, g, mean, rstd, affine ? W : null);
+        var (dx, dw, db) = GroupNormReference.Backward(Dy, X, n, c, h * w, g, mean, rstd, affine ? W : null, affine ? B : null, silu);
         if (affine)
-            FiniteDiff.Check(inp => GroupNormReference.Forward(inp[0], n, c, h * w, g, inp[1], inp[2], eps, out _, out _),
-                [X, W, B], Dy, [dx, dw, db], atol: 1e-6, what: "groupnorm twin");
+            FiniteDiff.Check(inp => GroupNormReference.Forward(inp[0], n, c, h * w, g, inp[1], inp[2], eps, out _, out _, silu),
+                [X, W, B], Dy, [dx, dw, db], atol: 1e-6, what: $"groupnorm twin{(silu ? " + silu" : "")}");
         else
-            FiniteDiff.Check(inp => GroupNormReference.Forward(inp[0], n, c, h * w, g, null, null, eps, out _, out _),
-                [X], Dy, [dx], atol: 1e-6, what: "groupnorm twin (no affine)");
+            FiniteDiff.Check(inp => GroupNormReference.Forward(inp[0], n, c, h * w, g, null, null, eps, out _, out _, silu),
+                [X], Dy, [dx], atol: 1e-6, what: $"groupnorm twin (no affine){(silu ? " + silu" : "")}");
     }
 
     [Test]
