@@ -328,6 +328,30 @@ public class ImagingTests
         Assert.That(folder.Images.Max(i => Math.Max(i.Width, i.Height)), Is.LessThanOrEqualTo(ImageFolder.DefaultMaxLongSide));
     }
 
+    /// <summary>The split never moves: the photos added after the first 41 (all 768 px on the long side; the first 41
+    /// are 1024) are in val exactly when the first byte of SHA-256 of their file name is below 32, and no name is in
+    /// both splits.</summary>
+    [Test]
+    public void BundledPhotos_SplitByNameHash_AndNeverLeak()
+    {
+        string? root = FindRepoFolder(Path.Combine("data", "photos"));
+        if (root is null) Assert.Ignore("data/photos not found above the test directory");
+        var train = Directory.GetFiles(Path.Combine(root!, "train"), "*.jpg").Select(Path.GetFileName).ToHashSet();
+        var val = Directory.GetFiles(Path.Combine(root!, "val"), "*.jpg").Select(Path.GetFileName).ToHashSet();
+        Assert.That(train.Intersect(val), Is.Empty, "a photo in both splits");
+        Assert.That(train.Count + val.Count, Is.GreaterThanOrEqualTo(100));
+        int added = 0;
+        foreach (var (name, isVal) in train.Select(n => (n!, false)).Concat(val.Select(n => (n!, true))))
+        {
+            var info = SixLabors.ImageSharp.Image.Identify(Path.Combine(root!, isVal ? "val" : "train", name));
+            if (Math.Max(info.Width, info.Height) > 768) continue; // one of the first 41, split by hand
+            added++;
+            bool hashVal = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(name))[0] < 32;
+            Assert.That(isVal, Is.EqualTo(hashVal), $"{name} is in the wrong split for its name's hash");
+        }
+        Assert.That(added, Is.GreaterThanOrEqualTo(60));
+    }
+
     private static string? FindRepoFolder(string relative)
     {
         for (var d = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); d is not null; d = d.Parent)
