@@ -33,8 +33,9 @@ internal interface IBackend
 
     // ---------------------------------------------------------------- Conv2d
 
-    /// <summary>y = conv2d(x, w) + b: x [N, Cin, H, W], w [Cout, Cin, k, k], b [Cout] or null, y [N, Cout, Ho, Wo].</summary>
-    void ConvForward(ConvDims d, Tensor x, Tensor w, Tensor? b, Tensor y);
+    /// <summary>y = conv2d(x, w) + b (+ e[n, co]) (+ r): x [N, Cin, H, W], w [Cout, Cin, k, k], b [Cout] or null,
+    /// y [N, Cout, Ho, Wo]; the epilogue's tensors checked, r not aliasing y.</summary>
+    void ConvForward(ConvDims d, Tensor x, Tensor w, Tensor? b, Tensor y, ConvEpilogue e);
 
     /// <summary>dx = conv2d_input_grad(dy, w) + beta·dx: dy [N, Cout, Ho, Wo], dx [N, Cin, H, W].</summary>
     void ConvBackwardInput(ConvDims d, Tensor dy, Tensor w, Tensor dx, float beta);

@@ -139,29 +139,42 @@ public static class Conv2d
     /// <param name="x">[N, Cin, H, W]</param>
     /// <param name="w">[Cout, Cin, k, k], k odd</param>
     /// <param name="b">[Cout] or null</param>
+    /// <param name="epilogue">what the store adds besides b (see <see cref="ConvEpilogue"/>)</param>
     /// <returns>[N, Cout, Ho, Wo]</returns>
-    public static Tensor Forward(Tensor x, Tensor w, Tensor? b, int stride = 1, int padding = 0)
+    public static Tensor Forward(Tensor x, Tensor w, Tensor? b, int stride = 1, int padding = 0, ConvEpilogue epilogue = default)
     {
         var d = Dims("Conv2d.Forward", x.ShapeSpan, w.ShapeSpan, stride, padding, "x");
         var y = Tensor.Empty(x.Device, d.N, d.Cout, d.Ho, d.Wo);
-        try { ForwardInto(x, w, b, stride, padding, y); }
+        try { ForwardInto(x, w, b, stride, padding, y, epilogue); }
         catch { y.Dispose(); throw; }
         return y;
     }
 
-    /// <summary>y = conv2d(x, w) + b into an existing y (overwritten).</summary>
+    /// <summary>y = conv2d(x, w) + b (+ e[n, co]) (+ r) into an existing y (overwritten).</summary>
     /// <param name="x">[N, Cin, H, W]</param>
     /// <param name="w">[Cout, Cin, k, k]</param>
     /// <param name="b">[Cout] or null</param>
-    /// <param name="y">[N, Cout, Ho, Wo]</param>
-    public static void ForwardInto(Tensor x, Tensor w, Tensor? b, int stride, int padding, Tensor y)
+    /// <param name="y">[N, Cout, Ho, Wo], not the residual's storage</param>
+    public static void ForwardInto(Tensor x, Tensor w, Tensor? b, int stride, int padding, Tensor y, ConvEpilogue epilogue = default)
     {
         const string op = "Conv2d.Forward";
         Check.SameDevice(op, x, w, b, y);
         var d = Dims(op, x.ShapeSpan, w.ShapeSpan, stride, padding, "x");
         if (b is not null) Check.Shape(op, b, "bias", d.Cout);
         Check.Shape(op, y, "y", d.N, d.Cout, d.Ho, d.Wo);
-        x.Device.Backend.ConvForward(d, x, w, b, y);
+        if (epilogue.ChannelBias is { } e)
+        {
+            Check.SameDevice(op, x, e);
+            Check.Shape(op, e, "channel bias", d.N, d.Cout);
+        }
+        if (epilogue.Residual is { } r)
+        {
+            Check.SameDevice(op, x, r);
+            Check.Shape(op, r, "residual", d.N, d.Cout, d.Ho, d.Wo);
+            // The CPU backend writes y before it adds the product; an aliased residual would be read after.
+            Check.That(!r.SharesStorage(y), $"{op}: the residual {r.ShapeString} must not share y's storage.");
+        }
+        x.Device.Backend.ConvForward(d, x, w, b, y, epilogue);
     }
 
     /// <summary>dx = ∂L/∂x given dy = ∂L/∂y (a transposed convolution).</summary>
@@ -270,12 +283,14 @@ public static class Conv2d
         return d;
     }
 
-    internal static void LaunchForward<TTile>(IlgpuDevice dev, ConvDims d, Tensor x, Tensor w, Tensor? b, Tensor y)
+    internal static void LaunchForward<TTile>(IlgpuDevice dev, ConvDims d, Tensor x, Tensor w, Tensor? b, Tensor y, ConvEpilogue e)
         where TTile : struct, IConvTile
     {
         var g = new ConvForwardGemm
         {
             X = x.View, Wt = w.View, Bias = (b ?? w).View, Y = y.View, D = d, HasBias = b is null ? 0 : 1,
+            ChannelBias = (e.ChannelBias ?? w).View, HasChannelBias = e.ChannelBias is null ? 0 : 1,
+            Residual = (e.Residual ?? w).View, HasResidual = e.Residual is null ? 0 : 1,
         };
         RunGemm<TTile, ConvForwardGemm>(dev, g, 1, g.Depth);
     }
@@ -373,4 +388,15 @@ public static class Conv2d
         var kernel = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, int, float>(BiasGradKernel<TTile>));
         kernel(new KernelConfig(c, ConvTile.Threads<TTile>()), dy.View, db.View, n, c, hw, beta);
     }
+}
+
+/// <summary>
+/// What a convolution's store adds besides its bias: <see cref="ChannelBias"/> e [N, Cout] (one value per sample and
+/// output channel: a ResBlock's time embedding) and <see cref="Residual"/> r [N, Cout, Ho, Wo] (a skip connection).
+/// Folding them into the conv saves their launches and a read-modify-write of y each; their gradients are the
+/// output gradient's per-(n, c) sums and the output gradient itself.
+/// </summary>
+public readonly record struct ConvEpilogue(Tensor? ChannelBias = null, Tensor? Residual = null)
+{
+    public bool IsEmpty => ChannelBias is null && Residual is null;
 }

@@ -97,7 +97,9 @@ public struct ConvDims
 }
 
 /// <summary>
-/// Forward: y[n, co, oh, ow] = Σ_{ci,kh,kw} w[co, ci, kh, kw] · x[n, ci, oh·s − pad + kh, ow·s − pad + kw] (+ b[co]).
+/// Forward: y[n, co, oh, ow] = Σ_{ci,kh,kw} w[co, ci, kh, kw] · x[n, ci, oh·s − pad + kh, ow·s − pad + kw] (+ b[co])
+/// (+ e[n, co]) (+ r[n, co, oh, ow]): the epilogue adds the bias, a per-sample channel bias (a ResBlock's time
+/// embedding) and a residual as it stores, so none of them costs a launch or a pass over y.
 /// Rows = Cout, Cols = N·Ho·Wo (n, oh, ow), Depth = Cin·K·K (ci, kh, kw).
 /// Step: Base = ci·H·W, (Y, X) = (kh, kw), Out = d. Column: Base = n·Cin·H·W, (Y, X) = top-left input position
 /// (oh·s − pad, ow·s − pad), Out = offset of y[n, 0, oh, ow].
@@ -105,8 +107,11 @@ public struct ConvDims
 public struct ConvForwardGemm : IImplicitGemm
 {
     public ArrayView<float> X, Wt, Bias, Y;
+    /// <summary>e [N, Cout] and r [N, Cout, Ho, Wo]; read only where <see cref="HasChannelBias"/> /
+    /// <see cref="HasResidual"/> is set (else any non-empty view).</summary>
+    public ArrayView<float> ChannelBias, Residual;
     public ConvDims D;
-    public int HasBias;
+    public int HasBias, HasChannelBias, HasResidual;
 
     public readonly int Rows => D.Cout;
     public readonly int Cols => D.N * D.HWo;
@@ -134,7 +139,13 @@ public struct ConvForwardGemm : IImplicitGemm
     }
 
     public readonly void Store(int row, GemmIndex c, int split, float value)
-        => Y[c.Out + row * D.HWo] = HasBias != 0 ? value + Bias[row] : value;
+    {
+        int at = c.Out + row * D.HWo;
+        if (HasBias != 0) value += Bias[row];
+        if (HasChannelBias != 0) value += ChannelBias[c.Out / (D.Cout * D.HWo) * D.Cout + row];
+        if (HasResidual != 0) value += Residual[at];
+        Y[at] = value;
+    }
 }
 
 /// <summary>

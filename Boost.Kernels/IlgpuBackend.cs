@@ -30,10 +30,10 @@ internal sealed class IlgpuBackend : IBackend
 
     // ---------------------------------------------------------------- tiled ops: the tile set picks the tile
 
-    public void ConvForward(ConvDims d, Tensor x, Tensor w, Tensor? b, Tensor y)
+    public void ConvForward(ConvDims d, Tensor x, Tensor w, Tensor? b, Tensor y, ConvEpilogue e)
     {
-        if (_small) Conv2d.LaunchForward<ConvTileSim>(_dev, d, x, w, b, y);
-        else Conv2d.LaunchForward<ConvTileCuda>(_dev, d, x, w, b, y);
+        if (_small) Conv2d.LaunchForward<ConvTileSim>(_dev, d, x, w, b, y, e);
+        else Conv2d.LaunchForward<ConvTileCuda>(_dev, d, x, w, b, y, e);
     }
 
     public void ConvBackwardInput(ConvDims d, Tensor dy, Tensor w, Tensor dx, float beta)

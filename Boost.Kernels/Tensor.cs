@@ -27,6 +27,8 @@ public sealed class Tensor : IDisposable
     /// <summary>Where this tensor's elements start in its storage (0 except for <see cref="Slice"/> views). Kernels see
     /// the tensor through <see cref="View"/>, which starts there; the managed backend refuses tensors with an offset.</summary>
     public long Offset { get; }
+    /// <summary>Whether both tensors are views of one buffer (whatever their offsets).</summary>
+    internal bool SharesStorage(Tensor other) => ReferenceEquals(Storage, other.Storage);
 
     private Tensor(Storage storage, int[] shape, long length, long offset = 0)
     {

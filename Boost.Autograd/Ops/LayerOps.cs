@@ -8,15 +8,21 @@ public static partial class Ops
     /// <param name="x">[N, Cin, H, W]</param>
     /// <param name="w">[Cout, Cin, k, k]</param>
     /// <param name="b">[Cout] or null</param>
-    public static Var Conv2d(Var x, Var w, Var? b, int stride, int padding)
+    /// <param name="channelBias">[N, Cout] or null: added to every pixel of y[n, co] in the conv's store</param>
+    /// <param name="residual">[N, Cout, Ho, Wo] or null: added in the conv's store (a skip connection)</param>
+    public static Var Conv2d(Var x, Var w, Var? b, int stride, int padding, Var? channelBias = null, Var? residual = null)
     {
-        var y = Tape.Output(Boost.Kernels.Conv2d.Forward(x.Value, w.Value, b?.Value, stride, padding), Tape.Needs(x, w, b));
+        var epilogue = new ConvEpilogue(channelBias?.Value, residual?.Value);
+        var y = Tape.Output(Boost.Kernels.Conv2d.Forward(x.Value, w.Value, b?.Value, stride, padding, epilogue),
+                            Tape.Needs(x, w, b, channelBias, residual));
         int[] xShape = x.Shape; int k = w.Dim(2);
         Tape.Record(y, g =>
         {
             if (x.RequiresGrad) x.Accumulate(Boost.Kernels.Conv2d.BackwardInput(g, w.Value, xShape, stride, padding));
             if (w.RequiresGrad) w.Accumulate(Boost.Kernels.Conv2d.BackwardWeight(g, x.Value, k, stride, padding));
             if (b is { RequiresGrad: true }) b.Accumulate(Boost.Kernels.Conv2d.BackwardBias(g));
+            if (channelBias is { RequiresGrad: true }) channelBias.Accumulate(Reduce.Sum(g, [2, 3]));
+            if (residual is { RequiresGrad: true }) residual.Accumulate(g.Clone());
         });
         return y;
     }

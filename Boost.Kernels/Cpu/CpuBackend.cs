@@ -28,10 +28,13 @@ internal sealed class CpuBackend : IBackend
     public void MapReduce<TMap>(Tensor a, Tensor b, TMap map, ReduceLayout layout, float scale, Tensor y) where TMap : struct, IBinaryOp
         => ReduceCpu.Run(map, layout, A(a), A(b), A(y), scale);
 
-    public void ConvForward(ConvDims d, Tensor x, Tensor w, Tensor? b, Tensor y)
+    public void ConvForward(ConvDims d, Tensor x, Tensor w, Tensor? b, Tensor y, ConvEpilogue e)
     {
         using var rx = Operand(x); using var rw = Operand(w);
-        Conv2dCpu.Forward(d, rx.Array, rw.Array, b is null ? null : A(b), A(y));
+        if (e.IsEmpty) { Conv2dCpu.Forward(d, rx.Array, rw.Array, b is null ? null : A(b), A(y)); return; }
+        // y first holds the epilogue's sum, then the conv accumulates onto it (beta 1): one write pass, no extra read of y.
+        Conv2dCpu.FillEpilogue(d, e.ChannelBias is null ? null : A(e.ChannelBias), e.Residual is null ? null : A(e.Residual), A(y));
+        Conv2dCpu.Forward(d, rx.Array, rw.Array, b is null ? null : A(b), A(y), beta: 1f);
     }
 
     public void ConvBackwardInput(ConvDims d, Tensor dy, Tensor w, Tensor dx, float beta)

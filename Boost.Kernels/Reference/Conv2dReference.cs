@@ -22,6 +22,31 @@ public static class Conv2dReference
         return y;
     }
 
+    /// <summary>The forward with its epilogue: y + e[n, co] (+ r[n, co, oh, ow]).</summary>
+    /// <param name="e">[N, Cout] or null</param>
+    /// <param name="r">[N, Cout, Ho, Wo] or null</param>
+    public static double[] Forward(double[] x, int[] xShape, double[] w, int[] wShape, double[]? b, double[]? e, double[]? r, int stride, int pad, out int[] yShape)
+    {
+        var y = Forward(x, xShape, w, wShape, b, stride, pad, out yShape);
+        int hw = yShape[2] * yShape[3];
+        for (int i = 0; i < y.Length; i++)
+        {
+            if (e is not null) y[i] += e[i / hw];
+            if (r is not null) y[i] += r[i];
+        }
+        return y;
+    }
+
+    /// <summary>de[n, co] = Σ over oh, ow of dy (the channel bias's gradient; the residual's is dy itself).</summary>
+    /// <returns>de [N, Cout]</returns>
+    public static double[] BackwardChannelBias(double[] dy, int[] yShape)
+    {
+        int hw = yShape[2] * yShape[3];
+        var de = new double[yShape[0] * yShape[1]];
+        for (int i = 0; i < dy.Length; i++) de[i / hw] += dy[i];
+        return de;
+    }
+
     /// <returns>dx [N, Cin, H, W]</returns>
     public static double[] BackwardInput(double[] dy, double[] w, int[] xShape, int[] wShape, int stride, int pad)
     {

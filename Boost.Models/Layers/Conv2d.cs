@@ -26,4 +26,9 @@ public sealed class Conv2d : Module
     /// <param name="x">[N, Cin, H, W]</param>
     /// <returns>[N, Cout, H', W']</returns>
     public Var Forward(Var x) => Ops.Conv2d(x, weight, bias, Stride, Padding);
+
+    /// <summary>conv(x) + e[:, :, None, None] + residual in one op (the adds happen in the conv's store).</summary>
+    /// <param name="channelBias">[N, Cout] or null</param>
+    /// <param name="residual">[N, Cout, H', W'] or null</param>
+    public Var Forward(Var x, Var? channelBias, Var? residual) => Ops.Conv2d(x, weight, bias, Stride, Padding, channelBias, residual);
 }

@@ -46,21 +46,23 @@ public sealed class ResBlock : Module, IUNetBlock
     /// <param name="emb">[N, time_embed_dim]</param>
     public Var Forward(Var x, Var emb)
     {
-        var h = _inConv.Forward(_inNorm.ForwardSiLU(x));
         var e = _embLinear.Forward(Ops.SiLU(emb));
         int n = x.Dim(0);
+        Var h;
         if (_scaleShift)
         {
+            h = _inConv.Forward(_inNorm.ForwardSiLU(x));
             var scale = Ops.Reshape(Ops.Slice(Ops.Reshape(e, n, 2 * OutChannels, 1, 1), 0, OutChannels), n, OutChannels, 1, 1);
             var shift = Ops.Slice(Ops.Reshape(e, n, 2 * OutChannels, 1, 1), OutChannels, OutChannels);
             h = Ops.SiLU(Ops.Add(Ops.Mul(_outNorm.Forward(h), Ops.Affine(scale, 1f, 1f)), shift));
         }
         else
         {
-            h = _outNorm.ForwardSiLU(Ops.Add(h, Ops.Reshape(e, n, OutChannels, 1, 1)));
+            // h + emb_out[:, :, None, None], added in the in-conv's store.
+            h = _outNorm.ForwardSiLU(_inConv.Forward(_inNorm.ForwardSiLU(x), e, null));
         }
-        h = _outConv.Forward(_owner.Dropout(h, _dropout));
-        return Ops.Add(_skip is null ? x : _skip.Forward(x), h);
+        // skip(x) + out_layers(h), added in the out-conv's store.
+        return _outConv.Forward(_owner.Dropout(h, _dropout), null, _skip is null ? x : _skip.Forward(x));
     }
 }
 
@@ -94,8 +96,8 @@ public sealed class AttentionBlock : Module, IUNetBlock
         Var Part(int i) => Ops.Reshape(Ops.TransposeLastTwo(Ops.Reshape(Ops.Slice(perHead, i * ch, ch), n * _heads, ch, t)), n, _heads, t, ch);
         var a = Ops.Attention(Part(0), Part(1), Part(2), 1f / MathF.Sqrt(ch)); // [N, heads, T, ch]
         var merged = Ops.Reshape(Ops.TransposeLastTwo(Ops.Reshape(a, n * _heads, t, ch)), n, c, hh, ww);
-        var h = Ops.Conv2d(merged, Ops.Reshape(_projW, c, c, 1, 1), _projB, 1, 0);
-        return Ops.Add(x, h);
+        // x + proj_out(merged), added in the projection's store.
+        return Ops.Conv2d(merged, Ops.Reshape(_projW, c, c, 1, 1), _projB, 1, 0, residual: x);
     }
 }
 

@@ -26,8 +26,8 @@ public sealed class ResnetBlock2D : Module
     public Var Forward(Var x)
     {
         var h = _conv1.Forward(_norm1.ForwardSiLU(x));
-        h = _conv2.Forward(_norm2.ForwardSiLU(h));
-        return Ops.Add(_shortcut is null ? x : _shortcut.Forward(x), h);
+        // shortcut(x) + conv2(h), added in conv2's store.
+        return _conv2.Forward(_norm2.ForwardSiLU(h), null, _shortcut is null ? x : _shortcut.Forward(x));
     }
 }
 

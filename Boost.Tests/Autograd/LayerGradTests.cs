@@ -26,6 +26,15 @@ public class LayerGradTests
         CheckOp(() => Ops.Conv2d(x, w, b, 2, 1), x, w, b);
     }
 
+    [Test] public void Conv2d_WithChannelBiasAndResidual()
+    {
+        using var x = P(1, 2, 3, 7, 6); using var w = P(2, 4, 3, 3, 3); using var b = P(3, 4);
+        using var e = P(14, 2, 4); using var r = P(15, 2, 4, 7, 6); using var r2 = P(16, 2, 4, 4, 3);
+        CheckOp(() => Ops.Conv2d(x, w, b, 1, 1, e, r), x, w, b, e, r);
+        CheckOp(() => Ops.Conv2d(x, w, null, 2, 1, channelBias: e), x, w, e);
+        CheckOp(() => Ops.Conv2d(x, w, b, 2, 1, residual: r2), x, w, b, r2);
+    }
+
     [Test] public void Linear()
     {
         using var x = P(4, 5, 7); using var w = P(5, 3, 7); using var b = P(6, 3);

@@ -86,6 +86,37 @@ public class Conv2dTests
         }
     }
 
+    /// <summary>The epilogue (a per-sample channel bias, a residual, both, with and without the bias) against the
+    /// twin, into poisoned outputs; and an aliased residual refused in one line.</summary>
+    [Test]
+    public void Epilogue_MatchesTwin([ValueSource(typeof(Backends), nameof(Backends.All))] string backend,
+        [Range(0, 6)] int c)
+    {
+        var dev = Backends.Get(backend);
+        var t = Make(c);
+        int k = t.WShape[2], n = t.YShape[0], cout = t.YShape[1];
+        var e = Seeded.Floats(600 + c, n * cout);
+        var r = Seeded.Floats(700 + c, Tensor.Count(t.YShape));
+        using var x = Seeded.Tensor(dev, t.X, t.XShape);
+        using var w = Seeded.Tensor(dev, t.W, t.WShape);
+        using var b = Seeded.Tensor(dev, t.B, cout);
+        using var et = Seeded.Tensor(dev, e, n, cout);
+        using var rt = Seeded.Tensor(dev, r, t.YShape);
+        foreach (var (withB, withE, withR) in new[] { (true, true, true), (false, true, false), (true, false, true), (false, true, true) })
+        {
+            using var y = Tensor.Full(dev, float.NaN, t.YShape);
+            Conv2d.ForwardInto(x, w, withB ? b : null, t.Stride, t.Pad, y, new ConvEpilogue(withE ? et : null, withR ? rt : null));
+            var want = Conv2dReference.Forward(t.Xd, t.XShape, t.Wd, t.WShape, withB ? t.Bd : null,
+                withE ? Seeded.ToDouble(e) : null, withR ? Seeded.ToDouble(r) : null, t.Stride, t.Pad, out _);
+            Compare.Close(y.ToArray(), want, atol: Atol(t.XShape[1] * k * k), what: $"{backend} forward b={withB} e={withE} r={withR}");
+        }
+        using var same = Tensor.Full(dev, 1f, t.YShape);
+        var ex = Assert.Throws<ArgumentException>(() => Conv2d.ForwardInto(x, w, b, t.Stride, t.Pad, same, new ConvEpilogue(null, same)));
+        Assert.That(ex!.Message, Does.Contain("residual").And.Not.Contain("\n"));
+        using var wrongE = Tensor.Full(dev, 1f, n, cout + 1);
+        Assert.Throws<ArgumentException>(() => Conv2d.Forward(x, w, b, t.Stride, t.Pad, new ConvEpilogue(wrongE, null)));
+    }
+
     /// <summary>The Into variants: grad = result + beta·grad, with beta 1 (accumulate) on seeded old gradients.</summary>
     [Test]
     public void IntoVariants_Accumulate([ValueSource(typeof(Backends), nameof(Backends.All))] string backend)

@@ -51,7 +51,8 @@ public class CudaTileTests
     /// (fewer than the 256 threads). 1: dx rows past a tile (Cin 65): forward 8 × 20 × 585, dx 65 × 20 × 72, dw
     /// 8 × 585 × 20. 2: stride 2, odd sizes, four stride phases of different widths. 3: exact multiples (forward
     /// 64 × 64 × 16, dx 64 × 64 × 64, dw 64 × 16 × 64). 4: dw over 529 pixels in two reduction slices (asserted),
-    /// db over more pixels than threads.</summary>
+    /// db over more pixels than threads. 5: batch 2 inside one column tile (the epilogue's per-sample channel bias:
+    /// forward 66 × 84 × 45).</summary>
     private static readonly (int n, int cin, int h, int w, int cout, int k, int stride, int pad)[] ConvCases =
     [
         (1, 8, 9, 8, 65, 3, 1, 1),
@@ -59,6 +60,7 @@ public class CudaTileTests
         (1, 5, 11, 9, 17, 3, 2, 1),
         (1, 64, 8, 8, 64, 1, 1, 0),
         (1, 8, 23, 23, 8, 3, 1, 1),
+        (2, 5, 7, 6, 66, 3, 1, 1),
     ];
 
     /// <summary>Several tiles in every dimension and batch 2, stride 1 and 2, a 5×5 kernel.</summary>
@@ -71,7 +73,7 @@ public class CudaTileTests
     ];
 
     [Test]
-    public void Conv_CudaTile_MatchesTwin([Range(0, 4)] int c) => ConvMatchesTwin(ConvCases[c], seed: 10 + c);
+    public void Conv_CudaTile_MatchesTwin([Range(0, 5)] int c) => ConvMatchesTwin(ConvCases[c], seed: 10 + c);
 
     [Test, Category(Full), Explicit(Slow)]
     public void Conv_CudaTile_Full_MatchesTwin([Range(0, 3)] int c) => ConvMatchesTwin(ConvFullCases[c], seed: 20 + c);
@@ -99,6 +101,12 @@ public class CudaTileTests
         using var dy = Seeded.Tensor(dev, gd, ys);
         using (var y = Conv2d.Forward(x, wt, b, s, p))
             Compare.Close(y.ToArray(), Conv2dReference.Forward(X, xs, W, ws, Seeded.ToDouble(bd), s, p, out _), atol: ConvAtol(cin * k * k), what: $"forward {at}");
+        // The epilogue at partial tiles: a channel bias and a residual added in the store.
+        var ed = Seeded.Floats(seed + 6, n * cout);
+        using (var e = Seeded.Tensor(dev, ed, n, cout))
+        using (var y = Conv2d.Forward(x, wt, b, s, p, new ConvEpilogue(e, dy)))
+            Compare.Close(y.ToArray(), Conv2dReference.Forward(X, xs, W, ws, Seeded.ToDouble(bd), Seeded.ToDouble(ed), G, s, p, out _),
+                atol: ConvAtol(cin * k * k), what: $"forward + epilogue {at}");
         var wantDx = Conv2dReference.BackwardInput(G, W, xs, ws, s, p);
         using (var dx = Conv2d.BackwardInput(dy, wt, xs, s, p))
             Compare.Close(dx.ToArray(), wantDx, atol: ConvAtol(cout * k * k), what: $"dx {at}");
