@@ -20,8 +20,6 @@ public class MmaTests
 {
     private static IlgpuDevice Dev => (IlgpuDevice)Backends.Get(Backends.NvidiaSim);
 
-    private static double[] RoundTf32(float[] x) => Rounded(MatmulPrecision.Tf32, x);
-
     /// <summary>x as the tensor cores read it at precision <paramref name="p"/>, in double.</summary>
     internal static double[] Rounded(MatmulPrecision p, float[] x)
         => Array.ConvertAll(x, v => (double)(p == MatmulPrecision.Bf16 ? Bf16.RoundToFloat(v) : p == MatmulPrecision.Tf32 ? Tf32.RoundToFloat(v) : v));
@@ -89,27 +87,7 @@ public class MmaTests
     }
 
     [Test]
-    public void EmulatedStep_OneWarp_MatchesTheTf32Twin()
-    {
-        var dev = Dev;
-        float[] a = Seeded.Floats(31, 128), b = Seeded.Floats(32, 64), c = Seeded.Floats(33, 128);
-        using var ta = Tensor.FromArray(dev, a, 16, 8);
-        using var tb = Tensor.FromArray(dev, b, 8, 8);
-        using var tc = Tensor.FromArray(dev, c, 16, 8);
-        using var td = Tensor.Full(dev, float.NaN, 16, 8);
-        var k = dev.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OneStepKernel);
-        k(new KernelConfig(1, 32), ta.View, tb.View, tc.View, td.View);
-        double[] ra = RoundTf32(a), rb = RoundTf32(b);
-        var want = new double[128];
-        for (int i = 0; i < 16; i++)
-            for (int j = 0; j < 8; j++)
-            {
-                double s = c[i * 8 + j];
-                for (int q = 0; q < 8; q++) s += ra[i * 8 + q] * rb[q * 8 + j];
-                want[i * 8 + j] = s;
-            }
-        Compare.Close(td.ToArray(), want, rtol: 0, atol: 1e-5, what: "D = C + A·B");
-    }
+    public void EmulatedStep_OneWarp_MatchesTheTf32Twin() => OneWarpMatchesTwin(OneStepKernel, MatmulPrecision.Tf32, depth: 8, seed: 31);
 
     /// <summary>One warp, BF16: A [16, 16], B [16, 8] (column-major) and C [16, 8] in the m16n8k16 fragments.</summary>
     private static void OneStepBf16Kernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> d)
@@ -124,26 +102,31 @@ public class MmaTests
     }
 
     [Test]
-    public void EmulatedStep_Bf16_OneWarp_MatchesTheBf16Twin()
+    public void EmulatedStep_Bf16_OneWarp_MatchesTheBf16Twin() => OneWarpMatchesTwin(OneStepBf16Kernel, MatmulPrecision.Bf16, depth: 16, seed: 34);
+
+    /// <summary>One 32-lane launch of <paramref name="kernel"/> on seeded A [16, depth], B [depth, 8], C [16, 8] into a
+    /// poisoned D, against D = C + A·B in double over A and B rounded as <paramref name="p"/> rounds them.</summary>
+    private static void OneWarpMatchesTwin(Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> kernel,
+        MatmulPrecision p, int depth, int seed)
     {
         var dev = Dev;
-        float[] a = Seeded.Floats(34, 256), b = Seeded.Floats(35, 128), c = Seeded.Floats(36, 128);
-        using var ta = Tensor.FromArray(dev, a, 16, 16);
-        using var tb = Tensor.FromArray(dev, b, 16, 8);
+        float[] a = Seeded.Floats(seed, 16 * depth), b = Seeded.Floats(seed + 1, depth * 8), c = Seeded.Floats(seed + 2, 128);
+        using var ta = Tensor.FromArray(dev, a, 16, depth);
+        using var tb = Tensor.FromArray(dev, b, depth, 8);
         using var tc = Tensor.FromArray(dev, c, 16, 8);
         using var td = Tensor.Full(dev, float.NaN, 16, 8);
-        var k = dev.Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(OneStepBf16Kernel);
+        var k = dev.Accelerator.LoadStreamKernel(kernel);
         k(new KernelConfig(1, 32), ta.View, tb.View, tc.View, td.View);
-        double[] ra = Rounded(MatmulPrecision.Bf16, a), rb = Rounded(MatmulPrecision.Bf16, b);
+        double[] ra = Rounded(p, a), rb = Rounded(p, b);
         var want = new double[128];
         for (int i = 0; i < 16; i++)
             for (int j = 0; j < 8; j++)
             {
                 double s = c[i * 8 + j];
-                for (int q = 0; q < 16; q++) s += ra[i * 16 + q] * rb[q * 8 + j];
+                for (int q = 0; q < depth; q++) s += ra[i * depth + q] * rb[q * 8 + j];
                 want[i * 8 + j] = s;
             }
-        Compare.Close(td.ToArray(), want, rtol: 0, atol: 1e-5, what: "D = C + A·B (BF16)");
+        Compare.Close(td.ToArray(), want, rtol: 0, atol: 1e-5, what: $"D = C + A·B ({p})");
     }
 
     private const string Full = "NvidiaSimFull";
