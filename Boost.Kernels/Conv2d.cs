@@ -158,18 +158,13 @@ public static class Conv2d
     public static void ForwardInto(Tensor x, Tensor w, Tensor? b, int stride, int padding, Tensor y, ConvEpilogue epilogue = default)
     {
         const string op = "Conv2d.Forward";
-        Check.SameDevice(op, x, w, b, y);
+        Check.SameDevice(op, x, w, b, y, epilogue.ChannelBias, epilogue.Residual);
         var d = Dims(op, x.ShapeSpan, w.ShapeSpan, stride, padding, "x");
         if (b is not null) Check.Shape(op, b, "bias", d.Cout);
         Check.Shape(op, y, "y", d.N, d.Cout, d.Ho, d.Wo);
-        if (epilogue.ChannelBias is { } e)
-        {
-            Check.SameDevice(op, x, e);
-            Check.Shape(op, e, "channel bias", d.N, d.Cout);
-        }
+        if (epilogue.ChannelBias is { } e) Check.Shape(op, e, "channel bias", d.N, d.Cout);
         if (epilogue.Residual is { } r)
         {
-            Check.SameDevice(op, x, r);
             Check.Shape(op, r, "residual", d.N, d.Cout, d.Ho, d.Wo);
             // The CPU backend writes y before it adds the product; an aliased residual would be read after.
             Check.That(!r.SharesStorage(y), $"{op}: the residual {r.ShapeString} must not share y's storage.");

@@ -2,7 +2,6 @@
 // convs with enough channels and columns, im2col + GEMM (Conv2dCpu.Im2Col.cs) for the rest; and the split of a
 // batch across the cores that both use.
 
-using System.Numerics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Boost.Kernels.Cpu;
@@ -23,28 +22,6 @@ internal static partial class Conv2dCpu
     /// <summary>Floats per block of unfolded (im2col) values (1 MiB): wide enough blocks for an efficient GEMM, small
     /// enough to stay in cache; the Winograd blocks' transforms are budgeted from it too.</summary>
     internal const int BlockFloats = 1 << 18;
-
-    /// <summary>y[n, co] = e[n, co] (+ r[n, co]) over each output plane: the epilogue's sum, written once, that the
-    /// conv then accumulates onto (beta 1). e [N, Cout] or null, r [N, Cout, Ho, Wo] or null (one of them given).</summary>
-    internal static void FillEpilogue(ConvDims d, float[]? e, float[]? r, float[] y)
-    {
-        int plane = d.HWo;
-        CpuParallel.For((long)d.N * d.Cout, Math.Max(1, 16384 / Math.Max(1, plane)), (p0, p1) =>
-        {
-            int wv = Vector<float>.Count;
-            for (long p = p0; p < p1; p++)
-            {
-                int at = (int)(p * plane);
-                float c = e is null ? 0f : e[p];
-                if (r is null) { Array.Fill(y, c, at, plane); continue; }
-                var vc = new Vector<float>(c);
-                int i = 0;
-                for (; i <= plane - wv; i += wv)
-                    (new Vector<float>(r, at + i) + vc).CopyTo(y, at + i);
-                for (; i < plane; i++) y[at + i] = r[at + i] + c;
-            }
-        });
-    }
 
     /// <summary>y[n] = conv(x[n], w) + b (+ beta·y[n]).</summary>
     public static void Forward(ConvDims d, float[] x, float[] w, float[]? b, float[] y, float beta = 0f)

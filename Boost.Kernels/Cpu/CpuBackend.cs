@@ -32,8 +32,15 @@ internal sealed class CpuBackend : IBackend
     {
         using var rx = Operand(x); using var rw = Operand(w);
         if (e.IsEmpty) { Conv2dCpu.Forward(d, rx.Array, rw.Array, b is null ? null : A(b), A(y)); return; }
-        // y first holds the epilogue's sum, then the conv accumulates onto it (beta 1): one write pass, no extra read of y.
-        Conv2dCpu.FillEpilogue(d, e.ChannelBias is null ? null : A(e.ChannelBias), e.Residual is null ? null : A(e.Residual), A(y));
+        // y first holds the epilogue's sum (one pass), then the conv accumulates onto it (beta 1).
+        if (e.ChannelBias is null) Array.Copy(A(e.Residual!), A(y), y.Length);
+        else
+        {
+            int[] perChannel = [d.N, d.Cout, 1, 1];
+            var (m, _) = BroadcastLayout.Create(perChannel, y.ShapeSpan, "Conv2d.Forward");
+            if (e.Residual is { } r) ElementwiseCpu.ZipBroadcast(A(e.ChannelBias), perChannel, A(r), r.ShapeSpan, A(y), y.Length, m, new LinearCombOp(1f, 1f));
+            else ElementwiseCpu.ZipBroadcast(A(e.ChannelBias), perChannel, A(y), y.ShapeSpan, A(y), y.Length, m, new FirstOp());
+        }
         Conv2dCpu.Forward(d, rx.Array, rw.Array, b is null ? null : A(b), A(y), beta: 1f);
     }
 

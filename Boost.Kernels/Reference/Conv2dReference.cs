@@ -37,16 +37,6 @@ public static class Conv2dReference
         return y;
     }
 
-    /// <summary>de[n, co] = Σ over oh, ow of dy (the channel bias's gradient; the residual's is dy itself).</summary>
-    /// <returns>de [N, Cout]</returns>
-    public static double[] BackwardChannelBias(double[] dy, int[] yShape)
-    {
-        int hw = yShape[2] * yShape[3];
-        var de = new double[yShape[0] * yShape[1]];
-        for (int i = 0; i < dy.Length; i++) de[i / hw] += dy[i];
-        return de;
-    }
-
     /// <returns>dx [N, Cin, H, W]</returns>
     public static double[] BackwardInput(double[] dy, double[] w, int[] xShape, int[] wShape, int stride, int pad)
     {
