@@ -22,6 +22,10 @@ public sealed record BenchCase(string Id, double Flops, double Bytes, Func<Devic
 
 public static class Cases
 {
+    /// <summary>Whether case <paramref name="id"/> is selected by <c>--filter</c>: a substring of the id, or several
+    /// separated by <c>|</c> (any one matches); no filter selects everything.</summary>
+    public static bool Matches(string id, string? filter) => filter is null || filter.Split('|').Any(id.Contains);
+
     private sealed class Bag : IDisposable
     {
         public readonly List<IDisposable> Items = new();

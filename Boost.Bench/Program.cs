@@ -53,7 +53,7 @@ var torchRuns = dev is CpuDevice || noTorch ? null : TorchHere.Runs(dev, filter,
 var torchCeiling = torchRuns?.Select(r => r.Ceiling).FirstOrDefault(c => c is not null);
 var (peakGflops, peakGbs, peakHow) = torchCeiling is { } tc ? (tc.Fp32Gflops, tc.CopyGbs, tc.How) : Peak.Measure(dev);
 Console.WriteLine($"practical peak: {peakGflops:F1} GFLOP/s, {peakGbs:F1} GB/s ({peakHow})");
-var cases = (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => filter is null || c.Id.Contains(filter));
+var cases = (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => Cases.Matches(c.Id, filter));
 var rows = QuickBench.Run(dev, cases, peakGflops, peakGbs, Console.Out);
 var stepCounts = StepCounts.Measure(dev, Console.Out);
 var medians = rows.ToDictionary(r => r.Key, r => r.Value.MedianMs);

@@ -222,7 +222,7 @@ public static class Runner
         var (gflops, gbs, how) = Option(args, "--ceiling") is { } ceilingFile && ReadCeiling(ceilingFile) is { } c ? c
             : dev.Kind == DeviceKind.IlgpuCpu ? (double.NaN, double.NaN, "not measured on the simulator") : Peak.Measure(dev);
         Console.WriteLine($"practical peak: {gflops:F1} GFLOP/s, {gbs:F1} GB/s ({how})");
-        var cases = (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => filter is null || c.Id.Contains(filter)).ToList();
+        var cases = (gpuShapes ? Cases.Gpu() : Cases.All()).Where(c => Cases.Matches(c.Id, filter)).ToList();
         var done = new Dictionary<string, object>();
         object Doc(bool complete) => new
         {

@@ -78,8 +78,16 @@ internal sealed class IlgpuBackend : IBackend
             : d <= default(AttentionTileD128).MaxD ? typeof(AttentionTileD128) : typeof(AttentionTileD256);
     }
 
+    /// <summary>On the tensor cores (<see cref="MmaAttention"/>) at TF32/BF16 for D ≤ 64, else the FP32 tiles.</summary>
     public void AttentionForward(AttentionDims d, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse)
-        => WithAttentionTile(d.D, "Attention.Forward", new AttentionForwardLaunch(_dev, d, q, k, v, o, lse));
+    {
+        if (UsesTensorCoreAttention(d.D)) MmaAttention.LaunchForward(_dev, d, q, k, v, o, lse);
+        else WithAttentionTile(d.D, "Attention.Forward", new AttentionForwardLaunch(_dev, d, q, k, v, o, lse));
+    }
+
+    /// <summary>Whether the attention forward of head dim <paramref name="d"/> runs on the tensor cores here
+    /// (<see cref="Device.Precision"/> is TF32 or BF16, which already requires the CUDA tiles).</summary>
+    internal bool UsesTensorCoreAttention(int d) => _dev.Precision != MatmulPrecision.Fp32 && d <= MmaAttention.MaxD;
 
     public void AttentionBackward(AttentionDims d, Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor dq, Tensor dk, Tensor dv)
         => WithAttentionTile(d.D, "Attention.Backward", new AttentionBackwardLaunch(_dev, d, dO, q, k, v, o, lse, dq, dk, dv));

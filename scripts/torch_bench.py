@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch on this machine, the same cases and shapes as Boost.Bench's quick mode (float32, NCHW).
 
-usage: python3 scripts/torch_bench.py --threads 2 --json OUT.json [--filter SUBSTRING] [--gpu-shapes | --shapes all]
+usage: python3 scripts/torch_bench.py --threads 2 --json OUT.json [--filter SUBSTRING[|SUBSTRING...]] [--gpu-shapes | --shapes all]
        python3 scripts/torch_bench.py --device cuda --modes default,fp32,bf16 --shapes all --json OUT.json
 Boost.Bench --quick runs it where `import torch` works (CPU: after its own cases; CUDA: before them, with --modes
 default,fp32,bf16, and its ceiling is then the "% of peak") and puts the figures beside ours. Debian: `apt install python3-torch libopenblas0-pthread`
@@ -341,7 +341,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", required=True)
-    p.add_argument("--filter", default=None, help="run the cases whose id contains this")
+    p.add_argument("--filter", default=None, help="run the cases whose id contains this (or one of several, separated by |)")
     p.add_argument("--gpu-shapes", action="store_true", help="= --shapes gpu")
     p.add_argument("--shapes", default=None, choices=["bench", "gpu", "all"])
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -359,7 +359,7 @@ def main():
     torch.manual_seed(0)
     shapes = a.shapes or ("gpu" if a.gpu_shapes else "bench")
     table = {"bench": CASES, "gpu": GPU_CASES, "all": {**CASES, **GPU_CASES}}[shapes]
-    names = [n for n in table if not a.filter or a.filter in n]
+    names = [n for n in table if not a.filter or any(f in n for f in a.filter.split("|"))]
 
     if DEVICE == "cuda":
         if not torch.cuda.is_available():

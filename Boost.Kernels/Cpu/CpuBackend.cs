@@ -66,11 +66,12 @@ internal sealed class CpuBackend : IBackend
     }
 
     /// <summary>A GEMM operand as <see cref="Device.Precision"/> makes the tensor cores see it: the tensor's own array
-    /// at FP32, else a pooled copy rounded to TF32 or BF16 (returned on dispose).</summary>
-    private static RoundedOperand Operand(Tensor t)
+    /// at FP32 (or where <paramref name="round"/> is false: an op the tensor cores do not take), else a pooled copy
+    /// rounded to TF32 or BF16 (returned on dispose).</summary>
+    private static RoundedOperand Operand(Tensor t, bool round = true)
     {
         var precision = t.Device.Precision;
-        if (precision == MatmulPrecision.Fp32) return new RoundedOperand(A(t), pooled: false);
+        if (precision == MatmulPrecision.Fp32 || !round) return new RoundedOperand(A(t), pooled: false);
         var src = A(t);
         int n = checked((int)t.Length);
         var copy = System.Buffers.ArrayPool<float>.Shared.Rent(n);
@@ -115,8 +116,14 @@ internal sealed class CpuBackend : IBackend
         finally { System.Buffers.ArrayPool<float>.Shared.Return(g); }
     }
 
+    /// <summary>As on CUDA, where a TF32/BF16 forward with D ≤ <see cref="MmaAttention.MaxD"/> runs on the tensor
+    /// cores, Q, K and V are rounded (the rounding of P on its way into P·V is not emulated; the backward is FP32 on both).</summary>
     public void AttentionForward(AttentionDims d, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse)
-        => AttentionCpu.Forward(A(q), A(k), A(v), A(o), A(lse), d.Heads, d.Tq, d.Tk, d.D, d.Scale);
+    {
+        bool tensorCores = d.D <= MmaAttention.MaxD;
+        using var rq = Operand(q, tensorCores); using var rk = Operand(k, tensorCores); using var rv = Operand(v, tensorCores);
+        AttentionCpu.Forward(rq.Array, rk.Array, rv.Array, A(o), A(lse), d.Heads, d.Tq, d.Tk, d.D, d.Scale);
+    }
 
     public void AttentionBackward(AttentionDims d, Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor dq, Tensor dk, Tensor dv)
         => AttentionCpu.Backward(A(dO), A(q), A(k), A(v), A(o), A(lse), A(dq), A(dk), A(dv), d.Heads, d.Tq, d.Tk, d.D, d.Scale);

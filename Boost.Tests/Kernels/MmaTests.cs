@@ -194,6 +194,49 @@ public class MmaTests
                 Compare.Close(dw.ToArray(), Conv2dReference.BackwardWeight(G, X, xs, ws, s, p), rtol: 0, atol: 4e-5 * n * ho * wo, what: "dw");
         });
 
+    /// <summary>CI's attention case: two query tiles (the second 6 rows), two key tiles (the second 27 keys: it ends inside the last score fragment), D = 40
+    /// (neither a multiple of 16 nor of the 64 the tile holds: two output fragments skipped), two heads.</summary>
+    [Test]
+    public void Attention_Forward_MatchesRoundedTwin([Values(MatmulPrecision.Tf32, MatmulPrecision.Bf16)] MatmulPrecision p)
+        => AttentionMatchesRoundedTwin(Dev, p, heads: 2, tq: 70, tk: 59, d: 40, seed: 61);
+
+    [Test, Category(Full), Explicit(Slow)]
+    public void Attention_Forward_Full_MatchesRoundedTwin([Values(MatmulPrecision.Tf32, MatmulPrecision.Bf16)] MatmulPrecision p,
+        [Values(0, 1, 2)] int c)
+    {
+        var (heads, tq, tk, d) = new[] { (1, 130, 65, 64), (3, 1, 1, 8), (1, 64, 96, 17) }[c];
+        AttentionMatchesRoundedTwin(Dev, p, heads, tq, tk, d, seed: 62 + c);
+    }
+
+    /// <summary>
+    /// <see cref="MmaAttention"/> against the double twin over Q, K, V rounded as <paramref name="p"/> rounds them. P
+    /// is rounded too on its way into P·V (relative error ≤ half an ulp, 2⁻⁸ in BF16, 2⁻¹¹ in TF32), so O may differ
+    /// by that much of max |V|; LSE comes from FP32 sums of the rounded products and stays tight. The result must also
+    /// differ from the unrounded twin by more than FP32 alone would (the rounding really happened).
+    /// </summary>
+    internal static void AttentionMatchesRoundedTwin(Device device, MatmulPrecision p, int heads, int tq, int tk, int d, int seed)
+        => With(device, p, dev =>
+        {
+            if (dev is IlgpuDevice gpu)
+                Assert.That(((IlgpuBackend)gpu.Backend).UsesTensorCoreAttention(d), Is.True, "the case must run the tensor-core kernel");
+            float scale = 1f / MathF.Sqrt(d);
+            var qd = Seeded.Floats(seed, heads * tq * d); var kd = Seeded.Floats(seed + 1, heads * tk * d); var vd = Seeded.Floats(seed + 2, heads * tk * d);
+            using var q = Seeded.Tensor(dev, qd, 1, heads, tq, d);
+            using var k = Seeded.Tensor(dev, kd, 1, heads, tk, d);
+            using var v = Seeded.Tensor(dev, vd, 1, heads, tk, d);
+            using var o = Attention.Forward(q, k, v, scale, out var lseT);
+            using var lse = lseT;
+            var got = o.ToArray();
+            var want = AttentionReference.Forward(Rounded(p, qd), Rounded(p, kd), Rounded(p, vd), heads, tq, tk, d, scale, out var wantLse);
+            double halfUlp = p == MatmulPrecision.Bf16 ? Math.Pow(2, -8) : Math.Pow(2, -11), maxV = vd.Max(x => Math.Abs(x));
+            string at = $"{p} attention [{heads}, {tq}, {tk}, {d}]";
+            Compare.Close(got, want, rtol: 0, atol: halfUlp * maxV + 1e-5, what: $"{at} O");
+            Compare.Close(lse.ToArray(), wantLse, rtol: 0, atol: 2e-5 * d, what: $"{at} LSE");
+            var exact = AttentionReference.Forward(Seeded.ToDouble(qd), Seeded.ToDouble(kd), Seeded.ToDouble(vd), heads, tq, tk, d, scale, out _);
+            Assert.That(got.Select((x, i) => Math.Abs(x - exact[i])).Max(), Is.GreaterThan(halfUlp / 16),
+                $"{at}: the products must see {p} inputs, not FP32 ones");
+        });
+
     [Test]
     public void TensorCorePrecisions_AreRefusedWithoutTheCudaTiles([Values(MatmulPrecision.Tf32, MatmulPrecision.Bf16)] MatmulPrecision p)
     {
