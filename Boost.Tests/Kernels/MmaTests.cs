@@ -237,6 +237,34 @@ public class MmaTests
                 $"{at}: the products must see {p} inputs, not FP32 ones");
         });
 
+    /// <summary>
+    /// The same twins on the instructions themselves (<see cref="MmaPtx"/>, <see cref="MmaPtxBf16"/>): every shape
+    /// above, CI's and the on-demand ones, plus the bench's attention shape. Runs where a CUDA GPU is (the device
+    /// script's unit-test stage selects the cases that name the "cuda" backend); ignored, with the reason, elsewhere.
+    /// </summary>
+    [Test]
+    public void Instructions_MatchRoundedTwins([Values(Backends.Cuda)] string backend,
+        [Values(MatmulPrecision.Tf32, MatmulPrecision.Bf16)] MatmulPrecision p, [Values("gemm", "conv", "attention")] string op)
+    {
+        var dev = Backends.Get(backend);
+        switch (op)
+        {
+            case "gemm":
+                GemmMatchesRoundedTwin(dev, p, 20, 65, 21, transA: false, transB: true);
+                foreach (bool ta in new[] { false, true })
+                    foreach (bool tb in new[] { false, true })
+                        GemmMatchesRoundedTwin(dev, p, 70, 65, 37, ta, tb);
+                break;
+            case "conv":
+                ConvMatchesRoundedTwins(dev, p);
+                break;
+            default:
+                foreach (var (c, (heads, tq, tk, d)) in new[] { (2, 70, 59, 40), (1, 130, 65, 64), (3, 1, 1, 8), (1, 64, 96, 17), (32, 256, 256, 64) }.Index())
+                    AttentionMatchesRoundedTwin(dev, p, heads, tq, tk, d, seed: 80 + c);
+                break;
+        }
+    }
+
     [Test]
     public void TensorCorePrecisions_AreRefusedWithoutTheCudaTiles([Values(MatmulPrecision.Tf32, MatmulPrecision.Bf16)] MatmulPrecision p)
     {
