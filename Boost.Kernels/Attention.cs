@@ -417,13 +417,20 @@ public static class Attention
         kernel(new KernelConfig(dims.Heads * dims.Tiles, t.BlockQ * t.RowThreads), q.View, k.View, v.View, o.View, lse.View, dims);
     }
 
+    /// <summary>Backward, step 1 (both kernel sets): Δ = rowsum(dO∘O), [Heads·Tq] (the caller disposes it).</summary>
+    internal static Tensor RowDot(IlgpuDevice dev, AttentionDims dims, Tensor dO, Tensor o)
+    {
+        var delta = Tensor.Empty(dev, dims.Heads * dims.Tq);
+        var rowDot = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(RowDotKernel));
+        rowDot(dims.Heads * dims.Tq, dO.View, o.View, delta.View, dims.D);
+        return delta;
+    }
+
     internal static void LaunchBackward<T>(IlgpuDevice dev, AttentionDims dims, Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
         Tensor dq, Tensor dk, Tensor dv) where T : struct, IAttentionTile
     {
         var t = default(T);
-        using var delta = Tensor.Empty(dev, dims.Heads * dims.Tq);
-        var rowDot = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(RowDotKernel));
-        rowDot(dims.Heads * dims.Tq, dO.View, o.View, delta.View, dims.D);
+        using var delta = RowDot(dev, dims, dO, o);
         var kv = dims; kv.Tiles = (dims.Tk + t.BlockK - 1) / t.BlockK;
         var kvKernel = dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(BackwardKVKernel<T>));

@@ -78,7 +78,8 @@ internal sealed class IlgpuBackend : IBackend
             : d <= default(AttentionTileD128).MaxD ? typeof(AttentionTileD128) : typeof(AttentionTileD256);
     }
 
-    /// <summary>On the tensor cores (<see cref="MmaAttention"/>) at TF32/BF16 for D ≤ 64, else the FP32 tiles.</summary>
+    /// <summary>Attention forward and backward run on the tensor cores (<see cref="MmaAttention"/>) at TF32/BF16 for
+    /// D ≤ 64, else on the FP32 tiles.</summary>
     public void AttentionForward(AttentionDims d, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse)
     {
         if (UsesTensorCoreAttention(d.D)) MmaAttention.LaunchForward(_dev, d, q, k, v, o, lse);
@@ -90,7 +91,10 @@ internal sealed class IlgpuBackend : IBackend
     internal bool UsesTensorCoreAttention(int d) => _dev.Precision != MatmulPrecision.Fp32 && d <= MmaAttention.MaxD;
 
     public void AttentionBackward(AttentionDims d, Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor dq, Tensor dk, Tensor dv)
-        => WithAttentionTile(d.D, "Attention.Backward", new AttentionBackwardLaunch(_dev, d, dO, q, k, v, o, lse, dq, dk, dv));
+    {
+        if (UsesTensorCoreAttention(d.D)) MmaAttention.LaunchBackward(_dev, d, dO, q, k, v, o, lse, dq, dk, dv);
+        else WithAttentionTile(d.D, "Attention.Backward", new AttentionBackwardLaunch(_dev, d, dO, q, k, v, o, lse, dq, dk, dv));
+    }
 
     /// <summary>Runs <paramref name="launch"/> specialised with <see cref="AttentionTile"/>'s tile.</summary>
     private void WithAttentionTile<TL>(int d, string op, TL launch) where TL : struct, IAttentionLaunch

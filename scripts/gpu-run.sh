@@ -102,8 +102,8 @@ device() {
   if [ -z "$dry" ]; then
     stage torch 150 env PYTHONUNBUFFERED=1 python3 scripts/torch_bench.py --device cuda --shapes all --modes default,fp32,bf16 --budget 100 --json "$work/torch.json"
     stage bench 120 "$B" bench --budget-s 1.5 --ceiling "$work/torch.json" --json "$work/bench.json"
-    stage bench-tf32 60 "$B" bench --budget-s 1 --precision tf32 --filter "conv|attention_fwd" --ceiling "$work/torch.json" --json "$work/bench-tf32.json"
-    stage bench-bf16 60 "$B" bench --budget-s 1 --precision bf16 --filter "conv|attention_fwd" --ceiling "$work/torch.json" --json "$work/bench-bf16.json"
+    stage bench-tf32 60 "$B" bench --budget-s 1 --precision tf32 --filter "conv|attention" --ceiling "$work/torch.json" --json "$work/bench-tf32.json"
+    stage bench-bf16 60 "$B" bench --budget-s 1 --precision bf16 --filter "conv|attention" --ceiling "$work/torch.json" --json "$work/bench-bf16.json"
   else
     stage bench 300 "$B" bench --budget-s 0 --filter groupnorm --json "$work/bench.json"
   fi

@@ -116,8 +116,8 @@ internal sealed class CpuBackend : IBackend
         finally { System.Buffers.ArrayPool<float>.Shared.Return(g); }
     }
 
-    /// <summary>As on CUDA, where a TF32/BF16 forward with D ≤ <see cref="MmaAttention.MaxD"/> runs on the tensor
-    /// cores, Q, K and V are rounded (the rounding of P on its way into P·V is not emulated; the backward is FP32 on both).</summary>
+    /// <summary>As on CUDA, where TF32/BF16 attention with D ≤ <see cref="MmaAttention.MaxD"/> runs on the tensor
+    /// cores, Q, K and V are rounded (the rounding of P on its way into P·V is not emulated).</summary>
     public void AttentionForward(AttentionDims d, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse)
     {
         bool tensorCores = d.D <= MmaAttention.MaxD;
@@ -125,8 +125,14 @@ internal sealed class CpuBackend : IBackend
         AttentionCpu.Forward(rq.Array, rk.Array, rv.Array, A(o), A(lse), d.Heads, d.Tq, d.Tk, d.D, d.Scale);
     }
 
+    /// <summary>Q, K, V and dO rounded where CUDA's backward runs on the tensor cores (P and dS are not).</summary>
     public void AttentionBackward(AttentionDims d, Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor dq, Tensor dk, Tensor dv)
-        => AttentionCpu.Backward(A(dO), A(q), A(k), A(v), A(o), A(lse), A(dq), A(dk), A(dv), d.Heads, d.Tq, d.Tk, d.D, d.Scale);
+    {
+        bool tensorCores = d.D <= MmaAttention.MaxD;
+        using var rg = Operand(dO, tensorCores);
+        using var rq = Operand(q, tensorCores); using var rk = Operand(k, tensorCores); using var rv = Operand(v, tensorCores);
+        AttentionCpu.Backward(rg.Array, rq.Array, rk.Array, rv.Array, A(o), A(lse), A(dq), A(dk), A(dv), d.Heads, d.Tq, d.Tk, d.D, d.Scale);
+    }
 
     public void Nearest(Tensor x, Tensor y, int planes, int h, int w, int factor) => UpsampleCpu.Nearest(A(x), A(y), planes, h, w, factor);
 

@@ -21,10 +21,10 @@ public class CpuPrecisionTests
     public void Conv_ForwardAndGradients_MatchRoundedTwins([Values(MatmulPrecision.Tf32, MatmulPrecision.Bf16)] MatmulPrecision p)
         => MmaTests.ConvMatchesRoundedTwins(Device.Cpu, p);
 
-    /// <summary>The CPU's attention forward rounds Q, K and V where CUDA's runs on the tensor cores (D ≤ 64); it does
-    /// not round P, which the shared tolerance allows for.</summary>
+    /// <summary>The CPU's attention rounds Q, K, V (and dO) where CUDA's runs on the tensor cores (D ≤ 64); it does
+    /// not round P or dS, which the shared tolerances allow for.</summary>
     [Test]
-    public void Attention_Forward_MatchesRoundedTwin([Values(MatmulPrecision.Tf32, MatmulPrecision.Bf16)] MatmulPrecision p)
+    public void Attention_MatchesRoundedTwins([Values(MatmulPrecision.Tf32, MatmulPrecision.Bf16)] MatmulPrecision p)
         => MmaTests.AttentionMatchesRoundedTwin(Device.Cpu, p, heads: 2, tq: 70, tk: 59, d: 40, seed: 71);
 
     /// <summary>Past D = 64 CUDA's attention is FP32, and so is the emulation.</summary>
