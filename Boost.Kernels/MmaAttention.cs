@@ -58,15 +58,7 @@ public static class MmaAttention
             Group.Barrier();
 
             // S = Q·Kᵀ for this warp's 16 rows and the tile's 32 keys: B[d, key] = K[key, d].
-            Frag s0 = default, s1 = default, s2 = default, s3 = default;
-            for (int kk = 0; kk < depth; kk += mma.K)
-            {
-                LoadA(mma, qs, LdQ, wq, kk, g, t, out uint a0, out uint a1, out uint a2, out uint a3);
-                ProductStep(mma, ref s0, a0, a1, a2, a3, ks, 1, LdK, kk, 0, g, t);
-                ProductStep(mma, ref s1, a0, a1, a2, a3, ks, 1, LdK, kk, 8, g, t);
-                ProductStep(mma, ref s2, a0, a1, a2, a3, ks, 1, LdK, kk, 16, g, t);
-                ProductStep(mma, ref s3, a0, a1, a2, a3, ks, 1, LdK, kk, 24, g, t);
-            }
+            ProductTransposed(mma, qs, LdQ, wq, ks, LdK, depth, g, t, out var s0, out var s1, out var s2, out var s3);
             int col = k0 + 2 * t;
             ScaleAndMask(ref s0, col, p.Tk, p.Scale); ScaleAndMask(ref s1, col + 8, p.Tk, p.Scale);
             ScaleAndMask(ref s2, col + 16, p.Tk, p.Scale); ScaleAndMask(ref s3, col + 24, p.Tk, p.Scale);
@@ -95,14 +87,7 @@ public static class MmaAttention
             for (int kk = 0; kk < BlockK; kk += mma.K)
             {
                 LoadA(mma, ps, LdP, wq, kk, g, t, out uint a0, out uint a1, out uint a2, out uint a3);
-                ProductStep(mma, ref o0, a0, a1, a2, a3, vs, LdV, 1, kk, 0, g, t);
-                if (D > 8) ProductStep(mma, ref o1, a0, a1, a2, a3, vs, LdV, 1, kk, 8, g, t);
-                if (D > 16) ProductStep(mma, ref o2, a0, a1, a2, a3, vs, LdV, 1, kk, 16, g, t);
-                if (D > 24) ProductStep(mma, ref o3, a0, a1, a2, a3, vs, LdV, 1, kk, 24, g, t);
-                if (D > 32) ProductStep(mma, ref o4, a0, a1, a2, a3, vs, LdV, 1, kk, 32, g, t);
-                if (D > 40) ProductStep(mma, ref o5, a0, a1, a2, a3, vs, LdV, 1, kk, 40, g, t);
-                if (D > 48) ProductStep(mma, ref o6, a0, a1, a2, a3, vs, LdV, 1, kk, 48, g, t);
-                if (D > 56) ProductStep(mma, ref o7, a0, a1, a2, a3, vs, LdV, 1, kk, 56, g, t);
+                AccumulateRows(mma, D, ref o0, ref o1, ref o2, ref o3, ref o4, ref o5, ref o6, ref o7, a0, a1, a2, a3, vs, LdV, kk, g, t);
             }
             Group.Barrier();
         }
@@ -174,20 +159,8 @@ public static class MmaAttention
             Group.Barrier();
 
             // Sᵀ[key, query] = Σ_d K[key, d]·Q[query, d] and dPᵀ = Σ_d V[key, d]·dO[query, d].
-            Frag s0 = default, s1 = default, s2 = default, s3 = default, d0 = default, d1 = default, d2 = default, d3 = default;
-            for (int kk = 0; kk < depth; kk += mma.K)
-            {
-                LoadA(mma, ks, Ld, wk, kk, g, t, out uint a0, out uint a1, out uint a2, out uint a3);
-                ProductStep(mma, ref s0, a0, a1, a2, a3, qs, 1, Ld, kk, 0, g, t);
-                ProductStep(mma, ref s1, a0, a1, a2, a3, qs, 1, Ld, kk, 8, g, t);
-                ProductStep(mma, ref s2, a0, a1, a2, a3, qs, 1, Ld, kk, 16, g, t);
-                ProductStep(mma, ref s3, a0, a1, a2, a3, qs, 1, Ld, kk, 24, g, t);
-                LoadA(mma, vs, Ld, wk, kk, g, t, out a0, out a1, out a2, out a3);
-                ProductStep(mma, ref d0, a0, a1, a2, a3, dos, 1, Ld, kk, 0, g, t);
-                ProductStep(mma, ref d1, a0, a1, a2, a3, dos, 1, Ld, kk, 8, g, t);
-                ProductStep(mma, ref d2, a0, a1, a2, a3, dos, 1, Ld, kk, 16, g, t);
-                ProductStep(mma, ref d3, a0, a1, a2, a3, dos, 1, Ld, kk, 24, g, t);
-            }
+            ProductTransposed(mma, ks, Ld, wk, qs, Ld, depth, g, t, out var s0, out var s1, out var s2, out var s3);
+            ProductTransposed(mma, vs, Ld, wk, dos, Ld, depth, g, t, out var d0, out var d1, out var d2, out var d3);
             int c = 2 * t, at = (wk + g) * LdS + c;
             TransposedProbabilities(ref s0, ref d0, rowLse, rowDelta, c, q0, p.Tq, p.Scale);
             TransposedProbabilities(ref s1, ref d1, rowLse, rowDelta, c + 8, q0, p.Tq, p.Scale);
@@ -201,9 +174,9 @@ public static class MmaAttention
             for (int kk = 0; kk < BwdStream; kk += mma.K)
             {
                 LoadA(mma, ps, LdS, wk, kk, g, t, out uint a0, out uint a1, out uint a2, out uint a3);
-                AccumulateRows(mma, D, ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7, a0, a1, a2, a3, dos, kk, g, t);
+                AccumulateRows(mma, D, ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7, a0, a1, a2, a3, dos, Ld, kk, g, t);
                 LoadA(mma, dss, LdS, wk, kk, g, t, out a0, out a1, out a2, out a3);
-                AccumulateRows(mma, D, ref k0f, ref k1f, ref k2f, ref k3f, ref k4f, ref k5f, ref k6f, ref k7f, a0, a1, a2, a3, qs, kk, g, t);
+                AccumulateRows(mma, D, ref k0f, ref k1f, ref k2f, ref k3f, ref k4f, ref k5f, ref k6f, ref k7f, a0, a1, a2, a3, qs, Ld, kk, g, t);
             }
             Group.Barrier();
         }
@@ -256,20 +229,8 @@ public static class MmaAttention
             LoadTile(v, vs, kBase, k0, BwdStream, p.Tk, D, Ld, tid, BwdThreads);
             Group.Barrier();
 
-            Frag s0 = default, s1 = default, s2 = default, s3 = default, d0 = default, d1 = default, d2 = default, d3 = default;
-            for (int kk = 0; kk < depth; kk += mma.K)
-            {
-                LoadA(mma, qs, Ld, wq, kk, g, t, out uint a0, out uint a1, out uint a2, out uint a3);
-                ProductStep(mma, ref s0, a0, a1, a2, a3, ks, 1, Ld, kk, 0, g, t);
-                ProductStep(mma, ref s1, a0, a1, a2, a3, ks, 1, Ld, kk, 8, g, t);
-                ProductStep(mma, ref s2, a0, a1, a2, a3, ks, 1, Ld, kk, 16, g, t);
-                ProductStep(mma, ref s3, a0, a1, a2, a3, ks, 1, Ld, kk, 24, g, t);
-                LoadA(mma, dos, Ld, wq, kk, g, t, out a0, out a1, out a2, out a3);
-                ProductStep(mma, ref d0, a0, a1, a2, a3, vs, 1, Ld, kk, 0, g, t);
-                ProductStep(mma, ref d1, a0, a1, a2, a3, vs, 1, Ld, kk, 8, g, t);
-                ProductStep(mma, ref d2, a0, a1, a2, a3, vs, 1, Ld, kk, 16, g, t);
-                ProductStep(mma, ref d3, a0, a1, a2, a3, vs, 1, Ld, kk, 24, g, t);
-            }
+            ProductTransposed(mma, qs, Ld, wq, ks, Ld, depth, g, t, out var s0, out var s1, out var s2, out var s3);
+            ProductTransposed(mma, dos, Ld, wq, vs, Ld, depth, g, t, out var d0, out var d1, out var d2, out var d3);
             int col = k0 + 2 * t, at = (wq + g) * LdS + 2 * t;
             ScoreGradient(ref s0, ref d0, col, p.Tk, p.Scale, lseTop, lseBottom, deltaTop, deltaBottom);
             ScoreGradient(ref s1, ref d1, col + 8, p.Tk, p.Scale, lseTop, lseBottom, deltaTop, deltaBottom);
@@ -282,7 +243,7 @@ public static class MmaAttention
             for (int kk = 0; kk < BwdStream; kk += mma.K)
             {
                 LoadA(mma, dss, LdS, wq, kk, g, t, out uint a0, out uint a1, out uint a2, out uint a3);
-                AccumulateRows(mma, D, ref q0f, ref q1f, ref q2f, ref q3f, ref q4f, ref q5f, ref q6f, ref q7f, a0, a1, a2, a3, ks, kk, g, t);
+                AccumulateRows(mma, D, ref q0f, ref q1f, ref q2f, ref q3f, ref q4f, ref q5f, ref q6f, ref q7f, a0, a1, a2, a3, ks, Ld, kk, g, t);
             }
             Group.Barrier();
         }
@@ -298,19 +259,36 @@ public static class MmaAttention
         StoreOut(dq, qBase, D, p.Tq, rowTop, rowBottom, c + 56, q7f, scale, scale);
     }
 
-    /// <summary>acc_j += A·B[kk…, 8j…] for the 8 output fragments (columns 0 … 63 of a row-major [rows, Ld] tile
-    /// holding B[k, n] = tile[k·Ld + n]); fragments at or past D are skipped.</summary>
-    private static void AccumulateRows<TMma>(TMma mma, int D, ref Frag f0, ref Frag f1, ref Frag f2, ref Frag f3, ref Frag f4, ref Frag f5,
-        ref Frag f6, ref Frag f7, uint a0, uint a1, uint a2, uint a3, ArrayView<float> b, int kk, int g, int t) where TMma : struct, IMmaStep
+    /// <summary>f_j = A·Bᵀ over depth <paramref name="depth"/> for this warp's 16 rows of A (from <paramref name="row0"/>)
+    /// and the 32 rows of B, 8 per fragment: both row-major shared tiles (pitches <paramref name="lda"/>,
+    /// <paramref name="ldb"/>), as S = Q·Kᵀ and its relatives.</summary>
+    private static void ProductTransposed<TMma>(TMma mma, ArrayView<float> a, int lda, int row0, ArrayView<float> b, int ldb, int depth,
+        int g, int t, out Frag f0, out Frag f1, out Frag f2, out Frag f3) where TMma : struct, IMmaStep
     {
-        ProductStep(mma, ref f0, a0, a1, a2, a3, b, Ld, 1, kk, 0, g, t);
-        if (D > 8) ProductStep(mma, ref f1, a0, a1, a2, a3, b, Ld, 1, kk, 8, g, t);
-        if (D > 16) ProductStep(mma, ref f2, a0, a1, a2, a3, b, Ld, 1, kk, 16, g, t);
-        if (D > 24) ProductStep(mma, ref f3, a0, a1, a2, a3, b, Ld, 1, kk, 24, g, t);
-        if (D > 32) ProductStep(mma, ref f4, a0, a1, a2, a3, b, Ld, 1, kk, 32, g, t);
-        if (D > 40) ProductStep(mma, ref f5, a0, a1, a2, a3, b, Ld, 1, kk, 40, g, t);
-        if (D > 48) ProductStep(mma, ref f6, a0, a1, a2, a3, b, Ld, 1, kk, 48, g, t);
-        if (D > 56) ProductStep(mma, ref f7, a0, a1, a2, a3, b, Ld, 1, kk, 56, g, t);
+        f0 = default; f1 = default; f2 = default; f3 = default;
+        for (int kk = 0; kk < depth; kk += mma.K)
+        {
+            LoadA(mma, a, lda, row0, kk, g, t, out uint a0, out uint a1, out uint a2, out uint a3);
+            ProductStep(mma, ref f0, a0, a1, a2, a3, b, 1, ldb, kk, 0, g, t);
+            ProductStep(mma, ref f1, a0, a1, a2, a3, b, 1, ldb, kk, 8, g, t);
+            ProductStep(mma, ref f2, a0, a1, a2, a3, b, 1, ldb, kk, 16, g, t);
+            ProductStep(mma, ref f3, a0, a1, a2, a3, b, 1, ldb, kk, 24, g, t);
+        }
+    }
+
+    /// <summary>acc_j += A·B[kk…, 8j…] for the 8 output fragments (columns 0 … 63 of a row-major tile of pitch
+    /// <paramref name="ld"/> holding B[k, n] = tile[k·ld + n]); fragments at or past D are skipped (uniformly).</summary>
+    private static void AccumulateRows<TMma>(TMma mma, int D, ref Frag f0, ref Frag f1, ref Frag f2, ref Frag f3, ref Frag f4, ref Frag f5,
+        ref Frag f6, ref Frag f7, uint a0, uint a1, uint a2, uint a3, ArrayView<float> b, int ld, int kk, int g, int t) where TMma : struct, IMmaStep
+    {
+        ProductStep(mma, ref f0, a0, a1, a2, a3, b, ld, 1, kk, 0, g, t);
+        if (D > 8) ProductStep(mma, ref f1, a0, a1, a2, a3, b, ld, 1, kk, 8, g, t);
+        if (D > 16) ProductStep(mma, ref f2, a0, a1, a2, a3, b, ld, 1, kk, 16, g, t);
+        if (D > 24) ProductStep(mma, ref f3, a0, a1, a2, a3, b, ld, 1, kk, 24, g, t);
+        if (D > 32) ProductStep(mma, ref f4, a0, a1, a2, a3, b, ld, 1, kk, 32, g, t);
+        if (D > 40) ProductStep(mma, ref f5, a0, a1, a2, a3, b, ld, 1, kk, 40, g, t);
+        if (D > 48) ProductStep(mma, ref f6, a0, a1, a2, a3, b, ld, 1, kk, 48, g, t);
+        if (D > 56) ProductStep(mma, ref f7, a0, a1, a2, a3, b, ld, 1, kk, 56, g, t);
     }
 
     /// <summary>In place: s ← Pᵀ = exp(scale·Sᵀ − LSE[query]) and dp ← dSᵀ = Pᵀ∘(dPᵀ − Δ[query]), for the fragment's
