@@ -171,12 +171,20 @@ public static class Attention
         }
     }
 
-    /// <summary>Backward, step 1: delta[i] = Σ_d dO[i,d]·O[i,d] over all B·H·Tq rows.</summary>
+    /// <summary>Backward, step 1: delta[i] = Σ_d dO[i,d]·O[i,d] over all B·H·Tq rows, dO read as the tensor cores read
+    /// it (<paramref name="precision"/>): Δ must be the row sum of P∘dP with the dP the backward forms, or the rows of
+    /// dS stop summing to zero (with one key, dQ would be a rounding residue instead of 0).</summary>
     [Kernel]
-    public static void RowDotKernel(Index1D i, ArrayView<float> dO, ArrayView<float> o, ArrayView<float> delta, int D)
+    public static void RowDotKernel(Index1D i, ArrayView<float> dO, ArrayView<float> o, ArrayView<float> delta, int D, MatmulPrecision precision)
     {
         float s = 0f;
-        for (int d = 0; d < D; d++) s += dO[i * D + d] * o[i * D + d];
+        for (int d = 0; d < D; d++)
+        {
+            float g = dO[i * D + d];
+            if (precision == MatmulPrecision.Tf32) g = Tf32.RoundToFloat(g);
+            else if (precision == MatmulPrecision.Bf16) g = Bf16.RoundToFloat(g);
+            s += g * o[i * D + d];
+        }
         delta[i] = s;
     }
 
@@ -417,12 +425,13 @@ public static class Attention
         kernel(new KernelConfig(dims.Heads * dims.Tiles, t.BlockQ * t.RowThreads), q.View, k.View, v.View, o.View, lse.View, dims);
     }
 
-    /// <summary>Backward, step 1 (both kernel sets): Δ = rowsum(dO∘O), [Heads·Tq] (the caller disposes it).</summary>
-    internal static Tensor RowDot(IlgpuDevice dev, AttentionDims dims, Tensor dO, Tensor o)
+    /// <summary>Backward, step 1 (both kernel sets): Δ = rowsum(dO∘O), [Heads·Tq] (the caller disposes it), with dO
+    /// rounded to <paramref name="precision"/> where the backward's products read it so.</summary>
+    internal static Tensor RowDot(IlgpuDevice dev, AttentionDims dims, Tensor dO, Tensor o, MatmulPrecision precision = MatmulPrecision.Fp32)
     {
         var delta = Tensor.Empty(dev, dims.Heads * dims.Tq);
-        var rowDot = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(RowDotKernel));
-        rowDot(dims.Heads * dims.Tq, dO.View, o.View, delta.View, dims.D);
+        var rowDot = dev.Kernel(static a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, MatmulPrecision>(RowDotKernel));
+        rowDot(dims.Heads * dims.Tq, dO.View, o.View, delta.View, dims.D, precision);
         return delta;
     }
 

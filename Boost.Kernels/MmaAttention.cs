@@ -422,7 +422,7 @@ public static class MmaAttention
     internal static void LaunchBackward(IlgpuDevice dev, AttentionDims dims, Tensor dO, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse,
         Tensor dq, Tensor dk, Tensor dv)
     {
-        using var delta = Attention.RowDot(dev, dims, dO, o);
+        using var delta = Attention.RowDot(dev, dims, dO, o, dev.Precision);
         var kv = dims; kv.Tiles = (dims.Tk + BwdRows - 1) / BwdRows;
         var qd = dims; qd.Tiles = (dims.Tq + BwdRows - 1) / BwdRows;
         var kvConfig = new KernelConfig(kv.Heads * kv.Tiles, BwdThreads);

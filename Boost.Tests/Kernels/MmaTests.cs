@@ -245,9 +245,10 @@ public class MmaTests
             {
                 var (wantDq, wantDk, wantDv) = AttentionReference.Backward(Rounded(p, gd), Rounded(p, qd), Rounded(p, kd), Rounded(p, vd), heads, tq, tk, d, scale);
                 // P and dS are rounded on their way into the second products: each gradient may be off by that much
-                // of its largest element (measured 0.45–0.64 of it; unrounded Q, K, V, dO alone give 1.2–1.5).
+                // of its largest element (measured 0.45–0.64 of it; unrounded Q, K, V, dO alone give 1.2–1.5), plus
+                // FP32 sums where it cancels to 0 (one key: dS = P∘(dP − Δ) is 0 when Δ sees the same rounded dO).
                 foreach (var (name, g, w) in new[] { ("dq", dq.ToArray(), wantDq), ("dk", dk.ToArray(), wantDk), ("dv", dv.ToArray(), wantDv) })
-                    Compare.Close(g, w, rtol: 0, atol: halfUlp * w.Max(Math.Abs), what: $"{at} {name}");
+                    Compare.Close(g, w, rtol: 0, atol: halfUlp * w.Max(Math.Abs) + 1e-5, what: $"{at} {name}");
             }
         });
 
