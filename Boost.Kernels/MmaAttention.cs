@@ -6,17 +6,18 @@ namespace Boost.Kernels;
 /// <summary>
 /// Attention on the tensor cores (TF32 or BF16 inputs, FP32 accumulation and softmax statistics), for head dims
 /// D ≤ <see cref="MaxD"/>: the same O, LSE and gradients as <see cref="Attention"/>'s FP32 kernels, FlashAttention-2's
-/// schedule. Forward: A group of 4 warps owns <see cref="BlockQ"/> query rows, 16 per warp, and streams K/V tiles of
+/// schedule. Forward: a group of 4 warps owns <see cref="BlockQ"/> query rows, 16 per warp, and streams K/V tiles of
 /// <see cref="BlockK"/> rows: S = Q·Kᵀ in 16×8 accumulator fragments (registers), the online softmax on those
 /// fragments (a row's 32 scores lie in the 4 lanes of one quad: two xor-shuffles reduce it), P through shared memory
 /// into the A fragments of O += P·V, whose 8 accumulator fragments (16 × 64 per warp) stay in registers throughout.
 /// </summary>
 /// <remarks>
 /// P (and in the backward dS) is rounded to the step's input precision on its way into the second product, as every
-/// tensor-core attention does; its row sum l is taken from the FP32 values. Shared memory: Q, K, V and P tiles, 43.5 KiB (under the 48 KiB
-/// a launch gets without opting in). Row pitches are chosen so that the fragment reads of each operand hit 32
-/// distinct banks: 68 floats (≡ 4 mod 32) for Q, K and P, read as A[g, t] or B[t, g] down rows; 72 (≡ 8 mod 32) for
-/// V, read across rows as B[t, g] = V[t, g].
+/// tensor-core attention does; its row sum l is taken from the FP32 values. Forward shared memory: Q, K, V and P
+/// tiles, 43.5 KiB (under the 48 KiB a launch gets without opting in). Its row pitches put each operand's fragment
+/// reads on 32 distinct banks: 68 floats (≡ 4 mod 32) for Q, K and P, read as A[g, t] or B[t, g] down rows; 72
+/// (≡ 8 mod 32) for V, read across rows as B[t, g] = V[t, g]. The backward reads Q, dO and K both ways, so its one
+/// pitch of 68 costs 2-way conflicts on the across-rows reads.
 /// </remarks>
 public static class MmaAttention
 {
