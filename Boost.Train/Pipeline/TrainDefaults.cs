@@ -71,7 +71,7 @@ public static class TrainDefaults
     public const string EvalSolvers = "dopri5,euler40";
     /// <summary>boost's sampling temperature (source noise × τ): chosen on the training photos
     /// (eval --data data/photos/train), not on the held-out ones the README reports.</summary>
-    public const float Temperature = 0.75f;
+    public const float Temperature = 0.5f;
     /// <summary>boost's back-projection iterations, chosen with <see cref="Temperature"/>.</summary>
     public const int BackProjection = 3;
     /// <summary>boost's tile side in LR pixels (0: the whole image at once) and the tiles' overlap: 128 LR pixels is a
