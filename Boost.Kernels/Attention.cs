@@ -178,13 +178,7 @@ public static class Attention
     public static void RowDotKernel(Index1D i, ArrayView<float> dO, ArrayView<float> o, ArrayView<float> delta, int D, MatmulPrecision precision)
     {
         float s = 0f;
-        for (int d = 0; d < D; d++)
-        {
-            float g = dO[i * D + d];
-            if (precision == MatmulPrecision.Tf32) g = Tf32.RoundToFloat(g);
-            else if (precision == MatmulPrecision.Bf16) g = Bf16.RoundToFloat(g);
-            s += g * o[i * D + d];
-        }
+        for (int d = 0; d < D; d++) s += MmaSteps.RoundToFloat(precision, dO[i * D + d]) * o[i * D + d];
         delta[i] = s;
     }
 

@@ -301,20 +301,18 @@ public static class Conv2d
         if (dev.Precision != MatmulPrecision.Fp32)
         {
             // The tensor-core kernel has the CUDA tile's shape, so grid and slices are the same (Precision checks the tile set).
-            var config = new KernelConfig(grid, new Index3D(MmaGemm.Threads, 1, 1));
-            int length = Math.Max(1, sliceLength);
-            if (dev.Precision == MatmulPrecision.Bf16)
-                (dev.IsSimulator
-                    ? dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, MmaEmulatedBf16>))
-                    : dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, MmaPtxBf16>)))(config, g, length);
-            else
-                (dev.IsSimulator
-                    ? dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, MmaEmulated>))
-                    : dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, MmaPtx>)))(config, g, length);
+            MmaSteps.Run(dev, new MmaGemmLaunch<TGemm>(dev, new KernelConfig(grid, new Index3D(MmaGemm.Threads, 1, 1)), g, Math.Max(1, sliceLength)));
             return;
         }
         var kernel = dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(ImplicitGemmKernel<TTile, TGemm>));
         kernel(new KernelConfig(grid, new Index3D(ConvTile.Threads<TTile>(), 1, 1)), g, Math.Max(1, sliceLength));
+    }
+
+    private readonly record struct MmaGemmLaunch<TGemm>(IlgpuDevice Dev, KernelConfig Config, TGemm G, int SliceLength) : IMmaLaunch
+        where TGemm : struct, IImplicitGemm
+    {
+        public void Run<TMma>() where TMma : struct, IMmaStep
+            => Dev.Kernel(static a => a.LoadStreamKernel<TGemm, int>(MmaGemm.Kernel<TGemm, TMma>))(Config, G, SliceLength);
     }
 
     internal static void LaunchBackwardInput<TTile>(IlgpuDevice dev, Tensor dy, Tensor w, Tensor dx, ConvDims d, float beta)

@@ -424,38 +424,33 @@ public static class MmaAttention
         Tensor dq, Tensor dk, Tensor dv)
     {
         using var delta = Attention.RowDot(dev, dims, dO, o, dev.Precision);
-        var kv = dims; kv.Tiles = (dims.Tk + BwdRows - 1) / BwdRows;
-        var qd = dims; qd.Tiles = (dims.Tq + BwdRows - 1) / BwdRows;
-        var kvConfig = new KernelConfig(kv.Heads * kv.Tiles, BwdThreads);
-        var qConfig = new KernelConfig(qd.Heads * qd.Tiles, BwdThreads);
-        bool bf16 = dev.Precision == MatmulPrecision.Bf16, emulated = dev.IsSimulator;
-        var kvKernel = bf16
-            ? emulated ? dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(BackwardKVKernel<MmaEmulatedBf16>))
-                : dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(BackwardKVKernel<MmaPtxBf16>))
-            : emulated ? dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(BackwardKVKernel<MmaEmulated>))
-                : dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(BackwardKVKernel<MmaPtx>));
-        kvKernel(kvConfig, dO.View, q.View, k.View, v.View, lse.View, delta.View, dk.View, dv.View, kv);
-        var qKernel = bf16
-            ? emulated ? dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(BackwardQKernel<MmaEmulatedBf16>))
-                : dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(BackwardQKernel<MmaPtxBf16>))
-            : emulated ? dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(BackwardQKernel<MmaEmulated>))
-                : dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(BackwardQKernel<MmaPtx>));
-        qKernel(qConfig, dO.View, q.View, k.View, v.View, lse.View, delta.View, dq.View, qd);
+        MmaSteps.Run(dev, new BackwardLaunch(dev, dims, dO, q, k, v, lse, delta, dq, dk, dv));
     }
 
     internal static void LaunchForward(IlgpuDevice dev, AttentionDims dims, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse)
     {
         dims.Tiles = (dims.Tq + BlockQ - 1) / BlockQ;
-        var config = new KernelConfig(dims.Heads * dims.Tiles, Threads);
-        if (dev.Precision == MatmulPrecision.Bf16)
-            (dev.IsSimulator
-                ? dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(ForwardKernel<MmaEmulatedBf16>))
-                : dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(ForwardKernel<MmaPtxBf16>)))
-                (config, q.View, k.View, v.View, o.View, lse.View, dims);
-        else
-            (dev.IsSimulator
-                ? dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(ForwardKernel<MmaEmulated>))
-                : dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(ForwardKernel<MmaPtx>)))
-                (config, q.View, k.View, v.View, o.View, lse.View, dims);
+        MmaSteps.Run(dev, new ForwardLaunch(dev, dims, q, k, v, o, lse));
+    }
+
+    private readonly record struct ForwardLaunch(IlgpuDevice Dev, AttentionDims Dims, Tensor Q, Tensor K, Tensor V, Tensor O, Tensor Lse) : IMmaLaunch
+    {
+        public void Run<TMma>() where TMma : struct, IMmaStep
+            => Dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(ForwardKernel<TMma>))
+                (new KernelConfig(Dims.Heads * Dims.Tiles, Threads), Q.View, K.View, V.View, O.View, Lse.View, Dims);
+    }
+
+    private readonly record struct BackwardLaunch(IlgpuDevice Dev, AttentionDims Dims, Tensor DO, Tensor Q, Tensor K, Tensor V, Tensor Lse,
+        Tensor Delta, Tensor Dq, Tensor Dk, Tensor Dv) : IMmaLaunch
+    {
+        public void Run<TMma>() where TMma : struct, IMmaStep
+        {
+            var kv = Dims; kv.Tiles = (Dims.Tk + BwdRows - 1) / BwdRows;
+            Dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(BackwardKVKernel<TMma>))
+                (new KernelConfig(kv.Heads * kv.Tiles, BwdThreads), DO.View, Q.View, K.View, V.View, Lse.View, Delta.View, Dk.View, Dv.View, kv);
+            var qd = Dims; qd.Tiles = (Dims.Tq + BwdRows - 1) / BwdRows;
+            Dev.Kernel(static a => a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionDims>(BackwardQKernel<TMma>))
+                (new KernelConfig(qd.Heads * qd.Tiles, BwdThreads), DO.View, Q.View, K.View, V.View, Lse.View, Delta.View, Dq.View, qd);
+        }
     }
 }

@@ -41,6 +41,32 @@ public interface IMmaStep
     void Step(ref float d0, ref float d1, ref float d2, ref float d3, uint a0, uint a1, uint a2, uint a3, uint b0, uint b1);
 }
 
+/// <summary>A launch specialised by its tensor-core step; <see cref="MmaSteps.Run"/> picks the step.</summary>
+internal interface IMmaLaunch
+{
+    void Run<TMma>() where TMma : struct, IMmaStep;
+}
+
+/// <summary>The one place a device's <see cref="Device.Precision"/> becomes an <see cref="IMmaStep"/>: the instruction on
+/// a GPU, its managed emulation on the (NVIDIA-shaped) simulator, which cannot execute inline PTX.</summary>
+internal static class MmaSteps
+{
+    public static void Run<TL>(IlgpuDevice dev, TL launch) where TL : struct, IMmaLaunch
+    {
+        bool emulated = dev.IsSimulator;
+        switch (dev.Precision)
+        {
+            case MatmulPrecision.Bf16: if (emulated) launch.Run<MmaEmulatedBf16>(); else launch.Run<MmaPtxBf16>(); break;
+            case MatmulPrecision.Tf32: if (emulated) launch.Run<MmaEmulated>(); else launch.Run<MmaPtx>(); break;
+            default: throw new InvalidOperationException($"{dev.Name}: FP32 has no tensor-core step.");
+        }
+    }
+
+    /// <summary>x as the step of precision <paramref name="p"/> reads it (unchanged at FP32); in kernels and on the host.</summary>
+    public static float RoundToFloat(MatmulPrecision p, float x)
+        => p == MatmulPrecision.Tf32 ? Tf32.RoundToFloat(x) : p == MatmulPrecision.Bf16 ? Bf16.RoundToFloat(x) : x;
+}
+
 /// <summary>The tensor-core instruction, through ILGPU's inline PTX (sm_80 and later; never on a simulator).</summary>
 public readonly struct MmaPtx : IMmaStep
 {
